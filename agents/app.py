@@ -1,0 +1,134 @@
+"""The Faust app: one ingest agent per input topic, a dead-letter topic, an idle stopper.
+
+Thin wiring only: every agent takes a batch of messages without acknowledging them, hands the
+values to pipeline.ingest, sends undecodable input to the DLQ, waits until the Sink has
+written the batch's rows, and only then acknowledges — so committed offsets never run ahead of
+what ClickHouse holds (DESIGN.md "Delivery").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+import faust
+import orjson
+
+from pipeline.config import Settings
+from pipeline.ingest import INPUT_KINDS, Ingestor
+from pipeline.store.writer import Sink
+
+PREVIEW_BYTES = 512
+
+
+class WorkerState:
+    """What the worker has done, for --stop-when-idle, status output and tests."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.last_activity = time.monotonic()
+        self.messages: dict[str, int] = {k: 0 for k in INPUT_KINDS}
+        self.records = {"spans": 0, "logs": 0, "metrics": 0}
+        self.dead_letters = 0
+        self.stopping = False
+        self.in_flight = 0  # batches taken but not yet acknowledged
+        self.first_batch_ts = 0.0  # wall-clock time of the first and latest consumed batch
+        self.last_batch_ts = 0.0
+
+
+def emit(event: str, **fields) -> None:
+    """One structured log line on stderr: what tests, `telecorr up` and log shippers read."""
+    sys.stderr.write(orjson.dumps({"ts": time.time(), "event": event, **fields}).decode() + "\n")
+    sys.stderr.flush()
+
+
+def create_app(settings: Settings, sink: Sink,
+               stop_when_idle_s: float | None = None) -> tuple[faust.App, WorkerState]:
+    app = faust.App(
+        settings.group_id,
+        broker=f"kafka://{settings.broker}",
+        processing_guarantee="at_least_once",  # the local broker has no transactions
+        store="memory://",
+        web_enabled=False,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(settings.session_timeout_s / 3, 0.5),
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,  # topics come from deploy/kafka/topics.txt
+        topic_disable_leader=True,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        producer_max_request_size=8 * 1024 * 1024,
+        stream_wait_empty=False,
+    )
+    state = WorkerState()
+    ingestor = Ingestor(settings)
+    dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
+
+    async def dead_letter(topic: str, events: list, errors: list) -> list[tuple]:
+        """Send each undecodable message to the DLQ (original bytes, where it came from, why)."""
+        rows, sends = [], []
+        for err in errors:
+            msg = events[err.index].message
+            value = msg.value or b""
+            headers = [("telecorr.reason", err.reason.encode()),
+                       ("telecorr.source.topic", msg.topic.encode()),
+                       ("telecorr.source.partition", str(msg.partition).encode()),
+                       ("telecorr.source.offset", str(msg.offset).encode())]
+            sends.append(await dlq.send(key=msg.topic.encode(), value=value, headers=headers))
+            rows.append((msg.topic, msg.partition, msg.offset, err.reason, len(value),
+                         value[:PREVIEW_BYTES].decode("utf-8", "backslashreplace")))
+        await asyncio.gather(*sends)  # delivered before the source message is acknowledged
+        return rows
+
+    def make_agent(logical: str):
+        async def ingest(stream):
+            async for events in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
+                state.in_flight += 1
+                state.first_batch_ts = state.first_batch_ts or time.time()
+                values = [e.message.value or b"" for e in events]
+                stamps = [int((e.message.timestamp or 0) * 1e9) for e in events]
+                batch = ingestor.process(logical, values, stamps)
+                dlq_rows = await dead_letter(logical, events, batch.errors) if batch.errors else []
+                await sink.write({"spans": batch.spans, "logs": batch.logs,
+                                  "metrics": batch.metrics, "dlq": dlq_rows})
+                for event in events:
+                    await stream.ack(event)
+                state.messages[logical] += len(events)
+                state.records["spans"] += len(batch.spans)
+                state.records["logs"] += len(batch.logs)
+                state.records["metrics"] += len(batch.metrics)
+                state.dead_letters += len(dlq_rows)
+                state.last_activity = time.monotonic()
+                state.in_flight -= 1
+                state.last_batch_ts = time.time()
+        ingest.__name__ = f"ingest_{logical.replace('.', '_')}"
+        return ingest
+
+    for logical in INPUT_KINDS:
+        topic = app.topic(settings.topic(logical), key_serializer="raw", value_serializer="raw")
+        app.agent(topic, name=f"telecorr.ingest.{logical}")(make_agent(logical))
+
+    @app.timer(interval=settings.progress_s)
+    async def progress() -> None:
+        emit("progress", messages=sum(state.messages.values()), records=state.records,
+             dead_letters=state.dead_letters, stored=sink.stats.rows, store_failures=sink.stats.failures)
+
+    if stop_when_idle_s is not None:
+        @app.timer(interval=0.5)
+        async def stop_when_idle() -> None:
+            # Idle counts only once partitions are assigned (the first group join takes a while).
+            if not app.consumer.assignment() or state.in_flight:
+                state.last_activity = time.monotonic()
+                return
+            if not state.stopping and time.monotonic() - state.last_activity >= stop_when_idle_s:
+                state.stopping = True
+                await sink.flush()
+                await app.consumer.commit()
+                emit("idle-stop", idle_s=stop_when_idle_s, messages=sum(state.messages.values()),
+                     records=state.records, dead_letters=state.dead_letters, stored=sink.stats.rows,
+                     first_batch_ts=state.first_batch_ts, last_batch_ts=state.last_batch_ts)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    return app, state

@@ -1,0 +1,62 @@
+"""`telecorr worker`: run the Faust app in this process (the store's owner in embedded mode)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+from pipeline.config import load_settings
+from pipeline.kafka_io import BrokerUnavailable, ensure_topics_blocking
+from pipeline.store.client import StoreUnavailable, connect
+from pipeline.store.migrate import migrate
+from pipeline.store.writer import InsertFn, Sink, client_insert
+
+
+def simulated_outage(insert: InsertFn, seconds: float) -> InsertFn:
+    """Fault injection for the outage test: the store refuses every write for `seconds` after
+    the first one, exactly as an unreachable ClickHouse would."""
+    began: list[float] = []
+
+    def failing(table, columns, names):
+        began or began.append(time.monotonic())
+        if time.monotonic() - began[0] < seconds:
+            raise ConnectionError("simulated ClickHouse outage (TELECORR_TEST_STORE_OUTAGE_S)")
+        insert(table, columns, names)
+    return failing
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import faust  # imported here so other subcommands start fast
+
+    from agents.app import create_app
+
+    settings = load_settings(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        ensure_topics_blocking(settings)
+        client = connect(settings.clickhouse)
+        migrate(client, settings)
+    except (BrokerUnavailable, StoreUnavailable) as exc:
+        print(f"telecorr worker: {exc}", file=sys.stderr)
+        return 1
+    insert = client_insert(client)
+    if os.environ.get("TELECORR_TEST_STORE_OUTAGE_S"):
+        insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
+    sink = Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
+    app, _state = create_app(settings, sink, args.stop_when_idle)
+    worker = faust.Worker(app, loglevel="WARN", quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("worker", parents=[common], help="consume the input topics and store what they carry")
+    p.add_argument("--stop-when-idle", dest="stop_when_idle", type=float, default=None, metavar="SECONDS",
+                   help="flush and exit 0 once every input topic has been idle this long (backfills, CI)")
+    p.set_defaults(func=run_worker)

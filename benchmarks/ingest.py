@@ -1,0 +1,171 @@
+"""Ingest throughput: Kafka → decode/parse/tag → ClickHouse for one worker, beside the raw
+aiokafka consume rate of the same messages measured in the same run.
+
+Starts its own local broker on a free port, publishes a realistic mix (OTLP protobuf spans and
+logs, metrics, batched as a collector exporter would), then times
+  baseline: a bare aiokafka consumer reading every message (no decoding, no storing);
+  telecorr: `telecorr worker --stop-when-idle` from its first consumed batch to its last.
+The ratio telecorr/baseline is the figure to watch; both are records per second.
+
+    python benchmarks/ingest.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pipeline.config import Settings  # noqa: E402
+from pipeline.kafka_io import publish  # noqa: E402
+
+SERVICES = ["frontend", "cart", "checkout", "payment", "catalog", "shipping"]
+T0 = 1_760_000_000_000_000_000
+
+
+def _res(svc: str, i: int) -> list[KeyValue]:
+    return [KeyValue(key="service.name", value=AnyValue(string_value=svc)),
+            KeyValue(key="service.instance.id", value=AnyValue(string_value=f"{svc}-{i % 3}")),
+            KeyValue(key="host.name", value=AnyValue(string_value=f"node-{i % 5}"))]
+
+
+def make_messages(n_records: int, per_msg: int, seed: int = 7) -> tuple[list[tuple[str, None, bytes]], int]:
+    """~60% spans, 30% logs, 10% metric points, as OTLP protobuf requests of `per_msg` records."""
+    rnd = random.Random(seed)
+    msgs, total, m = [], 0, 0
+    while total < n_records:
+        svc = SERVICES[m % len(SERVICES)]
+        kind = ("spans", "spans", "spans", "spans", "spans", "spans", "logs", "logs", "logs", "metrics")[m % 10]
+        t = T0 + m * 10**8
+        if kind == "spans":
+            req = ExportTraceServiceRequest()
+            rs = req.resource_spans.add()
+            rs.resource.attributes.extend(_res(svc, m))
+            ss = rs.scope_spans.add()
+            for i in range(per_msg):
+                sp = ss.spans.add(trace_id=rnd.randbytes(16), span_id=rnd.randbytes(8), parent_span_id=rnd.randbytes(8),
+                                  name=f"GET /api/{svc}/{i % 7}", kind=2, start_time_unix_nano=t + i * 1000,
+                                  end_time_unix_nano=t + i * 1000 + rnd.randint(10**5, 10**8))
+                sp.attributes.extend([KeyValue(key="http.method", value=AnyValue(string_value="GET")),
+                                      KeyValue(key="http.status_code", value=AnyValue(int_value=200)),
+                                      KeyValue(key="http.route", value=AnyValue(string_value=f"/api/{svc}"))])
+            topic = "otlp_spans"
+        elif kind == "logs":
+            req = ExportLogsServiceRequest()
+            rl = req.resource_logs.add()
+            rl.resource.attributes.extend(_res(svc, m))
+            sl = rl.scope_logs.add()
+            for i in range(per_msg):
+                lr = sl.log_records.add(time_unix_nano=t + i * 1000, severity_number=9, severity_text="INFO",
+                                        trace_id=rnd.randbytes(16), span_id=rnd.randbytes(8))
+                lr.body.string_value = (f'{{"level":"info","msg":"handled request {i}","route":"/api/{svc}",'
+                                        f'"latency_ms":{rnd.randint(1, 900)},"user":"u{rnd.randint(1, 10**6)}"}}')
+            topic = "otlp_logs"
+        else:
+            req = ExportMetricsServiceRequest()
+            rm = req.resource_metrics.add()
+            rm.resource.attributes.extend(_res(svc, m))
+            sm = rm.scope_metrics.add()
+            g = sm.metrics.add(name="process.cpu.utilization", unit="1").gauge
+            for i in range(per_msg):
+                g.data_points.add(time_unix_nano=t + i * 10**9, as_double=rnd.random())
+            topic = "otlp_metrics"
+        msgs.append((topic, None, req.SerializeToString()))
+        total += per_msg
+        m += 1
+    return msgs, total
+
+
+async def raw_consume(broker: str, topics: list[str], n_msgs: int) -> float:
+    """Seconds for a bare aiokafka consumer to read n_msgs messages."""
+    cons = AIOKafkaConsumer(*topics, bootstrap_servers=broker, auto_offset_reset="earliest",
+                            group_id="raw-" + uuid.uuid4().hex[:6], max_partition_fetch_bytes=8 * 1024 * 1024,
+                            fetch_max_bytes=64 * 1024 * 1024, session_timeout_ms=6000, heartbeat_interval_ms=2000)
+    await cons.start()
+    try:
+        got, started = 0, 0.0
+        while got < n_msgs:
+            batch = await cons.getmany(timeout_ms=1000, max_records=5000)
+            if batch and not started:
+                started = time.perf_counter()
+            got += sum(len(v) for v in batch.values())
+        return time.perf_counter() - started
+    finally:
+        await cons.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller run (under 2 minutes)")
+    ap.add_argument("--json", action="store_true", help="last line: one JSON object of the figures")
+    ap.add_argument("--records", type=int, default=None)
+    ap.add_argument("--per-msg", type=int, default=200)
+    args = ap.parse_args()
+    n = args.records or (150_000 if args.quick else 1_000_000)
+
+    work = Path(tempfile.mkdtemp(prefix="telecorr-bench-"))
+    sock = __import__("socket").socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = dict(os.environ, KAFKA_PORT=str(port), TELECORR_STATE_DIR=str(work), PYTHON=sys.executable)
+    subprocess.run(["bash", str(REPO / "deploy/kafka/up.sh")], env=env, check=True, capture_output=True)
+    try:
+        broker = f"127.0.0.1:{port}"
+        settings = Settings(broker=broker)
+        msgs, total = make_messages(n, args.per_msg)
+        publish(settings, msgs)
+        mb = sum(len(v) for _, _, v in msgs) / 1e6
+        print(f"published {total} records in {len(msgs)} messages ({mb:.1f} MB)")
+
+        raw_s = asyncio.run(raw_consume(broker, ["otlp_spans", "otlp_logs", "otlp_metrics"], len(msgs)))
+        raw_rate = total / raw_s
+
+        wenv = dict(os.environ, TELECORR_BROKER=broker, TELECORR_CLICKHOUSE=f"chdb://{work / 'ch'}",
+                    TELECORR_GROUP_ID="bench-" + uuid.uuid4().hex[:6], TELECORR_PROGRESS_S="5")
+        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"],
+                              env=wenv, capture_output=True, text=True, timeout=1800)
+        done = [orjson.loads(ln) for ln in proc.stderr.splitlines() if ln.startswith('{"ts"')]
+        done = [e for e in done if e["event"] == "idle-stop"]
+        if proc.returncode != 0 or not done:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            raise SystemExit("worker failed")
+        stop = done[-1]
+        stored = sum(stop["stored"].get(t, 0) for t in ("spans", "logs", "metrics"))
+        if stored != total:
+            raise SystemExit(f"worker stored {stored} of {total} records")
+        pipe_s = stop["last_batch_ts"] - stop["first_batch_ts"]
+        pipe_rate = total / pipe_s
+    finally:
+        subprocess.run(["bash", str(REPO / "deploy/kafka/down.sh")], env=env, check=False, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+    ratio = pipe_rate / raw_rate
+    print(f"baseline raw aiokafka consume: {raw_rate:12,.0f} records/s ({raw_s:.2f}s)")
+    print(f"telecorr Kafka->ClickHouse:    {pipe_rate:12,.0f} records/s ({pipe_s:.2f}s)")
+    print(f"ratio telecorr/raw: {ratio:.2f}  (goal >= 0.5 and >= 100k records/s)")
+    if args.json:
+        print(orjson.dumps({"records": total, "records_per_s": round(pipe_rate), "raw_consume_per_s": round(raw_rate),
+                            "ratio": round(ratio, 3)}).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""telecorr: correlate logs, metrics and trace spans, and rank root causes."""

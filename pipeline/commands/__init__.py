@@ -1,0 +1,1 @@
+"""Subcommands of `telecorr`, one module per area; pipeline/cli.py assembles them."""

@@ -1,0 +1,195 @@
+"""`telecorr config`, `telecorr replay` and `telecorr sql`."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import orjson
+
+from pipeline.config import load_settings, read_topics
+from pipeline.kafka_io import BrokerUnavailable, publish
+from pipeline.store.client import StoreUnavailable, connect
+
+SIGNAL_TOPIC = {"traces": "otlp_spans", "logs": "otlp_logs", "metrics": "otlp_metrics"}
+_OTLP_KEYS = {b"resourceSpans": "traces", b"resourceLogs": "logs", b"resourceMetrics": "metrics",
+              b"resource_spans": "traces", b"resource_logs": "logs", b"resource_metrics": "metrics"}
+# Line-oriented inputs are packed into Kafka messages of at most this many lines / bytes.
+PACK_LINES, PACK_BYTES = 500, 512 * 1024
+
+
+class ReplayError(ValueError):
+    """A replay input is not what its format says; the message names the file and line."""
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    for key, value in settings.as_dict().items():
+        print(f"{key} = {orjson.dumps(value).decode()}")
+    print("topics = " + orjson.dumps({n: settings.topic(n) for n, _ in read_topics()}).decode())
+    return 0
+
+
+def _open(path: str) -> bytes:
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def guess_format(path: str, data: bytes) -> str:
+    """Pick a format from the file name, then the first line, when --format is not given."""
+    name = path.removesuffix(".gz")
+    if name.endswith((".binpb", ".pb", ".proto")):
+        return "otlp-proto"
+    first = data.lstrip()[:4096]
+    if first.startswith(b"{"):
+        return "otlp-json" if any(k in first[:200] for k in _OTLP_KEYS) else "jsonl"
+    return "text"
+
+
+def otlp_signal(line: bytes, forced: str | None, where: str) -> str:
+    if forced:
+        return forced
+    head = line[:200]
+    for key, signal in _OTLP_KEYS.items():
+        if b'"' + key + b'"' in head:
+            return signal
+    raise ReplayError(f"{where}: not an OTLP/JSON export request (no resourceSpans/resourceLogs/resourceMetrics); "
+                      "use --signal or --format")
+
+
+def _varint_frames(data: bytes, where: str) -> Iterator[bytes]:
+    pos = 0
+    while pos < len(data):
+        size = shift = 0
+        while True:
+            if pos >= len(data) or shift > 63:
+                raise ReplayError(f"{where}: truncated length prefix at byte {pos}")
+            b = data[pos]
+            pos += 1
+            size |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if pos + size > len(data):
+            raise ReplayError(f"{where}: message at byte {pos} claims {size} bytes, file ends first")
+        yield data[pos:pos + size]
+        pos += size
+
+
+def _packed_lines(lines: list[bytes]) -> Iterator[bytes]:
+    chunk: list[bytes] = []
+    size = 0
+    for line in lines:
+        if chunk and (len(chunk) >= PACK_LINES or size + len(line) > PACK_BYTES):
+            yield b"\n".join(chunk)
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        yield b"\n".join(chunk)
+
+
+def replay_messages(paths: list[str], fmt: str | None, signal: str | None,
+                    counts: dict[str, int]) -> Iterator[tuple[str, bytes | None, bytes]]:
+    """Turn replay files into (logical topic, key, value) messages; `counts` tallies input units."""
+    for path in paths:
+        data = _open(path)
+        kind = fmt or guess_format(path, data)
+        if kind == "otlp-json":
+            for n, line in enumerate(data.splitlines(), 1):
+                if line.strip():
+                    sig = otlp_signal(line, signal, f"{path}:{n}")
+                    counts[f"{sig} requests"] = counts.get(f"{sig} requests", 0) + 1
+                    yield SIGNAL_TOPIC[sig], None, line
+        elif kind == "otlp-proto":
+            sig = signal or next((s for s in SIGNAL_TOPIC if s in Path(path).name), None)
+            if sig is None:
+                raise ReplayError(f"{path}: cannot tell which signal this protobuf file holds; use --signal")
+            for frame in _varint_frames(data, path):
+                counts[f"{sig} requests"] = counts.get(f"{sig} requests", 0) + 1
+                yield SIGNAL_TOPIC[sig], None, frame
+        elif kind in ("jsonl", "text"):
+            lines = [ln for ln in data.splitlines() if ln.strip()]
+            counts[f"{kind} lines"] = counts.get(f"{kind} lines", 0) + len(lines)
+            topic = "telemetry.events" if kind == "jsonl" else "telemetry.raw_logs"
+            for value in _packed_lines(lines):
+                yield topic, None, value
+        else:
+            raise ReplayError(f"unknown format {kind!r}")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    counts: dict[str, int] = {}
+    try:
+        sent = publish(settings, replay_messages(args.files, args.format, args.signal, counts))
+    except (ReplayError, OSError) as exc:
+        print(f"telecorr replay: {exc}", file=sys.stderr)
+        return 2
+    except BrokerUnavailable as exc:
+        print(f"telecorr replay: {exc}", file=sys.stderr)
+        return 1
+    for unit, n in sorted(counts.items()):
+        print(f"read {n} {unit}")
+    for logical, n in sorted(sent.items()):
+        print(f"sent {n} messages to {settings.topic(logical)}")
+    return 0
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, (dict, list, tuple)):
+        return orjson.dumps(value, default=str).decode()
+    return str(value)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    try:
+        client = connect(settings.clickhouse)
+        result = client.query(args.query, settings={"readonly": 1})
+    except StoreUnavailable as exc:
+        print(f"telecorr sql: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the engine's message is the useful part
+        print(f"telecorr sql: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}", file=sys.stderr)
+        return 2
+    names = list(result.column_names)
+    if args.format == "json":
+        for row in result.result_rows:
+            sys.stdout.write(orjson.dumps(dict(zip(names, row)), default=str,
+                                          option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+        return 0
+    cells = [[_cell(v) for v in row] for row in result.result_rows]
+    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
+    print("  ".join(n.ljust(w) for n, w in zip(names, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("config", parents=[common], help="print the effective settings")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("replay", parents=[common], help="publish telemetry files (gzip allowed) to the input topics")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", choices=["otlp-json", "otlp-proto", "jsonl", "text"], default=None,
+                   help="input format (default: guessed from the name and first line)")
+    p.add_argument("--signal", choices=sorted(SIGNAL_TOPIC), default=None,
+                   help="which signal OTLP input holds (default: read from each request)")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("sql", parents=[common], help="run a read-only query against the configured ClickHouse")
+    p.add_argument("query", metavar="SQL")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_sql)

@@ -1,0 +1,131 @@
+"""One settings object, filled from defaults < config file < environment < command-line flags.
+
+Every subcommand reads the same `Settings`, so `telecorr config` can print exactly what a
+worker would use. Environment variables are `TELECORR_<NAME>` for every field; the config
+file (TOML, `--config FILE` or `TELECORR_CONFIG`) uses the field names as keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOPICS_FILE = REPO_ROOT / "deploy" / "kafka" / "topics.txt"
+
+
+def _default_clickhouse() -> str:
+    return "chdb://" + str(Path(".telecorr/chdb").resolve())
+
+
+@dataclass(slots=True)
+class Settings:
+    broker: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    clickhouse: str = field(default_factory=_default_clickhouse)
+    # Consumer side: how many Kafka messages an agent takes at once, and how long it waits.
+    consume_batch: int = 500
+    consume_within_s: float = 0.5
+    # Sink side: rows buffered per table before a flush, and the longest a row waits.
+    sink_batch_rows: int = 20000
+    sink_flush_s: float = 1.0
+    sink_retry_max_s: float = 30.0
+    # Kafka group settings; a short session timeout keeps the local broker's first join quick.
+    group_id: str = "telecorr"
+    session_timeout_s: float = 6.0
+    # Storage.
+    retention_days: int = 30
+    # Log parsing.
+    log_default_tz: str = "UTC"
+    rules_file: str = ""
+    # Correlation windows (DESIGN.md "Correlation rules").
+    log_window_s: float = 1.0
+    metric_window_s: float = 2.0
+    trace_inactivity_s: float = 5.0
+    max_lateness_s: float = 300.0
+    max_skew_s: float = 10.0
+    # Seconds between the worker's structured progress lines.
+    progress_s: float = 2.0
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+
+    def topic(self, name: str) -> str:
+        """The configured Kafka topic name for a logical topic from topics.txt."""
+        return self.topic_prefix + name
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _coerce(name: str, raw: object) -> object:
+    kind = type(getattr(Settings(), name))
+    if isinstance(raw, kind):
+        return raw
+    if kind is bool:
+        return str(raw).lower() in ("1", "true", "yes", "on")
+    try:
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: cannot read {raw!r} as {kind.__name__}") from exc
+
+
+class SettingsError(ValueError):
+    """A setting could not be read; the message names it."""
+
+
+def load_settings(args: argparse.Namespace | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Resolve settings from defaults, the config file, the environment and parsed flags."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    names = {f.name for f in fields(Settings)}
+    config_path = getattr(args, "config", None) or env.get("TELECORR_CONFIG")
+    if config_path:
+        try:
+            with open(config_path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"config file {config_path}: {exc}") from exc
+        unknown = set(data) - names
+        if unknown:
+            raise SettingsError(f"config file {config_path}: unknown settings {sorted(unknown)}")
+        values.update(data)
+    for name in names:
+        key = "TELECORR_" + name.upper()
+        if key in env:
+            values[name] = env[key]
+    if args is not None:
+        for name in names:
+            v = getattr(args, name, None)
+            if v is not None:
+                values[name] = v
+    return Settings(**{k: _coerce(k, v) for k, v in values.items()})
+
+
+def common_parser() -> argparse.ArgumentParser:
+    """Flags every subcommand takes, before or after the subcommand name."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common")
+    g.add_argument("--broker", default=argparse.SUPPRESS, metavar="HOST:PORT",
+                   help="Kafka bootstrap address (env TELECORR_BROKER, default 127.0.0.1:9092)")
+    g.add_argument("--clickhouse", default=argparse.SUPPRESS, metavar="DSN",
+                   help="ClickHouse DSN: chdb:///dir (embedded) or http://host:8123 (env TELECORR_CLICKHOUSE)")
+    g.add_argument("--topic-prefix", dest="topic_prefix", default=argparse.SUPPRESS, metavar="P",
+                   help="prefix for every topic name (env TELECORR_TOPIC_PREFIX)")
+    g.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                   help="TOML settings file (env TELECORR_CONFIG)")
+    return p
+
+
+def read_topics(path: Path = TOPICS_FILE) -> list[tuple[str, int]]:
+    """The declarative topic list: `name partitions` per line, '#' comments."""
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, parts = line.split()
+            out.append((name, int(parts)))
+    return out

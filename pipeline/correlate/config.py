@@ -1,0 +1,57 @@
+"""Knobs of the correlation engine, in nanoseconds and counts.
+
+Kept apart from `pipeline.config.Settings` so the engine can be built in tests and benchmarks
+without a settings file; `from_settings` maps the shared settings onto it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+S = 1_000_000_000
+
+
+@dataclass(slots=True)
+class CorrelateConfig:
+    # Join windows (DESIGN.md "Correlation rules").
+    log_window_ns: int = 1 * S
+    metric_window_ns: int = 2 * S
+    # Event-time completion and lateness.
+    inactivity_ns: int = 5 * S
+    max_lateness_ns: int = 300 * S
+    # Clock skew: estimates are bounded by max_skew_ns and published per event-time epoch.
+    skew_correction: bool = True
+    max_skew_ns: int = 10 * S
+    skew_epoch_ns: int = 10 * S
+    skew_history_epochs: int = 30  # how many epochs of pair samples one estimate uses
+    skew_samples_per_bucket: int = 64  # bottom-k pair samples kept per host edge and epoch
+    skew_min_samples: int = 3  # an edge needs this many samples to count
+    # Sampling: fraction of traces kept by trace-id hash; error and slow traces always kept.
+    sample_rate: float = 1.0
+    slow_span_ns: int = 0  # 0 disables the "slow" rule
+    # Memory: caps on buffered traces and on buffered spans+logs.
+    max_traces: int = 200_000
+    max_records: int = 2_000_000
+    # Metrics: samples kept per series, samples in the z-score baseline.
+    metric_points_per_series: int = 512
+    metric_baseline_points: int = 30
+    max_exemplar_traces: int = 100_000
+    # Row content.
+    max_error_logs: int = 3
+    excerpt_chars: int = 200
+
+
+def from_settings(settings: object) -> CorrelateConfig:
+    """The engine config for a `pipeline.config.Settings` (windows and bounds in seconds)."""
+    def ns(name: str, default: int) -> int:
+        v = getattr(settings, name, None)
+        return default if v is None else int(float(v) * S)
+
+    base = CorrelateConfig()
+    return CorrelateConfig(
+        log_window_ns=ns("log_window_s", base.log_window_ns),
+        metric_window_ns=ns("metric_window_s", base.metric_window_ns),
+        inactivity_ns=ns("trace_inactivity_s", base.inactivity_ns),
+        max_lateness_ns=ns("max_lateness_s", base.max_lateness_ns),
+        max_skew_ns=ns("max_skew_s", base.max_skew_ns),
+    )

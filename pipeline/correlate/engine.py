@@ -1,0 +1,308 @@
+"""The correlation engine: batches of spans, logs and metric points in, correlated rows out.
+
+No I/O: the Kafka agents feed `add` and write what `poll` returns. Time is event time only:
+each input partition's watermark is the newest (skew-corrected) record time it has carried,
+and the engine's watermark is the minimum over partitions that have data. A trace completes
+once the watermark is an inactivity gap past its newest record; it is then kept, already
+emitted, until the watermark passes it by the lateness bound, so late spans and logs amend
+it. Anything older than the lateness bound is counted and left to raw storage.
+
+Row versions. Every row of a trace carries version = the number of distinct spans and logs
+the trace held when the rows were built. Amendments only happen when a new distinct record
+arrives, so versions rise with every re-emission (ReplacingMergeTree keeps the newest), and
+the final version depends only on the trace's data: a clean run, a shuffled run and a
+replay with duplicates end on the same version with the same content. If a trace's buffered
+state had to be evicted (memory pressure) its version is remembered, and later records for
+it start above it.
+
+Memory. Buffered spans + logs and buffered traces are capped. Under pressure, emitted traces
+kept only for amendments are dropped first (oldest first, counted), then the live traces with
+the oldest activity are completed early and their rows flagged `completed_early`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.metric_index import MetricIndex
+from pipeline.correlate.rows import build_rows
+from pipeline.correlate.sampling import keep_by_hash
+from pipeline.correlate.skew import SkewEstimator
+from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content_id
+
+COUNTER_NAMES = (
+    "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace",
+    "too_late_spans", "too_late_logs", "traces_completed", "traces_completed_early",
+    "late_amends", "rows_emitted", "traces_sampled_out", "amend_state_evicted",
+    "log_join_hit", "log_join_miss", "metric_join_hit", "metric_join_miss",
+)
+
+
+class _Trace:
+    __slots__ = ("trace_id", "spans", "logs", "last", "anchor", "count", "base",
+                 "emitted", "queued", "waiting")
+
+    def __init__(self, trace_id: str, base: int) -> None:
+        self.trace_id = trace_id
+        self.spans: dict[str, Span] = {}
+        self.logs: dict[str, LogRecord] = {}
+        self.last = -(1 << 62)   # newest corrected record time
+        self.anchor = 1 << 62    # oldest raw span end (or log time): picks the skew table
+        self.count = 0           # distinct spans + logs held
+        self.base = base         # version already used by an evicted earlier state
+        self.emitted = False
+        self.queued = False
+        # parent span id -> children that arrived before it (for skew pairs)
+        self.waiting: dict[str, list[Span]] = {}
+
+
+class Correlator:
+    """In-memory windowed join of spans, logs and metrics on trace id; see module docs."""
+
+    def __init__(self, config: CorrelateConfig | None = None) -> None:
+        self.config = cfg = config or CorrelateConfig()
+        self.skew = SkewEstimator(cfg)
+        self.metrics = MetricIndex(cfg)
+        self._live: dict[str, _Trace] = {}
+        self._retained: dict[str, _Trace] = {}   # emitted, kept for amends; oldest first
+        self._evicted_versions: dict[str, int] = {}
+        self._heap: list[tuple[int, int, _Trace]] = []
+        self._seq = 0
+        self._records = 0
+        self._pwm: dict[int, int] = {}
+        self._pending: list[CorrelatedSpan] = []
+        self._stats = dict.fromkeys(COUNTER_NAMES, 0)
+
+    # -- input ---------------------------------------------------------------------------
+
+    def add(self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (),
+            metrics: Iterable[MetricPoint] = (), partition: int = 0) -> None:
+        """Buffer one batch from one input partition (metrics may come from any partition)."""
+        st = self._stats
+        if metrics:
+            metrics = list(metrics)
+            self.metrics.add(metrics)
+            st["metrics_in"] += len(metrics)
+        offs = self.skew.current_offsets() if self.config.skew_correction else {}
+        wm = self.watermark()
+        cutoff = -(1 << 62) if wm is None else wm - self.config.max_lateness_ns
+        pwm = self._pwm.get(partition, -(1 << 62))
+        live = self._live
+        max_records, max_traces = self.config.max_records, self.config.max_traces
+        n = late = dup = 0
+        for s in spans:
+            n += 1
+            t = s.end_ns - offs.get(s.host, 0) if offs else s.end_ns
+            if t < cutoff:
+                late += 1
+                continue
+            if t > pwm:
+                pwm = t
+            tr = live.get(s.trace_id) or self._activate(s.trace_id)
+            sid = s.span_id
+            if sid in tr.spans:
+                dup += 1
+                continue
+            tr.spans[sid] = s
+            tr.count += 1
+            self._records += 1
+            if t > tr.last:
+                tr.last = t
+            if s.end_ns < tr.anchor:
+                tr.anchor = s.end_ns
+            parent = tr.spans.get(s.parent_span_id)
+            if parent is not None:
+                if parent.host != s.host:
+                    self.skew.add_pair(parent, s)
+            elif s.parent_span_id:
+                tr.waiting.setdefault(s.parent_span_id, []).append(s)
+            kids = tr.waiting.pop(sid, None)
+            if kids:
+                for k in kids:
+                    if k.host != s.host:
+                        self.skew.add_pair(s, k)
+            if self._records > max_records or len(live) + len(self._retained) > max_traces:
+                self._relieve()
+        st["spans_in"] += n
+        st["too_late_spans"] += late
+        st["duplicates"] += dup
+        n = late = dup = nid = 0
+        for r in logs:
+            n += 1
+            if not r.trace_id:
+                nid += 1
+                continue
+            if r.time_ns:
+                t = r.time_ns - offs.get(r.host, 0) if offs else r.time_ns
+            else:
+                t = r.observed_ns
+            if t < cutoff:
+                late += 1
+                continue
+            if t > pwm:
+                pwm = t
+            tr = live.get(r.trace_id) or self._activate(r.trace_id)
+            lid = r.id or content_id(r.time_ns, r.observed_ns, r.trace_id, r.span_id, r.body)
+            if lid in tr.logs:
+                dup += 1
+                continue
+            tr.logs[lid] = r
+            tr.count += 1
+            self._records += 1
+            if t > tr.last:
+                tr.last = t
+            if not tr.spans and t < tr.anchor:
+                tr.anchor = t
+            if self._records > max_records or len(live) + len(self._retained) > max_traces:
+                self._relieve()
+        st["logs_in"] += n
+        st["too_late_logs"] += late
+        st["duplicates"] += dup
+        st["logs_without_trace"] += nid
+        if pwm > -(1 << 62):
+            self._pwm[partition] = pwm
+
+    def _activate(self, trace_id: str) -> _Trace:
+        tr = self._retained.pop(trace_id, None)
+        if tr is None:
+            tr = _Trace(trace_id, self._evicted_versions.pop(trace_id, 0))
+        self._live[trace_id] = tr
+        if not tr.queued:
+            tr.queued = True
+            self._seq += 1
+            heapq.heappush(self._heap, (tr.last, self._seq, tr))
+        return tr
+
+    # -- output --------------------------------------------------------------------------
+
+    def watermark(self) -> int | None:
+        """Event-time watermark: the slowest partition's newest record time (None before data)."""
+        return min(self._pwm.values()) if self._pwm else None
+
+    def poll(self) -> list[CorrelatedSpan]:
+        """Rows of traces the watermark has completed (and of early completions since the
+        last call); then forget emitted traces older than the lateness bound."""
+        out, self._pending = self._pending, []
+        wm = self.watermark()
+        if wm is None:
+            return out
+        gap = self.config.inactivity_ns
+        heap = self._heap
+        while heap and heap[0][0] + gap <= wm:
+            last, _, tr = heapq.heappop(heap)
+            if self._live.get(tr.trace_id) is not tr:
+                continue
+            if tr.last + gap > wm:
+                self._seq += 1
+                heapq.heappush(heap, (tr.last, self._seq, tr))
+                continue
+            tr.queued = False
+            out.extend(self._emit(tr, early=False, final=self.skew.is_final(self.skew.epoch_of(tr.anchor), wm)))
+        horizon = wm - self.config.max_lateness_ns - gap
+        retained = self._retained
+        while retained:
+            tid = next(iter(retained))
+            tr = retained[tid]
+            if tr.last >= horizon:
+                break
+            del retained[tid]
+            self._records -= tr.count
+        self.skew.prune(wm)
+        return out
+
+    def flush_all(self) -> list[CorrelatedSpan]:
+        """Complete every in-flight trace now (stop-when-idle): all input has been seen."""
+        out, self._pending = self._pending, []
+        while self._heap:
+            _, _, tr = heapq.heappop(self._heap)
+            if self._live.get(tr.trace_id) is not tr:
+                continue
+            tr.queued = False
+            out.extend(self._emit(tr, early=False, final=True))
+        return out
+
+    def _relieve(self) -> None:
+        cfg = self.config
+        retained = self._retained
+        while retained and (self._records > cfg.max_records
+                            or len(self._live) + len(retained) > cfg.max_traces):
+            tid = next(iter(retained))
+            tr = retained.pop(tid)
+            self._forget(tr)
+        heap = self._heap
+        while heap and (self._records > cfg.max_records or len(self._live) > cfg.max_traces):
+            _, _, tr = heapq.heappop(heap)
+            if self._live.get(tr.trace_id) is not tr:
+                continue
+            tr.queued = False
+            self._pending.extend(self._emit(tr, early=True, final=False))
+            self._retained.pop(tr.trace_id, None)
+            self._forget(tr)
+
+    def _forget(self, tr: _Trace) -> None:
+        """Drop an emitted trace's state, remembering its version so later rows go above it."""
+        self._records -= tr.count
+        self._stats["amend_state_evicted"] += 1
+        ev = self._evicted_versions
+        ev[tr.trace_id] = tr.base + tr.count
+        if len(ev) > self.config.max_traces:
+            del ev[next(iter(ev))]
+
+    def _emit(self, tr: _Trace, early: bool, final: bool) -> list[CorrelatedSpan]:
+        del self._live[tr.trace_id]
+        self._retained[tr.trace_id] = tr
+        st = self._stats
+        amend = tr.emitted
+        if not tr.spans:
+            # Logs whose spans never arrived: they stay in raw storage.
+            st["log_join_miss"] += len(tr.logs)
+            return []
+        cfg = self.config
+        if cfg.skew_correction:
+            table = self.skew.table(self.skew.epoch_of(tr.anchor), final)
+            offsets = dict(table)
+            offsets.update(self.skew.trace_offsets(tr.spans, table))
+        else:
+            offsets = {}
+        rows = build_rows(tr.spans, list(tr.logs.values()), offsets, self.metrics, cfg, tr.trace_id, st)
+        if not keep_by_hash(tr.trace_id, cfg.sample_rate) and not any(r.is_error for r in rows) and not (
+                cfg.slow_span_ns and any(r.duration_ns >= cfg.slow_span_ns for r in rows)):
+            st["traces_sampled_out"] += 1
+            return []
+        tr.emitted = True
+        version = tr.base + tr.count
+        wm = self.watermark() or 0
+        for r in rows:
+            r.version = version
+            r.completed_early = early
+            r.late_amend = amend
+            r.trace_complete_ns = wm
+        st["rows_emitted"] += len(rows)
+        if amend:
+            st["late_amends"] += 1
+        else:
+            st["traces_completed"] += 1
+        if early:
+            st["traces_completed_early"] += 1
+        return rows
+
+    # -- state ---------------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """Everything counted so far (nothing is dropped without a count)."""
+        out = dict(self._stats)
+        out["traces_in_flight"] = len(self._live)
+        out["traces_retained"] = len(self._retained)
+        out["buffered_records"] = self._records
+        out["metric_series_dropped"] = self.metrics.series_dropped
+        return out
+
+    def buffered_records(self) -> int:
+        """Spans + logs currently held (live and kept-for-amendment traces)."""
+        return self._records
+
+    def current_offsets(self) -> dict[str, int]:
+        """Newest per-host clock offset estimates, ns (host clock minus reference clock)."""
+        return self.skew.current_offsets()

@@ -1,0 +1,178 @@
+"""A bounded time index of metric samples per series, for joining readings onto spans.
+
+Every worker reads all metric points, so this index is the same on each worker and a span
+joins the same readings wherever its trace is processed. Per series only the newest
+`metric_points_per_series` samples are kept. A span takes, per series of its service on its
+host/instance (plus service-wide series), the sample closest to the span within the metric
+window; a series sampled more coarsely than the window instead gives the sample covering the
+span (the latest at or before its end). Exemplars carrying a trace id join their span
+directly and win over windowed readings of the same series.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from math import sqrt
+
+from pipeline.correlate.config import CorrelateConfig
+from pipeline.model import MetricPoint
+
+Z_CAP = 1000.0  # a reading off a perfectly flat baseline gets +/-Z_CAP, not infinity
+
+
+class _Series:
+    __slots__ = ("label", "host", "times", "values", "zcache")
+
+    def __init__(self, label: str, host: str) -> None:
+        self.label = label
+        self.host = host
+        self.times: list[int] = []
+        self.values: list[float] = []
+        self.zcache: dict[int, float] = {}
+
+    def interval(self) -> float:
+        n = len(self.times)
+        return (self.times[-1] - self.times[0]) / (n - 1) if n > 1 else float("inf")
+
+
+def series_label(p: MetricPoint) -> str:
+    """The reading's name: the metric name, plus its attributes when it has any."""
+    if not p.attributes:
+        return p.name
+    return p.name + "{" + ",".join(f"{k}={v}" for k, v in sorted(p.attributes.items())) + "}"
+
+
+class MetricIndex:
+    """Series samples and exemplars, bounded in points per series, series and exemplar traces."""
+
+    def __init__(self, config: CorrelateConfig, max_series: int = 100_000) -> None:
+        self._cfg = config
+        self._max_series = max_series
+        self._series: dict[tuple, _Series] = {}
+        # (service, host) / (service, "#" + instance) / (service, "") -> series joined there
+        self._by_node: dict[tuple[str, str], list[_Series]] = {}
+        self._exemplars: dict[str, list[tuple[str, str, float]]] = {}
+        self.series_dropped = 0
+        self.points = 0
+
+    def add(self, points: list[MetricPoint]) -> None:
+        """Index a batch of points; a repeated (series, time) replaces the earlier value."""
+        cap = self._cfg.metric_points_per_series
+        for p in points:
+            key = (p.name, p.service, p.instance, p.host, tuple(sorted(p.attributes.items())) if p.attributes else ())
+            s = self._series.get(key)
+            if s is None:
+                if len(self._series) >= self._max_series:
+                    self.series_dropped += 1
+                    continue
+                s = self._series[key] = _Series(series_label(p), p.host)
+                self._register(s, p)
+            t = p.time_ns
+            times = s.times
+            if not times or t > times[-1]:
+                times.append(t)
+                s.values.append(p.value)
+            else:
+                i = bisect_left(times, t)
+                if i < len(times) and times[i] == t:
+                    s.values[i] = p.value
+                else:
+                    times.insert(i, t)
+                    s.values.insert(i, p.value)
+                s.zcache.clear()
+            if len(times) > cap + cap // 2:
+                del times[: len(times) - cap]
+                del s.values[: len(s.values) - cap]
+                s.zcache.clear()
+            self.points += 1
+            if p.exemplars:
+                self._add_exemplars(s.label, p)
+
+    def _register(self, s: _Series, p: MetricPoint) -> None:
+        keys = []
+        if p.host:
+            keys.append((p.service, p.host))
+        if p.instance:
+            keys.append((p.service, "#" + p.instance))
+        if not keys:
+            keys.append((p.service, ""))
+        for k in keys:
+            self._by_node.setdefault(k, []).append(s)
+
+    def _add_exemplars(self, label: str, p: MetricPoint) -> None:
+        for ex in p.exemplars:
+            if not ex.trace_id:
+                continue
+            lst = self._exemplars.get(ex.trace_id)
+            if lst is None:
+                if len(self._exemplars) >= self._cfg.max_exemplar_traces:
+                    del self._exemplars[next(iter(self._exemplars))]
+                lst = self._exemplars[ex.trace_id] = []
+            entry = (ex.span_id, label, ex.value)
+            if entry not in lst:
+                insort(lst, entry)
+
+    def exemplars(self, trace_id: str) -> list[tuple[str, str, float]]:
+        """(span_id, series label, value) exemplars recorded for a trace, sorted."""
+        return self._exemplars.get(trace_id, [])
+
+    def series_for(self, service: str, instance: str, host: str) -> list[_Series]:
+        """Series that describe this service on this host/instance, and service-wide ones."""
+        found: list[_Series] = []
+        for key in ((service, host), (service, "#" + instance), (service, "")):
+            if key[1] or key == (service, ""):
+                lst = self._by_node.get(key)
+                if lst:
+                    found.extend(s for s in lst if s not in found)
+        return found
+
+    def readings(self, series: list[_Series], start_ns: int, end_ns: int,
+                 offsets: dict[str, int]) -> tuple[dict[str, float], dict[str, float]]:
+        """Values and z-scores of the given series for a span's skew-corrected interval.
+
+        Each series' samples are on its host's clock, so the interval is shifted onto that
+        clock with the host's offset (for a series on the span's own host the two cancel).
+        """
+        w = self._cfg.metric_window_ns
+        vals: dict[str, float] = {}
+        zs: dict[str, float] = {}
+        for s in series:
+            off = offsets.get(s.host, 0)
+            a, b = start_ns + off, end_ns + off
+            times = s.times
+            lo = bisect_left(times, a - w)
+            hi = bisect_right(times, b + w)
+            if lo < hi:
+                best, best_d = lo, -1
+                for i in range(lo, hi):
+                    t = times[i]
+                    d = a - t if t < a else (t - b if t > b else 0)
+                    if best_d < 0 or d <= best_d:
+                        best, best_d = i, d
+                i = best
+            else:
+                i = bisect_right(times, b) - 1
+                if i < 0 or s.interval() <= w or b - times[i] > 1.5 * s.interval():
+                    continue
+            vals[s.label] = s.values[i]
+            zs[s.label] = self._z(s, i)
+        return vals, zs
+
+    def _z(self, s: _Series, i: int) -> float:
+        t = s.times[i]
+        z = s.zcache.get(t)
+        if z is not None:
+            return z
+        base = s.values[max(0, i - self._cfg.metric_baseline_points): i]
+        v = s.values[i]
+        if len(base) < 2:
+            z = 0.0
+        else:
+            mean = sum(base) / len(base)
+            var = sum((x - mean) ** 2 for x in base) / (len(base) - 1)
+            if var > 0:
+                z = max(-Z_CAP, min(Z_CAP, (v - mean) / sqrt(var)))
+            else:
+                z = 0.0 if v == mean else (Z_CAP if v > mean else -Z_CAP)
+        s.zcache[t] = z
+        return z

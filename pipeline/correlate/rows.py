@@ -1,0 +1,201 @@
+"""Turn one completed trace (spans, logs, host offsets) into correlated rows.
+
+Pure function of its inputs, so the same trace content always gives the same rows; the
+engine decides when a trace is complete and which offsets apply.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.metric_index import MetricIndex
+from pipeline.model import STATUS_ERROR, CorrelatedSpan, LogRecord, Span
+
+SEVERITY_ERROR = 17  # OTel severity numbers: 17-20 error, 21-24 fatal
+_SEVERITY_BANDS = ("trace", "debug", "info", "warn", "error", "fatal")
+_SEVERITY_WORDS = {
+    "trace": "trace", "debug": "debug", "info": "info", "information": "info", "notice": "info",
+    "warn": "warn", "warning": "warn", "error": "error", "err": "error", "critical": "fatal",
+    "crit": "fatal", "fatal": "fatal", "alert": "fatal", "emerg": "fatal", "emergency": "fatal",
+    "panic": "fatal",
+}
+_HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
+
+
+def severity_name(log: LogRecord) -> str:
+    """The severity band of a log, from its number or, failing that, its text."""
+    n = log.severity_number
+    if 1 <= n <= 24:
+        return _SEVERITY_BANDS[(n - 1) // 4]
+    return _SEVERITY_WORDS.get(log.severity_text.lower(), "unspecified")
+
+
+def log_clock(log: LogRecord, offsets: dict[str, int]) -> int:
+    """A log's skew-corrected time.
+
+    A log without its own timestamp only has the collector's observed time, which is on the
+    reference clock and so is not shifted by the host's offset.
+    """
+    if log.time_ns:
+        return log.time_ns - offsets.get(log.host, 0)
+    return log.observed_ns
+
+
+def _http_error(span: Span) -> bool:
+    for k in _HTTP_STATUS_KEYS:
+        v = span.attributes.get(k)
+        if v:
+            try:
+                return int(v) >= 500
+            except ValueError:
+                return False
+    return False
+
+
+def _union_ns(intervals: list[tuple[int, int]]) -> int:
+    intervals.sort()
+    total, cur_s, cur_e = 0, None, None
+    for s, e in intervals:
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        elif e > cur_e:
+            cur_e = e
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
+
+
+class _Acc:
+    """Per-span log accumulator."""
+
+    __slots__ = ("ids", "sev", "rules", "errors", "error_log")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.sev: dict[str, int] = {}
+        self.rules: set[str] = set()
+        self.errors: list[dict] = []
+        self.error_log = False
+
+
+def attach_logs(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],
+                window_ns: int) -> tuple[dict[str, list[LogRecord]], int]:
+    """Map span_id -> attached logs (by time, then id), and the count that matched no span.
+
+    A log naming its span joins it when it lies in the span's window; one without a span id
+    joins the innermost span of its own service (else of any service) whose window holds it.
+    """
+    out: dict[str, list[LogRecord]] = defaultdict(list)
+    miss = 0
+    # corrected (start - window, end + window, duration, span) per span
+    windows: list[tuple[int, int, int, str, str]] = []
+    for s in spans.values():
+        off = offsets.get(s.host, 0)
+        windows.append((s.start_ns - off - window_ns, s.end_ns - off + window_ns,
+                        s.end_ns - s.start_ns, s.service, s.span_id))
+    for log in sorted(logs, key=lambda r: (r.time_ns or r.observed_ns, r.id)):
+        t = log_clock(log, offsets)
+        if log.span_id:
+            s = spans.get(log.span_id)
+            if s is not None:
+                off = offsets.get(s.host, 0)
+                if s.start_ns - off - window_ns <= t <= s.end_ns - off + window_ns:
+                    out[log.span_id].append(log)
+                    continue
+            miss += 1
+            continue
+        best = None
+        for lo, hi, dur, svc, sid in windows:
+            if lo <= t <= hi:
+                key = (svc != log.service if log.service else False, dur, sid)
+                if best is None or key < best[0]:
+                    best = (key, sid)
+        if best is None:
+            miss += 1
+        else:
+            out[best[1]].append(log)
+    return out, miss
+
+
+def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],
+               metrics: MetricIndex, config: CorrelateConfig, trace_id: str,
+               stats: dict[str, int]) -> list[CorrelatedSpan]:
+    """Correlated rows for every span of one trace, in span-id order.
+
+    `offsets` covers at least every host of the trace; `stats` gets join hit/miss counts
+    added. Provenance fields (version, flags, trace_complete_ns) are left for the caller.
+    """
+    attached, log_miss = attach_logs(spans, logs, offsets, config.log_window_ns)
+    stats["log_join_miss"] += log_miss
+    children: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for s in spans.values():
+        if s.parent_span_id in spans:
+            off = offsets.get(s.host, 0)
+            children[s.parent_span_id].append((s.start_ns - off, s.end_ns - off))
+    exemplars = metrics.exemplars(trace_id)
+    rows = []
+    hit = mhit = mmiss = 0
+    max_err = config.max_error_logs
+    cut = config.excerpt_chars
+    for sid in sorted(spans):
+        s = spans[sid]
+        off = offsets.get(s.host, 0)
+        start, end = s.start_ns - off, s.end_ns - off
+        kids = children.get(sid)
+        if kids:
+            clipped = [(max(a, start), min(b, end)) for a, b in kids if b > start and a < end]
+            self_ns = max(0, end - start - _union_ns(clipped))
+        else:
+            self_ns = end - start
+        sources = []
+        if s.status_code == STATUS_ERROR:
+            sources.append("status")
+        if any(ev.get("name") == "exception" for ev in s.events):
+            sources.append("exception")
+        if _http_error(s):
+            sources.append("http")
+        sev: dict[str, int] = {}
+        rules: set[str] = set()
+        errors: list[dict] = []
+        log_ids: list[str] = []
+        slogs = attached.get(sid, ())
+        for lg in slogs:
+            band = severity_name(lg)
+            sev[band] = sev.get(band, 0) + 1
+            log_ids.append(lg.id)
+            if lg.rules:
+                rules.update(lg.rules)
+            if band in ("error", "fatal") and len(errors) < max_err:
+                errors.append({"id": lg.id, "time_ns": log_clock(lg, offsets), "body": lg.body[:cut]})
+        hit += len(slogs)
+        if errors:
+            sources.append("log")
+        series = metrics.series_for(s.service, s.instance, s.host)
+        if series:
+            vals, zs = metrics.readings(series, start, end, offsets)
+        else:
+            vals, zs = {}, {}
+        for ex_sid, label, value in exemplars:
+            if ex_sid == sid or (not ex_sid and s.parent_span_id not in spans):
+                vals[label] = value
+        if vals:
+            mhit += 1
+        elif series:
+            mmiss += 1
+        rows.append(CorrelatedSpan(
+            trace_id=s.trace_id, span_id=sid, parent_span_id=s.parent_span_id, name=s.name,
+            service=s.service, instance=s.instance, host=s.host, kind=s.kind,
+            start_ns=start, end_ns=end, orig_start_ns=s.start_ns, orig_end_ns=s.end_ns,
+            clock_offset_ns=off, duration_ns=end - start, self_time_ns=self_ns,
+            status_code=s.status_code, status_message=s.status_message,
+            is_error=bool(sources), error_sources=sorted(sources),
+            log_count=len(log_ids), log_severity_counts=sev, rule_ids=sorted(rules),
+            error_logs=errors, log_ids=log_ids, metrics=vals, metric_z=zs,
+        ))
+    stats["log_join_hit"] += hit
+    stats["metric_join_hit"] += mhit
+    stats["metric_join_miss"] += mmiss
+    return rows

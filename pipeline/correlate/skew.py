@@ -1,0 +1,229 @@
+"""Per-host clock offsets, estimated online from cross-host parent/child span pairs.
+
+A synchronous child runs inside its parent, so each cross-host pair bounds the offset between
+the two hosts' clocks; like Jaeger's adjuster we take the middle of that range, splitting the
+parent's slack evenly as network latency on the way in and out. One pair is noisy; the median
+of many pairs per host edge is robust to a minority of async or late-running children and to
+jittery hosts. Edge medians are then solved into per-host offsets and anchored so that the
+median host of each connected group is 0 (most clocks are right), then bounded by max_skew.
+
+Determinism: samples are filed by event-time epoch in order-independent bottom-k sketches
+(keyed by a hash of the child span id, so duplicates collapse and two workers' sketches merge
+exactly). The table applied to a trace of epoch `e` uses only epochs older than
+`e - lag`, where `lag` covers the lateness bound and twice max_skew: every span that old has
+either arrived or been rejected as too late by the time such a trace completes. So the same
+input in any order within the lateness bound gives the same tables, hence the same rows.
+Traces whose hosts have no table entry yet fall back to the trace's own pairs, resolved
+outward from the root span's host.
+
+Offsets are host clock minus reference clock: corrected time = raw time - offset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.sampling import id_hash
+from pipeline.model import Span
+
+# Producer/consumer children (and children of producers) run asynchronously: no bound.
+_ASYNC_KINDS = (4, 5)
+
+Edge = tuple[str, str]  # (parent host, child host)
+
+
+def pair_delta(parent: Span, child: Span) -> int | None:
+    """Offset of the child's host relative to the parent's, or None if the pair says nothing.
+
+    None for same-host pairs, async pairs, children longer than their parent (they cannot
+    fit inside it, so they are not synchronous calls) and unknown hosts.
+    """
+    if not parent.host or not child.host or parent.host == child.host:
+        return None
+    if child.kind in _ASYNC_KINDS or parent.kind == 4:
+        return None
+    if child.end_ns - child.start_ns > parent.end_ns - parent.start_ns:
+        return None
+    return ((child.start_ns - parent.start_ns) + (child.end_ns - parent.end_ns)) // 2
+
+
+def _median(values: list[int]) -> int:
+    values = sorted(values)
+    return values[(len(values) - 1) // 2]
+
+
+class SkewEstimator:
+    """Collects pair samples and serves deterministic per-epoch offset tables."""
+
+    def __init__(self, config: CorrelateConfig) -> None:
+        self._cfg = config
+        self._epoch = config.skew_epoch_ns
+        self.lag_epochs = math.ceil((config.max_lateness_ns + 2 * config.max_skew_ns) / self._epoch) + 1
+        # epoch bucket -> edge -> {child hash: delta}
+        self._buckets: dict[int, dict[Edge, dict[int, int]]] = defaultdict(dict)
+        self._tables: dict[int, dict[str, int]] = {}
+        self._latest_epoch = -1
+        self._latest: dict[str, int] = {}
+
+    # -- samples -------------------------------------------------------------------------
+
+    def add_pair(self, parent: Span, child: Span) -> None:
+        """File one parent/child pair (no-op unless it is a usable cross-host pair)."""
+        delta = pair_delta(parent, child)
+        if delta is None or abs(delta) > 2 * self._cfg.max_skew_ns:
+            return
+        bucket = max(parent.end_ns, child.end_ns) // self._epoch
+        edge = (parent.host, child.host)
+        sketch = self._buckets[bucket].get(edge)
+        if sketch is None:
+            sketch = self._buckets[bucket][edge] = {}
+        sketch[id_hash(child.span_id)] = delta
+        if len(sketch) > 2 * self._cfg.skew_samples_per_bucket:
+            self._trim(sketch)
+
+    def _trim(self, sketch: dict[int, int]) -> None:
+        keep = sorted(sketch)[: self._cfg.skew_samples_per_bucket]
+        kept = {h: sketch[h] for h in keep}
+        sketch.clear()
+        sketch.update(kept)
+
+    def export_samples(self) -> dict[int, dict[Edge, dict[int, int]]]:
+        """The sketches, for another worker's `merge_samples` (bottom-k sketches merge exactly)."""
+        return {b: {e: dict(s) for e, s in edges.items()} for b, edges in self._buckets.items()}
+
+    def merge_samples(self, samples: dict[int, dict[Edge, dict[int, int]]]) -> None:
+        """Fold in another worker's sketches so both serve identical tables."""
+        for b, edges in samples.items():
+            for edge, sketch in edges.items():
+                mine = self._buckets[b].setdefault(edge, {})
+                mine.update(sketch)
+                if len(mine) > 2 * self._cfg.skew_samples_per_bucket:
+                    self._trim(mine)
+        lowest = min(samples, default=None)
+        if lowest is not None:
+            self._tables = {e: t for e, t in self._tables.items() if e - self.lag_epochs <= lowest}
+
+    def prune(self, watermark_ns: int) -> None:
+        """Drop sketches no future table can use (older than any trace still amendable)."""
+        oldest_anchor = watermark_ns - self._cfg.max_lateness_ns - 2 * self._cfg.max_skew_ns
+        floor = oldest_anchor // self._epoch - self.lag_epochs - self._cfg.skew_history_epochs - 1
+        for b in [b for b in self._buckets if b < floor]:
+            del self._buckets[b]
+        for e in [e for e in self._tables if e < floor]:
+            del self._tables[e]
+
+    # -- tables --------------------------------------------------------------------------
+
+    def epoch_of(self, time_ns: int) -> int:
+        return time_ns // self._epoch
+
+    def is_final(self, epoch: int, watermark_ns: int) -> bool:
+        """Whether every sample the table for `epoch` uses can no longer change."""
+        newest = (epoch - self.lag_epochs) * self._epoch
+        return watermark_ns - self._cfg.max_lateness_ns - self._cfg.max_skew_ns >= newest
+
+    def table(self, epoch: int, final: bool) -> dict[str, int]:
+        """Host offsets for traces anchored in `epoch`; cached once its samples are final."""
+        cached = self._tables.get(epoch)
+        if cached is not None:
+            return cached
+        hi = epoch - self.lag_epochs
+        lo = hi - self._cfg.skew_history_epochs
+        per_edge: dict[Edge, list[int]] = defaultdict(list)
+        k = self._cfg.skew_samples_per_bucket
+        for b in range(lo, hi):
+            edges = self._buckets.get(b)
+            if not edges:
+                continue
+            for edge, sketch in edges.items():
+                if len(sketch) > k:
+                    per_edge[edge].extend(sketch[h] for h in sorted(sketch)[:k])
+                else:
+                    per_edge[edge].extend(sketch.values())
+        medians = {e: (_median(v), len(v)) for e, v in per_edge.items() if len(v) >= self._cfg.skew_min_samples}
+        table = solve_offsets(medians, self._cfg.max_skew_ns)
+        if final:
+            self._tables[epoch] = table
+            if epoch > self._latest_epoch:
+                self._latest_epoch, self._latest = epoch, table
+        return table
+
+    def current_offsets(self) -> dict[str, int]:
+        """The newest final table: what `telecorr skew` shows and the watermark corrects by."""
+        return dict(self._latest)
+
+    def trace_offsets(self, spans: dict[str, Span], table: dict[str, int]) -> dict[str, int]:
+        """Offsets for every host of one trace: the table where it knows the host, else the
+        trace's own cross-host pairs resolved outward from already-known hosts (or from the
+        root span's host at 0 when none is known)."""
+        hosts = {s.host for s in spans.values()}
+        out = {h: table[h] for h in hosts if h in table}
+        if len(out) == len(hosts):
+            return out
+        local: dict[Edge, list[int]] = defaultdict(list)
+        for s in spans.values():
+            p = spans.get(s.parent_span_id)
+            if p is not None:
+                d = pair_delta(p, s)
+                if d is not None:
+                    local[(p.host, s.host)].append(d)
+        if not out:
+            roots = [s for s in spans.values() if s.parent_span_id not in spans]
+            root = min(roots or spans.values(), key=lambda s: (s.start_ns, s.span_id))
+            out[root.host] = 0
+        edges = sorted((e, _median(v)) for e, v in local.items())
+        bound = self._cfg.max_skew_ns
+        changed = True
+        while changed:
+            changed = False
+            for (ph, ch), d in edges:
+                if ph in out and ch not in out:
+                    out[ch] = max(-bound, min(bound, out[ph] + d))
+                    changed = True
+                elif ch in out and ph not in out:
+                    out[ph] = max(-bound, min(bound, out[ch] - d))
+                    changed = True
+        for h in hosts:
+            out.setdefault(h, 0)
+        return out
+
+
+def solve_offsets(edges: dict[Edge, tuple[int, int]], max_skew_ns: int) -> dict[str, int]:
+    """Per-host offsets from edge constraints off(child) - off(parent) = delta.
+
+    Weighted least squares by Gauss-Seidel from a spanning-tree start (cycles of edges
+    disagree a little; this averages them), then each connected group is shifted so its
+    median host sits at 0, and every offset is bounded by max_skew_ns.
+    """
+    adj: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
+    for (p, c), (d, n) in sorted(edges.items()):
+        adj[c].append((p, float(d), n))   # off(c) = off(p) + d
+        adj[p].append((c, -float(d), n))  # off(p) = off(c) - d
+    out: dict[str, int] = {}
+    seen: set[str] = set()
+    for start in sorted(adj):
+        if start in seen:
+            continue
+        comp, off = [start], {start: 0.0}
+        seen.add(start)
+        i = 0
+        while i < len(comp):
+            h = comp[i]
+            i += 1
+            for other, d, _ in adj[h]:
+                if other not in seen:
+                    seen.add(other)
+                    off[other] = off[h] - d
+                    comp.append(other)
+        comp.sort()
+        for _ in range(20):
+            for h in comp:
+                tw = sum(n for _, _, n in adj[h])
+                off[h] = sum((off[o] + d) * n for o, d, n in adj[h]) / tw
+        vals = sorted(off[h] for h in comp)
+        anchor = vals[(len(vals) - 1) // 2]
+        for h in comp:
+            out[h] = max(-max_skew_ns, min(max_skew_ns, round(off[h] - anchor)))
+    return out

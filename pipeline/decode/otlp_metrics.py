@@ -1,0 +1,131 @@
+"""Metric points from OTLP ExportMetricsServiceRequest, protobuf or OTLP/JSON.
+
+One MetricPoint per data point, for all five OTLP types. `value` is the number for gauges and
+sums, and the sum for histograms, exponential histograms and summaries.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pipeline.decode import enums
+from pipeline.decode.jsonfields import enum, get, items, ns, obj, string, unsigned
+from pipeline.decode.otlp_schema import METRICS_REQUEST
+from pipeline.decode.otlp_walk import AttrsFn, proto_attrs, walk
+from pipeline.decode.records import finish_point, make_exemplar, text_id
+from pipeline.decode.result import RecordError
+from pipeline.decode.values import json_attrs, json_double, json_int
+from pipeline.decode.wire import parse
+from pipeline.model import Exemplar, MetricPoint
+
+_LEVELS = (("resourceMetrics", "resource_metrics"), ("scopeMetrics", "scope_metrics"), ("metrics", "metrics"))
+# (OTLP/JSON key, protobuf name, model type)
+_TYPES = (("gauge", "gauge", "gauge"), ("sum", "sum", "sum"), ("histogram", "histogram", "histogram"),
+          ("exponentialHistogram", "exponential_histogram", "exp_histogram"), ("summary", "summary", "summary"))
+
+
+def metrics_from_proto(buf: bytes, errors: list[str]) -> list[MetricPoint]:
+    """Every good point of one protobuf request (MessageError if the message is unreadable)."""
+    return _metrics(parse(buf, 0, len(buf), METRICS_REQUEST), errors, proto_attrs)
+
+
+def metrics_from_json(doc: dict, errors: list[str]) -> list[MetricPoint]:
+    """Every good point of one decoded OTLP/JSON request."""
+    return _metrics(doc, errors, json_attrs)
+
+
+def _metrics(doc: dict, errors: list[str], attrs: AttrsFn) -> list[MetricPoint]:
+    out: list[MetricPoint] = []
+    for metric, res, path in walk(doc, _LEVELS, attrs, errors):
+        try:
+            name = string(metric.get("name"), "name")
+            unit = string(metric.get("unit"), "unit")
+            for key, snake, mtype in _TYPES:
+                data = get(metric, key, snake)
+                if data is not None:
+                    break
+            else:
+                raise RecordError("", f"metric {name!r} has no data (expected one of gauge, sum, histogram, "
+                                      "exponentialHistogram, summary)")
+            data = obj(data, key)
+            points = items(get(data, "dataPoints", "data_points"), key + ".dataPoints")
+            monotonic = get(data, "isMonotonic", "is_monotonic")
+            if monotonic is not None and type(monotonic) is not bool:
+                raise RecordError(key + ".isMonotonic", "is not true/false")
+            temporality = enum(get(data, "aggregationTemporality", "aggregation_temporality"),
+                               enums.TEMPORALITY, key + ".aggregationTemporality")
+        except RecordError as exc:
+            errors.append(exc.at(path))
+            continue
+        for n, dp in enumerate(points):
+            try:
+                dp = obj(dp, "")
+                p = MetricPoint(name=name, type=mtype, time_ns=0, unit=unit, is_monotonic=bool(monotonic),
+                                temporality=temporality)
+                _fill(p, dp, attrs)
+                out.append(finish_point(p, res))
+            except RecordError as exc:
+                errors.append(exc.at(f"{path}.{key}.dataPoints[{n}]"))
+    return out
+
+
+def _fill(p: MetricPoint, dp: dict, attrs: AttrsFn) -> None:
+    p.attributes = attrs(dp.get("attributes"), "attributes")
+    p.start_time_ns = ns(get(dp, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")
+    p.time_ns = ns(get(dp, "timeUnixNano", "time_unix_nano"), "timeUnixNano")
+    p.exemplars = [_exemplar(e, f"exemplars[{i}]") for i, e in enumerate(items(dp.get("exemplars"), "exemplars"))]
+    t = p.type
+    if t == "gauge" or t == "sum":
+        p.value = _number(dp, "")
+        return
+    p.count = unsigned(dp.get("count"), "count")
+    s = dp.get("sum")
+    p.sum = p.value = 0.0 if s is None else json_double(s, "sum")
+    if t == "summary":
+        for i, q in enumerate(items(get(dp, "quantileValues", "quantile_values"), "quantileValues")):
+            q = obj(q, f"quantileValues[{i}]")
+            value = json_double(q.get("value", 0.0), f"quantileValues[{i}].value")
+            if not math.isnan(value):
+                p.quantiles.append((json_double(q.get("quantile", 0.0), f"quantileValues[{i}].quantile"), value))
+        return
+    if dp.get("min") is not None:
+        p.min = json_double(dp["min"], "min")
+    if dp.get("max") is not None:
+        p.max = json_double(dp["max"], "max")
+    if t == "histogram":
+        p.bucket_counts = [unsigned(c, "bucketCounts") for c in items(get(dp, "bucketCounts", "bucket_counts"),
+                                                                      "bucketCounts")]
+        p.bucket_bounds = [json_double(b, "explicitBounds") for b in items(get(dp, "explicitBounds", "explicit_bounds"),
+                                                                           "explicitBounds")]
+        if p.bucket_counts and len(p.bucket_counts) != len(p.bucket_bounds) + 1:
+            raise RecordError("bucketCounts", f"{len(p.bucket_counts)} counts for {len(p.bucket_bounds)} bounds "
+                                              "(expected one more count than bounds)")
+        return
+    p.exp_scale = json_int(dp.get("scale", 0), "scale")
+    p.exp_zero_count = unsigned(get(dp, "zeroCount", "zero_count"), "zeroCount")
+    for side in ("positive", "negative"):
+        b = obj(dp.get(side), side)
+        offset = json_int(b.get("offset", 0), side + ".offset")
+        counts = [unsigned(c, side + ".bucketCounts") for c in items(get(b, "bucketCounts", "bucket_counts"),
+                                                                     side + ".bucketCounts")]
+        if side == "positive":
+            p.exp_positive_offset, p.exp_positive_counts = offset, counts
+        else:
+            p.exp_negative_offset, p.exp_negative_counts = offset, counts
+
+
+def _number(d: dict, where: str) -> float:
+    """asDouble or asInt of a NumberDataPoint or Exemplar (0 when neither is set)."""
+    v = get(d, "asDouble", "as_double")
+    if v is not None:
+        return json_double(v, where + "asDouble")
+    v = get(d, "asInt", "as_int")
+    return 0.0 if v is None else float(json_int(v, where + "asInt"))
+
+
+def _exemplar(e: object, where: str) -> Exemplar:
+    e = obj(e, where)
+    return make_exemplar(ns(get(e, "timeUnixNano", "time_unix_nano"), where + ".timeUnixNano"),
+                         _number(e, where + "."),
+                         text_id(get(e, "traceId", "trace_id"), where + ".traceId", 16),
+                         text_id(get(e, "spanId", "span_id"), where + ".spanId", 8), where)

@@ -1,0 +1,191 @@
+"""Building model records from decoded fields: the checks, and the deterministic ids.
+
+Every decoder (OTLP protobuf, OTLP/JSON, flat JSON lines, raw text) ends here, so the rules
+are the same whatever the encoding.
+
+Ids (the delivery rule: a replay of the same input must give the same ids, so idempotent
+writes collapse it):
+
+* Span: trace_id + span_id (`Span.id`).
+* Log: `content_id` over what was received — service, instance, host, trace_id, span_id,
+  time_ns as the producer gave it (0 when it gave none, and always 0 for raw text),
+  severity number and text, body, the attributes sorted by key — plus an occurrence counter
+  among identical records of the same Kafka message, so two identical records in one message
+  keep two ids while the same message replayed gets the same two again.
+* Metric point: `content_id` over name, type, service, instance, host, the point's
+  attributes sorted, the resource attributes sorted, start_time_ns and time_ns.
+
+Record checks: a span needs a 16-byte trace id and an 8-byte span id, neither all zero, a
+start time, an end not before its start, a kind in 0..5 and a status code in 0..2. A log
+with a malformed trace or span id is kept with that id '' and the bad value in attribute
+`telecorr.invalid_trace_id` / `telecorr.invalid_span_id` (an all-zero id just means "none").
+A metric point needs a time and finite numbers: NaN/±inf in a value, sum or exemplar is a
+record error, except summary quantile values, where NaN is what Prometheus reports for an
+empty window; those quantiles are left out and the point is kept. A non-finite histogram
+min or max is stored as absent (None) rather than losing the point.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from pipeline.decode.result import RecordError
+from pipeline.decode.values import BODY_LIMIT, describe, short, truncate
+from pipeline.model import Exemplar, LogRecord, MetricPoint, Span, content_id
+
+ZERO_TRACE = "0" * 32
+ZERO_SPAN = "0" * 16
+INVALID_TRACE_ATTR = "telecorr.invalid_trace_id"
+INVALID_SPAN_ATTR = "telecorr.invalid_span_id"
+
+_is_hex = re.compile(r"[0-9a-fA-F]*").fullmatch
+_is_base64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}").fullmatch
+
+
+class Resource:
+    """The resource a batch of records shares: identity fields and the full attributes.
+
+    `attributes` is the same dict object on every record of the resource: treat it as
+    read-only (copy before changing it).
+    """
+
+    __slots__ = ("service", "instance", "host", "attributes", "_sorted")
+
+    def __init__(self, attributes: dict[str, str]) -> None:
+        self.attributes = attributes
+        self.service = attributes.get("service.name", "")
+        self.instance = attributes.get("service.instance.id", "")
+        self.host = attributes.get("host.name") or attributes.get("k8s.pod.name", "")
+        self._sorted: tuple | None = None
+
+    def sorted_items(self) -> tuple:
+        if self._sorted is None:
+            self._sorted = tuple(sorted(self.attributes.items()))
+        return self._sorted
+
+
+def bad_id_reason(value: str, nbytes: int) -> str:
+    """Why a textual id is not `nbytes` bytes of hex, in words a producer can act on."""
+    if _is_hex(value):
+        if len(value) % 2:
+            return f"{len(value)} hex digits, expected {2 * nbytes}"
+        return f"{len(value) // 2} bytes, expected {nbytes}"
+    hint = " (looks like base64; OTLP/JSON ids are hex)" if _is_base64(value) else ""
+    return f"{short(value)} is not hex{hint}"
+
+
+def text_id(value: object, field: str, nbytes: int) -> str:
+    """A hex id from JSON: lowercase, '' when absent; RecordError when malformed."""
+    if value is None or value == "":
+        return ""
+    if type(value) is not str:
+        raise RecordError(field, f"is {describe(value)}, expected a hex string")
+    if len(value) != 2 * nbytes or not _is_hex(value):
+        raise RecordError(field, bad_id_reason(value, nbytes))
+    return value.lower()
+
+
+def _check_id(value: str, field: str, nbytes: int, zero: str) -> None:
+    if len(value) != 2 * nbytes:
+        raise RecordError(field, "missing" if not value else f"{len(value) // 2} bytes, expected {nbytes}")
+    if value == zero:
+        raise RecordError(field, "all zero (invalid)")
+
+
+def make_span(trace_id: str, span_id: str, parent_span_id: str, name: str, start_ns: int, end_ns: int,
+              kind: int, status_code: int, status_message: str, attributes: dict[str, str],
+              events: list[dict], res: Resource) -> Span:
+    """A checked Span; ids are lowercase hex of any length here and checked for size."""
+    _check_id(trace_id, "traceId", 16, ZERO_TRACE)
+    _check_id(span_id, "spanId", 8, ZERO_SPAN)
+    if parent_span_id:
+        if len(parent_span_id) != 16:
+            raise RecordError("parentSpanId", f"{len(parent_span_id) // 2} bytes, expected 8")
+        if parent_span_id == ZERO_SPAN:
+            parent_span_id = ""
+    if start_ns <= 0:
+        raise RecordError("startTimeUnixNano", "missing")
+    if end_ns < start_ns:
+        raise RecordError("endTimeUnixNano", f"{end_ns} is before the start {start_ns}")
+    if not 0 <= kind <= 5:
+        raise RecordError("kind", f"{kind} is not a span kind (0..5)")
+    if not 0 <= status_code <= 2:
+        raise RecordError("status.code", f"{status_code} is not a status code (0..2)")
+    return Span(trace_id, span_id, parent_span_id, name, start_ns, end_ns, kind, status_code,
+                status_message, res.service, res.instance, res.host, attributes, res.attributes, events)
+
+
+def log_id_value(value: object, nbytes: int, zero: str) -> tuple[str, str | None]:
+    """(id, None) for a good or absent log id, ('', the bad value as text) for a malformed one."""
+    if value is None or value == "":
+        return "", None
+    if type(value) is str and len(value) == 2 * nbytes and _is_hex(value):
+        value = value.lower()
+        return ("" if value == zero else value), None
+    return "", value if type(value) is str else repr(value)
+
+
+class LogIds:
+    """Deterministic log ids for one Kafka message (see the module docstring)."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple, int] = {}
+
+    def make(self, time_given: int, observed_ns: int, fallback_ns: int, severity_number: int,
+             severity_text: str, body: str, trace_id: object, span_id: object,
+             attributes: dict[str, str], res: Resource) -> LogRecord:
+        """A LogRecord with its id; a malformed trace/span id is moved into an attribute."""
+        tid, bad = log_id_value(trace_id, 16, ZERO_TRACE)
+        if bad is not None:
+            attributes[INVALID_TRACE_ATTR] = truncate(bad, 1024)
+        sid, bad = log_id_value(span_id, 8, ZERO_SPAN)
+        if bad is not None:
+            attributes[INVALID_SPAN_ATTR] = truncate(bad, 1024)
+        if not 0 <= severity_number <= 24:
+            raise RecordError("severityNumber", f"{severity_number} is not a severity number (0..24)")
+        body = truncate(body, BODY_LIMIT)
+        key = (res.service, res.instance, res.host, tid, sid, time_given, severity_number,
+               severity_text, body, tuple(sorted(attributes.items())))
+        n = self._seen.get(key, 0)
+        self._seen[key] = n + 1
+        observed = observed_ns or fallback_ns
+        return LogRecord(time_ns=time_given or observed, body=body, severity_number=severity_number,
+                         severity_text=severity_text, trace_id=tid, span_id=sid, service=res.service,
+                         instance=res.instance, host=res.host, attributes=attributes,
+                         resource=res.attributes, observed_ns=observed, id=content_id(*key, n))
+
+
+def finite(x: float, field: str) -> float:
+    if not math.isfinite(x):
+        raise RecordError(field, f"{x} is not a finite number")
+    return x
+
+
+def make_exemplar(time_ns: int, value: float, trace_id: str, span_id: str, field: str) -> Exemplar:
+    """A checked exemplar; ids are hex ('' when absent) and must have the right size."""
+    finite(value, field + ".value")
+    if trace_id and len(trace_id) != 32:
+        raise RecordError(field + ".traceId", f"{len(trace_id) // 2} bytes, expected 16")
+    if span_id and len(span_id) != 16:
+        raise RecordError(field + ".spanId", f"{len(span_id) // 2} bytes, expected 8")
+    return Exemplar(time_ns=time_ns, value=value, trace_id=trace_id, span_id=span_id)
+
+
+def finish_point(p: MetricPoint, res: Resource) -> MetricPoint:
+    """Check a filled-in point, stamp the resource identity on it and give it its id."""
+    if p.time_ns <= 0:
+        raise RecordError("timeUnixNano", "missing")
+    finite(p.value, "value")
+    if p.start_time_ns < 0:
+        raise RecordError("startTimeUnixNano", f"{p.start_time_ns} is negative")
+    if p.min is not None and not math.isfinite(p.min):
+        p.min = None
+    if p.max is not None and not math.isfinite(p.max):
+        p.max = None
+    p.service, p.instance, p.host, p.resource = res.service, res.instance, res.host, res.attributes
+    p.id = content_id(p.name, p.type, p.service, p.instance, p.host, tuple(sorted(p.attributes.items())),
+                      res.sorted_items(), p.start_time_ns, p.time_ns)
+    return p

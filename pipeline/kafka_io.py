@@ -1,0 +1,117 @@
+"""Plain aiokafka helpers shared by the CLI, the agents and the tests: readiness, topic
+creation from the declarative list, and batched publishing.
+
+Kept Faust-free so `replay`, `simulate --kafka` and the broker scripts work without a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from pipeline.config import Settings, read_topics
+
+# One produce request carries at most this many bytes; also the broker-side message limit we assume.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not answer in time; the message says where we looked."""
+
+
+async def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
+    """Poll the broker's metadata until it answers, so callers fail with one clear message."""
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except (KafkaError, OSError) as exc:
+            last = exc
+            await asyncio.sleep(0.2)
+        finally:
+            await admin.close()
+    raise BrokerUnavailable(f"no Kafka broker answered at {bootstrap} within {timeout_s:.0f}s ({last})")
+
+
+async def ensure_topics(bootstrap: str, prefix: str, topics: list[tuple[str, int]] | None = None) -> list[str]:
+    """Create every missing topic of the declarative list; returns the names it created."""
+    topics = read_topics() if topics is None else topics
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(prefix + name, num_partitions=parts, replication_factor=1)
+                   for name, parts in topics if prefix + name not in existing]
+        created = []
+        for topic in missing:
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        await admin.close()
+
+
+def producer(bootstrap: str, **kw) -> AIOKafkaProducer:
+    """A producer tuned for bulk telemetry: batched, compressed, acks from the leader."""
+    opts = dict(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024,
+                max_request_size=MAX_REQUEST_BYTES, acks=1, compression_type=None,
+                request_timeout_ms=30000)
+    opts.update(kw)
+    return AIOKafkaProducer(**opts)
+
+
+async def publish_async(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]],
+                        create_topics: bool = True) -> dict[str, int]:
+    """Send (logical topic, key, value) messages; returns messages sent per logical topic.
+
+    Sends are pipelined and awaited in chunks so memory stays flat for long streams, and
+    nothing is reported as sent before the broker acknowledged it.
+    """
+    await wait_for_broker(settings.broker)
+    if create_topics:
+        await ensure_topics(settings.broker, settings.topic_prefix)
+    counts: dict[str, int] = {}
+    prod = producer(settings.broker)
+    await prod.start()
+    try:
+        pending: list[asyncio.Future] = []
+        for logical, key, value in messages:
+            pending.append(await prod.send(settings.topic(logical), value=value, key=key))
+            counts[logical] = counts.get(logical, 0) + 1
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        if pending:
+            await asyncio.gather(*pending)
+    finally:
+        await prod.stop()
+    return counts
+
+
+def publish(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]],
+            create_topics: bool = True) -> dict[str, int]:
+    """Blocking wrapper of publish_async for command-line use."""
+    return asyncio.run(publish_async(settings, messages, create_topics))
+
+
+def ensure_topics_blocking(settings: Settings, wait_s: float = 30.0) -> list[str]:
+    """Wait for the broker, then create the missing topics: what `worker` and `replay` do first."""
+    async def run() -> list[str]:
+        await wait_for_broker(settings.broker, wait_s)
+        return await ensure_topics(settings.broker, settings.topic_prefix)
+    try:
+        return asyncio.run(run())
+    except KafkaConnectionError as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker}: {exc}") from exc

@@ -1,0 +1,116 @@
+"""Parse log bodies in place: format detection, field extraction, producer fields win."""
+
+from __future__ import annotations
+
+from pipeline.logs import severity
+from pipeline.logs.formats import (FORMATS, Parsed, parse_container, parse_json, parse_logfmt,
+                                   parse_syslog, parse_text)
+from pipeline.logs.traceids import extract_ids
+from pipeline.model import LogRecord
+
+
+def _auto(line: str, tz: str, ref: int) -> tuple[Parsed, bool]:
+    """Detect the format from the line's shape; (parsed, failed)."""
+    s = line.lstrip()
+    first = s[:1]
+    if first == "{":
+        wrapped = parse_container(s, tz, ref)
+        if wrapped is not None:
+            inner_line, wrapper = wrapped
+            inner, failed = _auto(inner_line, tz, ref)
+            return _merge_wrapper(wrapper, inner), failed
+        p = parse_json(s, tz, ref)
+        if p is not None:
+            return p, False
+        return parse_text(line, tz, ref), True
+    if first == "<" and s[1:2].isdigit():
+        p = parse_syslog(s, tz, ref)
+        return (p, False) if p is not None else (parse_text(line, tz, ref), True)
+    if first.isupper() and s[3:4] == " " and s[:3].isalpha():
+        p = parse_syslog(s, tz, ref)
+        if p is not None:
+            return p, False
+    if "=" in s:
+        p = parse_logfmt(s, tz, ref)
+        if p is not None:
+            return p, False
+    return parse_text(line, tz, ref), False
+
+
+def _merge_wrapper(wrapper: Parsed, inner: Parsed) -> Parsed:
+    """The inner line's own fields first; the wrapper (runtime time, stream) fills gaps."""
+    inner.format = "container/" + inner.format
+    inner.time_ns = inner.time_ns or wrapper.time_ns
+    for k, v in wrapper.attributes.items():
+        inner.attributes.setdefault(k, v)
+    return inner
+
+
+def _explicit(fmt: str, line: str, tz: str, ref: int) -> tuple[Parsed, bool]:
+    if fmt == "text":
+        return parse_text(line, tz, ref), False
+    if fmt == "container":
+        wrapped = parse_container(line, tz, ref)
+        if wrapped is None:
+            return parse_text(line, tz, ref), True
+        inner, failed = _auto(wrapped[0], tz, ref)
+        return _merge_wrapper(wrapped[1], inner), failed
+    reader = {"json": parse_json, "logfmt": parse_logfmt, "syslog": parse_syslog}[fmt]
+    p = reader(line, tz, ref)
+    return (p, False) if p is not None else (parse_text(line, tz, ref), True)
+
+
+def parse_line(line: str, fmt: str = "auto", default_tz: str = "UTC",
+               reference_ns: int = 0) -> tuple[Parsed, bool]:
+    """Parse one line; (fields found, parse_failed). Failed lines come back as free text."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown log format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "auto":
+        return _auto(line, default_tz, reference_ns)
+    return _explicit(fmt, line, default_tz, reference_ns)
+
+
+def parse_logs(logs: list[LogRecord], fmt: str = "auto", default_tz: str = "UTC") -> None:
+    """Parse every record's body into its fields, in place.
+
+    Values the producer already set (non-empty, non-zero) are kept; parsing fills the rest.
+    A record whose time is still its Kafka observation time takes the time from its text.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown log format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    for rec in logs:
+        body = rec.body
+        if not isinstance(body, str) or not body:
+            continue
+        ref = rec.observed_ns or rec.time_ns
+        p, failed = parse_line(body, fmt, default_tz, ref)
+        _apply(rec, p, failed)
+
+
+def _apply(rec: LogRecord, p: Parsed, failed: bool) -> None:
+    rec.format = p.format
+    rec.parse_failed = failed
+    if p.format != "text":
+        rec.body = p.message
+    if p.time_ns and (not rec.time_ns or rec.time_ns == rec.observed_ns):
+        rec.time_ns = p.time_ns
+    if not rec.severity_number and not rec.severity_text:
+        rec.severity_number, rec.severity_text = p.severity_number, p.severity_text
+    elif not rec.severity_number:
+        rec.severity_number = severity.from_name(rec.severity_text)
+    elif not rec.severity_text:
+        rec.severity_text = severity.severity_name(rec.severity_number)
+    rec.service = rec.service or p.service
+    rec.host = rec.host or p.host
+    if not rec.trace_id:
+        trace, span = p.trace_id, p.span_id
+        if not trace:
+            trace, span = extract_ids(p.message)
+        if trace:
+            rec.trace_id = trace
+            rec.span_id = rec.span_id or span
+    if p.attributes:
+        attrs = rec.attributes
+        for k, v in p.attributes.items():
+            if k not in attrs:
+                attrs[k] = v

@@ -1,0 +1,230 @@
+"""Log bodies in the formats real services write, with trace ids where real services put them.
+
+Each service has one format (JSON, logfmt, RFC 5424 or RFC 3164 syslog, a container runtime's
+JSON wrapper, free text, Java/logback with multi-line stack traces) and one habit for trace
+context: in the OTLP record's traceId/spanId, only inside the text (W3C `traceparent=…`,
+`trace_id=…`, `TraceID: …`), a mix, or nowhere. Timestamps inside the text come from the
+emitting host's (skewed) clock, like the record's own time.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import orjson
+
+from pipeline.sim.topology import Instance
+
+DEBUG, INFO, WARN, ERROR, FATAL = range(5)
+SEV_NUMBER = (5, 9, 13, 17, 21)
+SEV_TEXT = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+_LOWER = ("debug", "info", "warn", "error", "fatal")
+_SYSLOG_SEV = (7, 6, 4, 3, 2)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Formats whose collector pipeline parsed the level into the OTLP record.
+_SETS_SEVERITY = ("json", "logfmt")
+
+
+class _Clockface:
+    """Wall-clock text for a second, cached: formatting dominates log rendering otherwise."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[str, str, str]] = {}
+
+    def parts(self, sec: int) -> tuple[str, str, str]:
+        p = self._cache.get(sec)
+        if p is None:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            g = time.gmtime(sec)
+            p = self._cache[sec] = (
+                f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
+                f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d} {g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
+                f"{_MONTHS[g.tm_mon - 1]} {g.tm_mday:2d} {g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
+            )
+        return p
+
+
+class LogRenderer:
+    """Renders one log line for an instance; returns what goes into the OTLP log record."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.face = _Clockface()
+
+    def render(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str,
+               exc: str = "") -> tuple[str, int, str, str, str]:
+        """-> (body, severity_number, severity_text, record_trace_id, record_span_id).
+
+        `t` is the emitted (host clock) time; `exc` an optional multi-line stack trace.
+        """
+        svc = inst.service
+        carry = svc.trace_in_logs
+        if carry == "mixed" and trace:
+            r = self.rng.random()
+            carry = "record" if r < 0.4 else "text" if r < 0.8 else "none"
+        in_text = trace if carry == "text" else ""
+        sec, frac = divmod(t, 1_000_000_000)
+        iso, spaced, bsd = self.face.parts(sec)
+        ms = frac // 1_000_000
+        fmt = svc.log_format
+        if fmt == "json":
+            doc = {"level": _LOWER[level], "msg": msg}
+            if svc.language == "go":
+                doc["ts"] = t / 1e9
+                doc["caller"] = f"{svc.name}/handler.go:{88 + level}"
+            else:
+                doc["time"] = f"{iso}.{ms:03d}Z"
+                doc["logger"] = f"{svc.name}.app"
+            if in_text:
+                doc["trace_id"] = in_text
+                doc["span_id"] = span
+            if exc:
+                doc["error"] = exc
+            body = orjson.dumps(doc).decode()
+        elif fmt == "logfmt":
+            body = f'time={iso}.{ms:03d}Z level={_LOWER[level]} msg="{_q(msg)}" service={svc.name}'
+            if in_text:
+                body += f" trace_id={in_text} span_id={span}"
+            if exc:
+                body += f' error="{_q(exc.splitlines()[0])}"'
+        elif fmt == "syslog5424":
+            pri = 16 * 8 + _SYSLOG_SEV[level]
+            body = f"<{pri}>1 {iso}.{frac // 1000:06d}Z {inst.host} {svc.name} {inst.pid} - - {msg}"
+            if in_text:
+                body += f" traceparent=00-{in_text}-{span}-01"
+            if exc:
+                body += " " + exc.splitlines()[0]
+        elif fmt == "syslog3164":
+            pri = 16 * 8 + _SYSLOG_SEV[level]
+            body = f"<{pri}>{bsd} {inst.host} {svc.name}[{inst.pid}]: {SEV_TEXT[level]} {msg}"
+            if in_text:
+                body += f" TraceID: {in_text}"
+            if exc:
+                body += " " + exc.splitlines()[0]
+        elif fmt == "container":
+            line = f"{spaced}.{ms:03d} {SEV_TEXT[level]:<5} {svc.name}: {msg}"
+            if in_text:
+                line += f" TraceID: {in_text}"
+            if exc:
+                line += "\n" + exc
+            body = orjson.dumps({"log": line + "\n", "stream": "stderr" if level >= WARN else "stdout",
+                                 "time": f"{iso}.{frac:09d}Z"}).decode()
+        elif fmt == "java":
+            body = (f"{spaced}.{ms:03d} {SEV_TEXT[level]:>5} {inst.pid} --- [nio-{svc.port}-exec-{1 + frac % 9}] "
+                    f"c.shop.{svc.name}.Controller : {msg}")
+            if in_text:
+                body += f" [trace_id={in_text} span_id={span}]"
+            if exc:
+                body += "\n" + exc
+        else:  # text
+            body = f"{spaced},{ms:03d} {SEV_TEXT[level]} [{inst.id}] {msg}"
+            if in_text:
+                body += f" TraceID: {in_text}"
+            if exc:
+                body += "\n" + exc
+        if fmt in _SETS_SEVERITY:
+            sev_n, sev_t = SEV_NUMBER[level], SEV_TEXT[level]
+        else:
+            sev_n, sev_t = 0, ""
+        if carry == "record":
+            return body, sev_n, sev_t, trace, span
+        return body, sev_n, sev_t, "", ""
+
+
+def _q(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+# --- what services say -------------------------------------------------------------------
+
+_EXC = {
+    "java": ("java.lang.IllegalStateException", "inventory snapshot is stale for item {n}"),
+    "python": ("KeyError", "'item-{n}'"),
+    "node": ("TypeError", "Cannot read properties of null (reading 'amount')"),
+    "dotnet": ("System.InvalidOperationException", "Sequence contains no matching element"),
+    "go": ("error", "validate request: field quantity out of range ({n})"),
+}
+_DEPLOY_EXC = {
+    "java": ("java.lang.NoSuchMethodError", "'java.util.Optional com.shop.pricing.Rules.lookup(java.lang.String)'"),
+    "python": ("AttributeError", "'NoneType' object has no attribute 'currency'"),
+    "node": ("TypeError", "Cannot read properties of undefined (reading 'currencyCode')"),
+    "dotnet": ("System.NullReferenceException", "Object reference not set to an instance of an object."),
+    "go": ("panic", "runtime error: invalid memory address or nil pointer dereference"),
+}
+_OOM = {
+    "java": "java.lang.OutOfMemoryError: Java heap space",
+    "python": "MemoryError",
+    "node": "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+    "dotnet": "System.OutOfMemoryException: Exception of type 'System.OutOfMemoryException' was thrown.",
+    "go": "fatal error: runtime: out of memory",
+}
+
+
+def exception(inst: Instance, kind: str, n: int) -> tuple[str, str, str]:
+    """(type, message, stack trace) of an application error; kind is 'error' or 'bad-deploy'."""
+    svc = inst.service
+    etype, emsg = (_DEPLOY_EXC if kind == "bad-deploy" else _EXC)[svc.language]
+    emsg = emsg.replace("{n}", str(n))
+    return etype, emsg, stack(svc.language, svc.name, etype, emsg)
+
+
+def stack(lang: str, sname: str, etype: str, emsg: str) -> str:
+    """A plausible multi-line stack trace in the language's own layout."""
+    cls = sname.capitalize()
+    if lang == "java":
+        return (f"{etype}: {emsg}\n\tat com.shop.{sname}.{cls}Service.handle({cls}Service.java:142)\n"
+                f"\tat com.shop.{sname}.{cls}Controller.invoke({cls}Controller.java:57)\n"
+                "\tat io.grpc.stub.ServerCalls$UnaryServerCallHandler$UnaryServerCallListener.onHalfClose(ServerCalls.java:182)\n"
+                "\tat java.base/java.lang.Thread.run(Thread.java:1583)")
+    if lang == "python":
+        return ("Traceback (most recent call last):\n"
+                f'  File "/app/{sname}/server.py", line 88, in handle\n    result = self.service.run(request)\n'
+                f'  File "/app/{sname}/service.py", line 41, in run\n    return self.lookup[request.key]\n'
+                f"{etype}: {emsg}")
+    if lang == "node":
+        return (f"{etype}: {emsg}\n    at {cls}Handler.run (/app/src/{sname}.js:42:17)\n"
+                "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)")
+    if lang == "dotnet":
+        return (f"{etype}: {emsg}\n   at Shop.{cls}.{cls}Store.Get(String id) in /src/{cls}Store.cs:line 57\n"
+                f"   at Shop.{cls}.{cls}Service.Handle(Request req) in /src/{cls}Service.cs:line 31")
+    if etype == "panic":
+        return (f"panic: {emsg}\n\ngoroutine 1337 [running]:\nmain.(*{cls}Server).Handle(...)\n"
+                f"\t/app/{sname}/server.go:112 +0x1d")
+    return f"{emsg}"
+
+
+def oom_message(lang: str) -> str:
+    return _OOM[lang]
+
+
+def call_error(lang: str, kind: str, callee: str, addr: str, timeout_ms: int) -> str:
+    """What a client library says when a call fails: refused, timeout, reset, pool, upstream."""
+    if kind == "refused":
+        return {"java": f"java.net.ConnectException: Connection refused: {addr}",
+                "python": "ConnectionRefusedError: [Errno 111] Connection refused",
+                "node": f"Error: connect ECONNREFUSED {addr}",
+                "dotnet": f"System.Net.Http.HttpRequestException: Connection refused ({addr})",
+                "go": f"dial tcp {addr}: connect: connection refused"}[lang]
+    if kind == "timeout":
+        return {"java": "java.net.SocketTimeoutException: Read timed out",
+                "python": f"requests.exceptions.ReadTimeout: HTTPConnectionPool(host='{callee}'): Read timed out. (read timeout={timeout_ms / 1000:g})",
+                "node": f"Error: timeout of {timeout_ms}ms exceeded",
+                "dotnet": f"System.Threading.Tasks.TaskCanceledException: The request was canceled due to the configured HttpClient.Timeout of {timeout_ms / 1000:g} seconds elapsing.",
+                "go": f"context deadline exceeded (Client.Timeout exceeded while awaiting headers) calling {callee}"}[lang]
+    if kind == "reset":
+        return {"java": "java.net.SocketException: Connection reset",
+                "python": "ConnectionResetError: [Errno 104] Connection reset by peer",
+                "node": "Error: read ECONNRESET",
+                "dotnet": "System.IO.IOException: Unable to read data from the transport connection: Connection reset by peer.",
+                "go": f"read tcp {addr}: read: connection reset by peer"}[lang]
+    if kind == "pool":
+        if lang == "java":
+            return f"HikariPool-1 - Connection is not available, request timed out after {timeout_ms}ms."
+        return f"timeout acquiring a connection from the {callee} pool after {timeout_ms}ms"
+    if kind == "unavailable":
+        return f"no healthy upstream for {callee}"
+    return f"{callee} returned an error"

@@ -1,0 +1,54 @@
+"""Records → column lists for columnar inserts, one function per table.
+
+Column-oriented so clickhouse-connect serialises each column in one pass; the column names
+here are the single source of truth for what the writer sends.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from pipeline.model import LogRecord, MetricPoint, Span
+
+SPAN_COLUMNS = ("id", "trace_id", "span_id", "parent_span_id", "name", "kind", "service", "instance",
+                "host", "start_ns", "end_ns", "status_code", "status_message", "attributes",
+                "resource", "events")
+LOG_COLUMNS = ("id", "time_ns", "observed_ns", "service", "instance", "host", "trace_id", "span_id",
+               "severity_number", "severity_text", "body", "attributes", "resource", "format",
+               "parse_failed", "rules")
+METRIC_COLUMNS = ("id", "name", "type", "unit", "service", "instance", "host", "time_ns",
+                  "start_time_ns", "value", "attributes", "resource", "is_monotonic", "temporality",
+                  "count", "sum", "min", "max", "bucket_bounds", "bucket_counts", "exp_scale",
+                  "exp_zero_count", "exp_positive_offset", "exp_positive_counts",
+                  "exp_negative_offset", "exp_negative_counts", "quantiles", "exemplar_times",
+                  "exemplar_values", "exemplar_trace_ids", "exemplar_span_ids")
+DLQ_COLUMNS = ("topic", "partition", "offset", "reason", "size", "preview")
+
+
+def span_columns(spans: list[Span]) -> list[list]:
+    cols = [[s.trace_id + s.span_id for s in spans]]
+    for name in SPAN_COLUMNS[1:-1]:
+        cols.append([getattr(s, name) for s in spans])
+    cols.append([orjson.dumps(s.events).decode() if s.events else "" for s in spans])
+    return cols
+
+
+def log_columns(logs: list[LogRecord]) -> list[list]:
+    return [[getattr(r, name) for r in logs] for name in LOG_COLUMNS]
+
+
+_METRIC_DIRECT = METRIC_COLUMNS[:-4]
+
+
+def metric_columns(points: list[MetricPoint]) -> list[list]:
+    cols = [[getattr(p, name) for p in points] for name in _METRIC_DIRECT]
+    cols.append([[e.time_ns for e in p.exemplars] for p in points])
+    cols.append([[e.value for e in p.exemplars] for p in points])
+    cols.append([[e.trace_id for e in p.exemplars] for p in points])
+    cols.append([[e.span_id for e in p.exemplars] for p in points])
+    return cols
+
+
+def dlq_columns(entries: list[tuple]) -> list[list]:
+    """DLQ entries are already tuples in DLQ_COLUMNS order."""
+    return [[e[i] for e in entries] for i in range(len(DLQ_COLUMNS))]

@@ -1,0 +1,162 @@
+"""The batching, retrying, idempotent ClickHouse writer.
+
+Callers `await sink.write({table: records})` and are resumed only once the flush holding their
+records has been written: that is what lets the Kafka side acknowledge (and so commit) a
+message only after its effect is stored. Rows are buffered across callers and flushed on size
+or age; a failing ClickHouse is retried with capped exponential backoff for as long as it takes,
+and since callers stay suspended meanwhile, consumption pauses instead of losing data. Row ids
+are deterministic and the tables are ReplacingMergeTree, so a retried or replayed insert
+collapses instead of double-counting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from pipeline.store import rows
+
+log = logging.getLogger("telecorr.store")
+
+# How each table turns records into columns.
+TABLES: dict[str, tuple[Sequence[str], Callable[[list], list[list]]]] = {
+    "spans": (rows.SPAN_COLUMNS, rows.span_columns),
+    "logs": (rows.LOG_COLUMNS, rows.log_columns),
+    "metrics": (rows.METRIC_COLUMNS, rows.metric_columns),
+    "dlq": (rows.DLQ_COLUMNS, rows.dlq_columns),
+}
+
+InsertFn = Callable[[str, list[list], Sequence[str]], None]
+
+
+def client_insert(client) -> InsertFn:
+    """Adapt a clickhouse-connect client to the writer's column-oriented insert call."""
+    def insert(table: str, columns: list[list], names: Sequence[str]) -> None:
+        client.insert(table, columns, column_names=list(names), column_oriented=True)
+    return insert
+
+
+@dataclass
+class SinkStats:
+    rows: dict[str, int] = field(default_factory=dict)
+    flushes: int = 0
+    failures: int = 0
+    last_error: str = ""
+    last_flush_s: float = 0.0
+
+
+class Sink:
+    """Buffers rows for several tables and flushes them together on size or age."""
+
+    def __init__(self, insert: InsertFn, max_rows: int = 20000, flush_s: float = 1.0,
+                 retry_max_s: float = 30.0, extra_tables: dict | None = None) -> None:
+        self._insert = insert
+        self._max_rows = max_rows
+        self._flush_s = flush_s
+        self._retry_max_s = retry_max_s
+        self._tables = dict(TABLES, **(extra_tables or {}))
+        self._buffers: dict[str, list] = {t: [] for t in self._tables}
+        self._pending_rows = 0
+        self._generation: asyncio.Future | None = None
+        self._first_pending = 0.0
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telecorr-sink")
+        self.stats = SinkStats(rows={t: 0 for t in self._tables})
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="telecorr-sink")
+
+    async def write(self, batch: dict[str, list]) -> None:
+        """Buffer records per table; return once they are durably in ClickHouse."""
+        n = sum(len(v) for v in batch.values())
+        if n == 0:
+            return
+        if self._closing:
+            raise RuntimeError("sink is closed")
+        self.start()
+        for table, recs in batch.items():
+            if recs:
+                self._buffers[table].extend(recs)
+        if self._generation is None:
+            self._generation = asyncio.get_running_loop().create_future()
+            self._first_pending = time.monotonic()
+            self._wake.set()
+        fut = self._generation
+        self._pending_rows += n
+        if self._pending_rows >= self._max_rows:
+            self._wake.set()
+        await asyncio.shield(fut)
+
+    async def flush(self) -> None:
+        """Write everything buffered now (used before exit and by tests)."""
+        if self._generation is not None:
+            fut = self._generation
+            self._first_pending = 0.0
+            self._wake.set()
+            await asyncio.shield(fut)
+
+    async def close(self) -> None:
+        await self.flush()
+        self._closing = True
+        if self._task is not None:
+            self._wake.set()
+            await self._task
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._generation is None:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            wait = self._first_pending + self._flush_s - time.monotonic()
+            if self._pending_rows < self._max_rows and wait > 0 and not self._closing:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            fut, buffers = self._generation, self._buffers
+            self._generation, self._pending_rows = None, 0
+            self._buffers = {t: [] for t in self._tables}
+            try:
+                await self._write_with_retry(loop, buffers)
+            except BaseException as exc:  # cancelled on shutdown: callers must not ack
+                if not fut.done():
+                    fut.set_exception(exc if isinstance(exc, Exception) else RuntimeError("sink stopped"))
+                raise
+            fut.set_result(None)
+
+    async def _write_with_retry(self, loop: asyncio.AbstractEventLoop, buffers: dict[str, list]) -> None:
+        todo = [t for t, recs in buffers.items() if recs]
+        delay = 0.25
+        while todo:
+            table = todo[0]
+            names, to_columns = self._tables[table]
+            started = time.monotonic()
+            try:
+                columns = to_columns(buffers[table])
+                await loop.run_in_executor(self._executor, self._insert, table, columns, names)
+            except Exception as exc:  # noqa: BLE001 - any store failure is retried, never dropped
+                self.stats.failures += 1
+                self.stats.last_error = f"{table}: {exc}"
+                log.warning("insert into %s failed (%s); retrying in %.1fs", table, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            self.stats.rows[table] += len(buffers[table])
+            self.stats.flushes += 1
+            self.stats.last_flush_s = time.monotonic() - started
+            todo.pop(0)
+            delay = 0.25
