@@ -84,25 +84,37 @@ def create_app(settings: Settings, sink: Sink,
 
     def make_agent(logical: str):
         async def ingest(stream):
+            # Up to `max_inflight_batches` batches are written concurrently, so decoding the
+            # next batch overlaps the insert of the previous one; each batch is acknowledged
+            # only when its own write has finished (Faust commits the contiguous acked prefix).
+            slots = asyncio.Semaphore(settings.max_inflight_batches)
+
+            async def finish(events: list, batch, dlq_rows: list) -> None:
+                try:
+                    await sink.write({"spans": batch.spans, "logs": batch.logs,
+                                      "metrics": batch.metrics, "dlq": dlq_rows})
+                    for event in events:
+                        await stream.ack(event)
+                    state.records["spans"] += len(batch.spans)
+                    state.records["logs"] += len(batch.logs)
+                    state.records["metrics"] += len(batch.metrics)
+                    state.dead_letters += len(dlq_rows)
+                    state.messages[logical] += len(events)
+                finally:
+                    state.in_flight -= 1
+                    state.last_activity = time.monotonic()
+                    state.last_batch_ts = time.time()
+                    slots.release()
+
             async for events in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
+                await slots.acquire()
                 state.in_flight += 1
                 state.first_batch_ts = state.first_batch_ts or time.time()
                 values = [e.message.value or b"" for e in events]
                 stamps = [int((e.message.timestamp or 0) * 1e9) for e in events]
                 batch = ingestor.process(logical, values, stamps)
                 dlq_rows = await dead_letter(logical, events, batch.errors) if batch.errors else []
-                await sink.write({"spans": batch.spans, "logs": batch.logs,
-                                  "metrics": batch.metrics, "dlq": dlq_rows})
-                for event in events:
-                    await stream.ack(event)
-                state.messages[logical] += len(events)
-                state.records["spans"] += len(batch.spans)
-                state.records["logs"] += len(batch.logs)
-                state.records["metrics"] += len(batch.metrics)
-                state.dead_letters += len(dlq_rows)
-                state.last_activity = time.monotonic()
-                state.in_flight -= 1
-                state.last_batch_ts = time.time()
+                asyncio.ensure_future(finish(events, batch, dlq_rows))
         ingest.__name__ = f"ingest_{logical.replace('.', '_')}"
         return ingest
 

@@ -47,7 +47,7 @@ def run_worker(args: argparse.Namespace) -> int:
         insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
     sink = Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
     app, _state = create_app(settings, sink, args.stop_when_idle)
-    worker = faust.Worker(app, loglevel="WARN", quiet=True)
+    worker = faust.Worker(app, loglevel="WARN", quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -29,6 +29,8 @@ class Settings:
     # Consumer side: how many Kafka messages an agent takes at once, and how long it waits.
     consume_batch: int = 500
     consume_within_s: float = 0.5
+    # Batches per agent whose store write may be under way at once (decode overlaps insert).
+    max_inflight_batches: int = 4
     # Sink side: rows buffered per table before a flush, and the longest a row waits.
     sink_batch_rows: int = 20000
     sink_flush_s: float = 1.0

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from pipeline.config import Settings
 from pipeline.kafka_io import publish
 from tests import otlp_samples as S
-from tests.workerproc import events, run_worker, sql, start_worker, worker_env
+from tests.workerproc import StderrFollower, events, run_worker, sql, start_worker, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -111,11 +111,11 @@ def test_malformed_input_goes_to_dlq_and_good_input_is_stored(broker, topic_pref
     assert rc == 0, err[-3000:]
     assert "Traceback" not in err
 
-    dlq = sql(tmp_path / "ch", "SELECT topic, offset, reason FROM dlq FINAL ORDER BY topic, offset")
+    dlq = sql(tmp_path / "ch", "SELECT topic, partition, offset, reason FROM dlq FINAL ORDER BY topic, partition, offset")
     assert len(dlq) >= len(bad), (len(dlq), dlq)
     assert all(r["reason"] for r in dlq)
-    # Every bad message is there: one DLQ row per (topic, offset) at least.
-    assert len({(r["topic"], r["offset"]) for r in dlq}) == len(bad)
+    # Every bad message is there: one DLQ row per source position at least.
+    assert len({(r["topic"], r["partition"], r["offset"]) for r in dlq}) == len(bad)
 
     async def read_dlq_topic() -> list:
         cons = AIOKafkaConsumer(topic_prefix + "telemetry.dlq", bootstrap_servers=broker,
@@ -154,20 +154,16 @@ def test_sigkill_mid_stream_then_restart_stores_every_record_once(broker, topic_
     publish(settings, (("otlp_spans", None, S.traces(1000 + i, per_msg)[0]) for i in range(n_msgs)))
     env = worker_env(broker, topic_prefix, tmp_path / "ch", TELECORR_SINK_BATCH_ROWS="5000")
     proc = start_worker(env, idle_s=3)
+    follower = StderrFollower(proc)
     stored_at_kill = 0
     deadline = time.monotonic() + 120
-    import os
-    os.set_blocking(proc.stderr.fileno(), False)
-    buf = ""
-    while time.monotonic() < deadline:
-        chunk = proc.stderr.read() or ""
-        buf += chunk
-        progress = [e for e in events(buf) if e["event"] == "progress"]
+    while time.monotonic() < deadline and proc.poll() is None:
+        progress = [e for e in follower.events() if e["event"] == "progress"]
         if progress and 0 < progress[-1]["stored"].get("spans", 0):
             stored_at_kill = progress[-1]["stored"]["spans"]
             break
         time.sleep(0.2)
-    assert 0 < stored_at_kill < n_msgs * per_msg, "the kill must land mid-stream"
+    assert 0 < stored_at_kill < n_msgs * per_msg, ("the kill must land mid-stream", "".join(follower.lines)[-3000:])
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 

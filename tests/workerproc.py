@@ -50,3 +50,21 @@ def sql(chdb_dir: Path, query: str) -> list[dict]:
                           "sql", query, "--format", "json"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     return [orjson.loads(line) for line in res.stdout.splitlines() if line.strip()]
+
+
+class StderrFollower:
+    """Collect a running worker's stderr lines on a thread, to watch its progress events."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._pump, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, proc: subprocess.Popen) -> None:
+        for line in proc.stderr:
+            self.lines.append(line)
+
+    def events(self) -> list[dict]:
+        return events("".join(self.lines))

@@ -23,6 +23,7 @@ the oldest activity are completed early and their rows flagged `completed_early`
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from pipeline.correlate.config import CorrelateConfig
@@ -49,13 +50,13 @@ class _Trace:
         self.spans: dict[str, Span] = {}
         self.logs: dict[str, LogRecord] = {}
         self.last = -(1 << 62)   # newest corrected record time
-        self.anchor = 1 << 62    # oldest raw span end (or log time): picks the skew table
+        self.anchor = 1 << 62    # oldest raw span end: picks the skew table
         self.count = 0           # distinct spans + logs held
         self.base = base         # version already used by an evicted earlier state
         self.emitted = False
         self.queued = False
-        # parent span id -> children that arrived before it (for skew pairs)
-        self.waiting: dict[str, list[Span]] = {}
+        # parent span id -> children that arrived before it (for skew pairs); made on demand
+        self.waiting: dict[str, list[Span]] | None = None
 
 
 class Correlator:
@@ -66,8 +67,8 @@ class Correlator:
         self.skew = SkewEstimator(cfg)
         self.metrics = MetricIndex(cfg)
         self._live: dict[str, _Trace] = {}
-        self._retained: dict[str, _Trace] = {}   # emitted, kept for amends; oldest first
-        self._evicted_versions: dict[str, int] = {}
+        self._retained: OrderedDict[str, _Trace] = OrderedDict()  # emitted, kept for amends; oldest first
+        self._evicted_versions: OrderedDict[str, int] = OrderedDict()
         self._heap: list[tuple[int, int, _Trace]] = []
         self._seq = 0
         self._records = 0
@@ -100,11 +101,13 @@ class Correlator:
                 continue
             if t > pwm:
                 pwm = t
-            tr = live.get(s.trace_id) or self._activate(s.trace_id)
             sid = s.span_id
-            if sid in tr.spans:
+            tr = live.get(s.trace_id) or self._retained.get(s.trace_id)
+            if tr is not None and sid in tr.spans:
                 dup += 1
                 continue
+            if tr is None or tr.trace_id not in live:
+                tr = self._activate(s.trace_id)
             tr.spans[sid] = s
             tr.count += 1
             self._records += 1
@@ -117,12 +120,16 @@ class Correlator:
                 if parent.host != s.host:
                     self.skew.add_pair(parent, s)
             elif s.parent_span_id:
-                tr.waiting.setdefault(s.parent_span_id, []).append(s)
-            kids = tr.waiting.pop(sid, None)
-            if kids:
-                for k in kids:
-                    if k.host != s.host:
-                        self.skew.add_pair(s, k)
+                if tr.waiting is None:
+                    tr.waiting = {s.parent_span_id: [s]}
+                else:
+                    tr.waiting.setdefault(s.parent_span_id, []).append(s)
+            if tr.waiting:
+                kids = tr.waiting.pop(sid, None)
+                if kids:
+                    for k in kids:
+                        if k.host != s.host:
+                            self.skew.add_pair(s, k)
             if self._records > max_records or len(live) + len(self._retained) > max_traces:
                 self._relieve()
         st["spans_in"] += n
@@ -143,18 +150,18 @@ class Correlator:
                 continue
             if t > pwm:
                 pwm = t
-            tr = live.get(r.trace_id) or self._activate(r.trace_id)
             lid = r.id or content_id(r.time_ns, r.observed_ns, r.trace_id, r.span_id, r.body)
-            if lid in tr.logs:
+            tr = live.get(r.trace_id) or self._retained.get(r.trace_id)
+            if tr is not None and lid in tr.logs:
                 dup += 1
                 continue
+            if tr is None or r.trace_id not in live:
+                tr = self._activate(r.trace_id)
             tr.logs[lid] = r
             tr.count += 1
             self._records += 1
             if t > tr.last:
                 tr.last = t
-            if not tr.spans and t < tr.anchor:
-                tr.anchor = t
             if self._records > max_records or len(live) + len(self._retained) > max_traces:
                 self._relieve()
         st["logs_in"] += n
@@ -199,7 +206,7 @@ class Correlator:
                 heapq.heappush(heap, (tr.last, self._seq, tr))
                 continue
             tr.queued = False
-            out.extend(self._emit(tr, early=False, final=self.skew.is_final(self.skew.epoch_of(tr.anchor), wm)))
+            out.extend(self._emit(tr, False, self.skew.is_final(self.skew.epoch_of(tr.anchor), wm), wm))
         horizon = wm - self.config.max_lateness_ns - gap
         retained = self._retained
         while retained:
@@ -207,7 +214,7 @@ class Correlator:
             tr = retained[tid]
             if tr.last >= horizon:
                 break
-            del retained[tid]
+            retained.popitem(last=False)
             self._records -= tr.count
         self.skew.prune(wm)
         return out
@@ -215,30 +222,31 @@ class Correlator:
     def flush_all(self) -> list[CorrelatedSpan]:
         """Complete every in-flight trace now (stop-when-idle): all input has been seen."""
         out, self._pending = self._pending, []
+        wm = self.watermark() or 0
         while self._heap:
             _, _, tr = heapq.heappop(self._heap)
             if self._live.get(tr.trace_id) is not tr:
                 continue
             tr.queued = False
-            out.extend(self._emit(tr, early=False, final=True))
+            out.extend(self._emit(tr, False, True, wm))
         return out
 
     def _relieve(self) -> None:
+        """Get back under 90% of both caps, so relief runs once per many records."""
         cfg = self.config
+        max_records, max_traces = cfg.max_records * 9 // 10, cfg.max_traces * 9 // 10
         retained = self._retained
-        while retained and (self._records > cfg.max_records
-                            or len(self._live) + len(retained) > cfg.max_traces):
-            tid = next(iter(retained))
-            tr = retained.pop(tid)
-            self._forget(tr)
+        while retained and (self._records > max_records or len(self._live) + len(retained) > max_traces):
+            self._forget(retained.popitem(last=False)[1])
         heap = self._heap
-        while heap and (self._records > cfg.max_records or len(self._live) > cfg.max_traces):
+        wm = self.watermark() or 0
+        while heap and (self._records > max_records or len(self._live) > max_traces):
             _, _, tr = heapq.heappop(heap)
             if self._live.get(tr.trace_id) is not tr:
                 continue
             tr.queued = False
-            self._pending.extend(self._emit(tr, early=True, final=False))
-            self._retained.pop(tr.trace_id, None)
+            self._pending.extend(self._emit(tr, True, False, wm))
+            del self._retained[tr.trace_id]
             self._forget(tr)
 
     def _forget(self, tr: _Trace) -> None:
@@ -248,9 +256,9 @@ class Correlator:
         ev = self._evicted_versions
         ev[tr.trace_id] = tr.base + tr.count
         if len(ev) > self.config.max_traces:
-            del ev[next(iter(ev))]
+            ev.popitem(last=False)
 
-    def _emit(self, tr: _Trace, early: bool, final: bool) -> list[CorrelatedSpan]:
+    def _emit(self, tr: _Trace, early: bool, final: bool, wm: int) -> list[CorrelatedSpan]:
         del self._live[tr.trace_id]
         self._retained[tr.trace_id] = tr
         st = self._stats
@@ -262,23 +270,21 @@ class Correlator:
         cfg = self.config
         if cfg.skew_correction:
             table = self.skew.table(self.skew.epoch_of(tr.anchor), final)
-            offsets = dict(table)
-            offsets.update(self.skew.trace_offsets(tr.spans, table))
+            own = self.skew.trace_offsets(tr.spans, table)
+            if own:
+                offsets = dict(table)
+                offsets.update(own)
+            else:
+                offsets = table
         else:
             offsets = {}
-        rows = build_rows(tr.spans, list(tr.logs.values()), offsets, self.metrics, cfg, tr.trace_id, st)
+        rows = build_rows(tr.spans, list(tr.logs.values()), offsets, self.metrics, cfg, tr.trace_id, st,
+                          (early, amend, tr.base + tr.count, wm))
         if not keep_by_hash(tr.trace_id, cfg.sample_rate) and not any(r.is_error for r in rows) and not (
                 cfg.slow_span_ns and any(r.duration_ns >= cfg.slow_span_ns for r in rows)):
             st["traces_sampled_out"] += 1
             return []
         tr.emitted = True
-        version = tr.base + tr.count
-        wm = self.watermark() or 0
-        for r in rows:
-            r.version = version
-            r.completed_early = early
-            r.late_amend = amend
-            r.trace_complete_ns = wm
         st["rows_emitted"] += len(rows)
         if amend:
             st["late_amends"] += 1

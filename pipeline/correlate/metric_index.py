@@ -12,6 +12,7 @@ directly and win over windowed readings of the same series.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections import OrderedDict
 from math import sqrt
 
 from pipeline.correlate.config import CorrelateConfig
@@ -51,7 +52,8 @@ class MetricIndex:
         self._series: dict[tuple, _Series] = {}
         # (service, host) / (service, "#" + instance) / (service, "") -> series joined there
         self._by_node: dict[tuple[str, str], list[_Series]] = {}
-        self._exemplars: dict[str, list[tuple[str, str, float]]] = {}
+        self._exemplars: OrderedDict[str, list[tuple[str, str, float]]] = OrderedDict()
+        self._lookup: dict[tuple[str, str, str], list[_Series]] = {}  # series_for cache
         self.series_dropped = 0
         self.points = 0
 
@@ -98,6 +100,7 @@ class MetricIndex:
             keys.append((p.service, ""))
         for k in keys:
             self._by_node.setdefault(k, []).append(s)
+        self._lookup.clear()
 
     def _add_exemplars(self, label: str, p: MetricPoint) -> None:
         for ex in p.exemplars:
@@ -106,7 +109,7 @@ class MetricIndex:
             lst = self._exemplars.get(ex.trace_id)
             if lst is None:
                 if len(self._exemplars) >= self._cfg.max_exemplar_traces:
-                    del self._exemplars[next(iter(self._exemplars))]
+                    self._exemplars.popitem(last=False)
                 lst = self._exemplars[ex.trace_id] = []
             entry = (ex.span_id, label, ex.value)
             if entry not in lst:
@@ -118,12 +121,22 @@ class MetricIndex:
 
     def series_for(self, service: str, instance: str, host: str) -> list[_Series]:
         """Series that describe this service on this host/instance, and service-wide ones."""
-        found: list[_Series] = []
-        for key in ((service, host), (service, "#" + instance), (service, "")):
-            if key[1] or key == (service, ""):
-                lst = self._by_node.get(key)
-                if lst:
-                    found.extend(s for s in lst if s not in found)
+        key = (service, instance, host)
+        found = self._lookup.get(key)
+        if found is None:
+            found = []
+            nodes = [(service, "")]
+            if host:
+                nodes.append((service, host))
+            if instance:
+                nodes.append((service, "#" + instance))
+            for node in nodes:
+                for s in self._by_node.get(node, ()):
+                    if s not in found:
+                        found.append(s)
+            if len(self._lookup) >= self._max_series:
+                self._lookup.clear()
+            self._lookup[key] = found
         return found
 
     def readings(self, series: list[_Series], start_ns: int, end_ns: int,
@@ -141,18 +154,19 @@ class MetricIndex:
             a, b = start_ns + off, end_ns + off
             times = s.times
             lo = bisect_left(times, a - w)
-            hi = bisect_right(times, b + w)
+            hi = bisect_right(times, b + w, lo)
             if lo < hi:
-                best, best_d = lo, -1
-                for i in range(lo, hi):
-                    t = times[i]
-                    d = a - t if t < a else (t - b if t > b else 0)
-                    if best_d < 0 or d <= best_d:
-                        best, best_d = i, d
-                i = best
+                # The latest sample inside the span, else the nearer neighbour (ties: later).
+                i = bisect_right(times, b, lo, hi) - 1
+                if i < lo or times[i] < a:
+                    if i + 1 < hi and (i < lo or times[i + 1] - b <= a - times[i]):
+                        i += 1
             else:
                 i = bisect_right(times, b) - 1
-                if i < 0 or s.interval() <= w or b - times[i] > 1.5 * s.interval():
+                if i < 0:
+                    continue
+                step = s.interval()
+                if step <= w or b - times[i] > 1.5 * step:
                     continue
             vals[s.label] = s.values[i]
             zs[s.label] = self._z(s, i)

@@ -86,16 +86,12 @@ def attach_logs(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str
     """Map span_id -> attached logs (by time, then id), and the count that matched no span.
 
     A log naming its span joins it when it lies in the span's window; one without a span id
-    joins the innermost span of its own service (else of any service) whose window holds it.
+    joins a span whose window holds it, preferring its own service, then spans whose interval
+    itself holds the log, then the innermost (shortest).
     """
     out: dict[str, list[LogRecord]] = defaultdict(list)
     miss = 0
-    # corrected (start - window, end + window, duration, span) per span
-    windows: list[tuple[int, int, int, str, str]] = []
-    for s in spans.values():
-        off = offsets.get(s.host, 0)
-        windows.append((s.start_ns - off - window_ns, s.end_ns - off + window_ns,
-                        s.end_ns - s.start_ns, s.service, s.span_id))
+    windows: list[tuple[int, int, int, str, str]] | None = None  # built on first span-less log
     for log in sorted(logs, key=lambda r: (r.time_ns or r.observed_ns, r.id)):
         t = log_clock(log, offsets)
         if log.span_id:
@@ -107,10 +103,16 @@ def attach_logs(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str
                     continue
             miss += 1
             continue
+        if windows is None:
+            windows = []
+            for s in spans.values():
+                off = offsets.get(s.host, 0)
+                windows.append((s.start_ns - off, s.end_ns - off, s.end_ns - s.start_ns, s.service, s.span_id))
         best = None
         for lo, hi, dur, svc, sid in windows:
-            if lo <= t <= hi:
-                key = (svc != log.service if log.service else False, dur, sid)
+            if lo - window_ns <= t <= hi + window_ns:
+                # own service first, then spans really holding the log, then the innermost
+                key = (svc != log.service if log.service else False, not lo <= t <= hi, dur, sid)
                 if best is None or key < best[0]:
                     best = (key, sid)
         if best is None:
@@ -122,28 +124,34 @@ def attach_logs(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str
 
 def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],
                metrics: MetricIndex, config: CorrelateConfig, trace_id: str,
-               stats: dict[str, int]) -> list[CorrelatedSpan]:
-    """Correlated rows for every span of one trace, in span-id order.
+               stats: dict[str, int], provenance: tuple[bool, bool, int, int]) -> list[CorrelatedSpan]:
+    """Correlated rows for every span of one trace.
 
     `offsets` covers at least every host of the trace; `stats` gets join hit/miss counts
-    added. Provenance fields (version, flags, trace_complete_ns) are left for the caller.
+    added; `provenance` is (completed_early, late_amend, version, trace_complete_ns).
     """
-    attached, log_miss = attach_logs(spans, logs, offsets, config.log_window_ns)
-    stats["log_join_miss"] += log_miss
-    children: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    early, amend, version, complete_ns = provenance
+    attached, log_miss = attach_logs(spans, logs, offsets, config.log_window_ns) if logs else ({}, 0)
+    children: dict[str, list[tuple[int, int]]] = {}
     for s in spans.values():
         if s.parent_span_id in spans:
             off = offsets.get(s.host, 0)
-            children[s.parent_span_id].append((s.start_ns - off, s.end_ns - off))
+            lst = children.get(s.parent_span_id)
+            if lst is None:
+                children[s.parent_span_id] = [(s.start_ns - off, s.end_ns - off)]
+            else:
+                lst.append((s.start_ns - off, s.end_ns - off))
     exemplars = metrics.exemplars(trace_id)
+    series_for = metrics.series_for
+    readings = metrics.readings
     rows = []
     hit = mhit = mmiss = 0
     max_err = config.max_error_logs
     cut = config.excerpt_chars
-    for sid in sorted(spans):
-        s = spans[sid]
+    for sid, s in spans.items():
         off = offsets.get(s.host, 0)
-        start, end = s.start_ns - off, s.end_ns - off
+        start = s.start_ns - off
+        end = s.end_ns - off
         kids = children.get(sid)
         if kids:
             clipped = [(max(a, start), min(b, end)) for a, b in kids if b > start and a < end]
@@ -153,49 +161,54 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
         sources = []
         if s.status_code == STATUS_ERROR:
             sources.append("status")
-        if any(ev.get("name") == "exception" for ev in s.events):
+        if s.events and any(ev.get("name") == "exception" for ev in s.events):
             sources.append("exception")
-        if _http_error(s):
+        if s.attributes and _http_error(s):
             sources.append("http")
-        sev: dict[str, int] = {}
-        rules: set[str] = set()
-        errors: list[dict] = []
-        log_ids: list[str] = []
-        slogs = attached.get(sid, ())
-        for lg in slogs:
-            band = severity_name(lg)
-            sev[band] = sev.get(band, 0) + 1
-            log_ids.append(lg.id)
-            if lg.rules:
-                rules.update(lg.rules)
-            if band in ("error", "fatal") and len(errors) < max_err:
-                errors.append({"id": lg.id, "time_ns": log_clock(lg, offsets), "body": lg.body[:cut]})
-        hit += len(slogs)
-        if errors:
-            sources.append("log")
-        series = metrics.series_for(s.service, s.instance, s.host)
+        slogs = attached.get(sid)
+        if slogs:
+            sev: dict[str, int] = {}
+            rules: set[str] = set()
+            errors: list[dict] = []
+            log_ids: list[str] = []
+            for lg in slogs:
+                band = severity_name(lg)
+                sev[band] = sev.get(band, 0) + 1
+                log_ids.append(lg.id)
+                if lg.rules:
+                    rules.update(lg.rules)
+                if (band == "error" or band == "fatal") and len(errors) < max_err:
+                    errors.append({"id": lg.id, "time_ns": log_clock(lg, offsets), "body": lg.body[:cut]})
+            hit += len(slogs)
+            if errors:
+                sources.append("log")
+            rule_ids = sorted(rules)
+        else:
+            sev, errors, log_ids, rule_ids = {}, [], [], []
+        series = series_for(s.service, s.instance, s.host)
         if series:
-            vals, zs = metrics.readings(series, start, end, offsets)
+            vals, zs = readings(series, start, end, offsets)
         else:
             vals, zs = {}, {}
-        for ex_sid, label, value in exemplars:
-            if ex_sid == sid or (not ex_sid and s.parent_span_id not in spans):
-                vals[label] = value
+        if exemplars:
+            for ex_sid, label, value in exemplars:
+                if ex_sid == sid or (not ex_sid and s.parent_span_id not in spans):
+                    vals[label] = value
         if vals:
             mhit += 1
         elif series:
             mmiss += 1
+        if len(sources) > 1:
+            sources.sort()
         rows.append(CorrelatedSpan(
-            trace_id=s.trace_id, span_id=sid, parent_span_id=s.parent_span_id, name=s.name,
-            service=s.service, instance=s.instance, host=s.host, kind=s.kind,
-            start_ns=start, end_ns=end, orig_start_ns=s.start_ns, orig_end_ns=s.end_ns,
-            clock_offset_ns=off, duration_ns=end - start, self_time_ns=self_ns,
-            status_code=s.status_code, status_message=s.status_message,
-            is_error=bool(sources), error_sources=sorted(sources),
-            log_count=len(log_ids), log_severity_counts=sev, rule_ids=sorted(rules),
-            error_logs=errors, log_ids=log_ids, metrics=vals, metric_z=zs,
+            s.trace_id, sid, s.parent_span_id, s.name, s.service, s.instance, s.host, s.kind,
+            start, end, s.start_ns, s.end_ns, off, end - start, self_ns,
+            s.status_code, s.status_message, bool(sources), sources,
+            len(log_ids), sev, rule_ids, errors, log_ids, vals, zs,
+            early, amend, version, complete_ns,
         ))
     stats["log_join_hit"] += hit
+    stats["log_join_miss"] += log_miss
     stats["metric_join_hit"] += mhit
     stats["metric_join_miss"] += mmiss
     return rows

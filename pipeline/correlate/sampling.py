@@ -13,18 +13,10 @@ _SCALE = float(1 << 60)
 
 
 def id_hash(value: str) -> int:
-    """A stable 60-bit hash of a hex id (process-independent, unlike `hash()`).
+    """A stable 60-bit hash of an id, the same in every process (unlike `hash()`).
 
-    W3C trace and span ids are random hex, so their trailing digits are already uniform; other
-    strings go through blake2b.
+    Hashed rather than read off the id's digits: not every producer makes random ids.
     """
-    try:
-        return int(value[-15:], 16) if len(value) >= 15 else _blake(value)
-    except ValueError:
-        return _blake(value)
-
-
-def _blake(value: str) -> int:
     return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big") >> 4
 
 

@@ -5,7 +5,8 @@ the two hosts' clocks; like Jaeger's adjuster we take the middle of that range, 
 parent's slack evenly as network latency on the way in and out. One pair is noisy; the median
 of many pairs per host edge is robust to a minority of async or late-running children and to
 jittery hosts. Edge medians are then solved into per-host offsets and anchored so that the
-median host of each connected group is 0 (most clocks are right), then bounded by max_skew.
+median host of each connected group is 0 (most clocks are right; groups of fewer than three
+hosts are left out), then bounded by max_skew.
 
 Determinism: samples are filed by event-time epoch in order-independent bottom-k sketches
 (keyed by a hash of the child span id, so duplicates collapse and two workers' sketches merge
@@ -32,6 +33,9 @@ from pipeline.model import Span
 _ASYNC_KINDS = (4, 5)
 
 Edge = tuple[str, str]  # (parent host, child host)
+# A connected group of hosts needs this many members before "its median clock is right" is a
+# fair anchor; smaller groups stay out of the table.
+MIN_GROUP = 3
 
 
 def pair_delta(parent: Span, child: Span) -> int | None:
@@ -64,6 +68,7 @@ class SkewEstimator:
         # epoch bucket -> edge -> {child hash: delta}
         self._buckets: dict[int, dict[Edge, dict[int, int]]] = defaultdict(dict)
         self._tables: dict[int, dict[str, int]] = {}
+        self._provisional: dict[int, dict[str, int]] = {}  # non-final tables, until samples change
         self._latest_epoch = -1
         self._latest: dict[str, int] = {}
 
@@ -80,6 +85,8 @@ class SkewEstimator:
         if sketch is None:
             sketch = self._buckets[bucket][edge] = {}
         sketch[id_hash(child.span_id)] = delta
+        if self._provisional:
+            self._provisional.clear()
         if len(sketch) > 2 * self._cfg.skew_samples_per_bucket:
             self._trim(sketch)
 
@@ -101,6 +108,7 @@ class SkewEstimator:
                 mine.update(sketch)
                 if len(mine) > 2 * self._cfg.skew_samples_per_bucket:
                     self._trim(mine)
+        self._provisional.clear()
         lowest = min(samples, default=None)
         if lowest is not None:
             self._tables = {e: t for e, t in self._tables.items() if e - self.lag_epochs <= lowest}
@@ -113,6 +121,7 @@ class SkewEstimator:
             del self._buckets[b]
         for e in [e for e in self._tables if e < floor]:
             del self._tables[e]
+        self._provisional.clear()
 
     # -- tables --------------------------------------------------------------------------
 
@@ -127,6 +136,8 @@ class SkewEstimator:
     def table(self, epoch: int, final: bool) -> dict[str, int]:
         """Host offsets for traces anchored in `epoch`; cached once its samples are final."""
         cached = self._tables.get(epoch)
+        if cached is None and not final:
+            cached = self._provisional.get(epoch)
         if cached is not None:
             return cached
         hi = epoch - self.lag_epochs
@@ -148,6 +159,8 @@ class SkewEstimator:
             self._tables[epoch] = table
             if epoch > self._latest_epoch:
                 self._latest_epoch, self._latest = epoch, table
+        else:
+            self._provisional[epoch] = table
         return table
 
     def current_offsets(self) -> dict[str, int]:
@@ -155,13 +168,16 @@ class SkewEstimator:
         return dict(self._latest)
 
     def trace_offsets(self, spans: dict[str, Span], table: dict[str, int]) -> dict[str, int]:
-        """Offsets for every host of one trace: the table where it knows the host, else the
-        trace's own cross-host pairs resolved outward from already-known hosts (or from the
-        root span's host at 0 when none is known)."""
+        """Offsets for the trace's hosts the table does not know (empty when it knows all):
+        from the trace's own cross-host pairs, resolved outward from known hosts (or from the
+        root span's host at 0 when none is known); 0 where no pair reaches."""
         hosts = {s.host for s in spans.values()}
+        if len(hosts) == 1:
+            h = hosts.pop()
+            return {} if h in table else {h: 0}
+        if all(h in table for h in hosts):
+            return {}
         out = {h: table[h] for h in hosts if h in table}
-        if len(out) == len(hosts):
-            return out
         local: dict[Edge, list[int]] = defaultdict(list)
         for s in spans.values():
             p = spans.get(s.parent_span_id)
@@ -185,9 +201,7 @@ class SkewEstimator:
                 elif ch in out and ph not in out:
                     out[ph] = max(-bound, min(bound, out[ch] - d))
                     changed = True
-        for h in hosts:
-            out.setdefault(h, 0)
-        return out
+        return {h: out.get(h, 0) for h in hosts if h not in table}
 
 
 def solve_offsets(edges: dict[Edge, tuple[int, int]], max_skew_ns: int) -> dict[str, int]:
@@ -222,6 +236,8 @@ def solve_offsets(edges: dict[Edge, tuple[int, int]], max_skew_ns: int) -> dict[
             for h in comp:
                 tw = sum(n for _, _, n in adj[h])
                 off[h] = sum((off[o] + d) * n for o, d, n in adj[h]) / tw
+        if len(comp) < MIN_GROUP:
+            continue  # too few clocks to tell which are right: left to per-trace resolution
         vals = sorted(off[h] for h in comp)
         anchor = vals[(len(vals) - 1) // 2]
         for h in comp:

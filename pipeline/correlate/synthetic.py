@@ -116,12 +116,12 @@ def generate(n_traces: int, seed: int = 1, max_skew_ns: int = 5 * S, t0: int = 1
                 break
             client = new_span(trace_id, root.span_id, "frontend", f"call {svc}", 3, cursor, cursor + call,
                               host=root.host)
-            lat = rng.randint(1, 4) * MS
-            server_end = cursor + call - lat
-            server = new_span(trace_id, client.span_id, svc, f"handle {svc}", 2, cursor + lat, server_end)
+            lat_in, lat_out = rng.randint(1, 4) * MS, rng.randint(1, 4) * MS  # asymmetric network
+            server_end = cursor + call - lat_out
+            server = new_span(trace_id, client.span_id, svc, f"handle {svc}", 2, cursor + lat_in, server_end)
             if rng.random() < 0.05:
                 server.status_code = STATUS_ERROR
-            add_logs(server, cursor + lat, server_end, spanless=True)
+            add_logs(server, cursor + lat_in, server_end, spanless=True)
             if svc == "checkout":
                 # Async consumer: starts near the end and outlives the whole trace.
                 c_start = server_end - MS
@@ -172,3 +172,26 @@ def _metrics(out: Traffic, hosts: dict[str, tuple[str, int]], rng: random.Random
                 instance="", host="", exemplars=[Exemplar(time_ns=s.end_ns, value=v, trace_id=s.trace_id,
                                                            span_id=s.span_id)]))
             out.metric_truth[(s.trace_id, s.span_id, "latency")] = v
+
+
+def score(traffic: Traffic, rows: list, since_ns: int = 0) -> tuple[float, float]:
+    """(share of logs attached to their true span, share of metric readings that are right),
+    over the final version of each row, for spans starting (true time) at or after since_ns."""
+    final: dict[str, object] = {}
+    for r in rows:
+        cur = final.get(r.id)
+        if cur is None or r.version > cur.version:
+            final[r.id] = r
+    attached = {lid: r.span_id for r in final.values() for lid in r.log_ids}
+    starts = traffic.true_start
+    logs = [(lid, sid) for lid, sid in traffic.log_truth.items() if starts[sid] >= since_ns]
+    log_ok = sum(1 for lid, sid in logs if attached.get(lid) == sid)
+    metric_ok = n_metric = 0
+    for (tid, sid, name), value in traffic.metric_truth.items():
+        if starts[sid] < since_ns:
+            continue
+        n_metric += 1
+        r = final.get(tid + sid)
+        if r is not None and r.metrics.get(name) == value:
+            metric_ok += 1
+    return log_ok / max(1, len(logs)), metric_ok / max(1, n_metric)

@@ -12,7 +12,7 @@ import math
 import orjson
 
 from pipeline.decode import enums
-from pipeline.decode.jsonfields import enum, items, obj, string, unsigned
+from pipeline.decode.jsonfields import enum, is_decimal, items, obj, string, unsigned
 from pipeline.decode.records import (LogIds, Resource, finish_point, finite, make_exemplar,
                                      make_span, text_id)
 from pipeline.decode.result import DecodeResult, MessageError, RecordError
@@ -30,7 +30,7 @@ _SEVERITY_TEXT = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "NOTICE": 10, "WARN": 13, "
 # make_span/LogIds/finish_point name fields the OTLP way; reasons here use this format's names.
 _FIELD_NAMES = {"traceId": "trace_id", "spanId": "span_id", "parentSpanId": "parent_span_id",
                 "startTimeUnixNano": "start", "endTimeUnixNano": "end", "status.code": "status",
-                "timeUnixNano": "time", "startTime": "start_time", "severityNumber": "severity_number"}
+                "timeUnixNano": "time", "severityNumber": "severity_number"}
 
 
 def event_time(v: object, field: str) -> int:
@@ -41,7 +41,7 @@ def event_time(v: object, field: str) -> int:
     if t is int and v >= 0:  # type: ignore[operator]
         return v  # type: ignore[return-value]
     if t is str:
-        if v.isdigit():  # type: ignore[union-attr]
+        if is_decimal(v):  # type: ignore[arg-type]
             return int(v)  # type: ignore[arg-type]
         n = rfc3339_ns(v)  # type: ignore[arg-type]
         if n is not None and n >= 0:

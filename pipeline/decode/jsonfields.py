@@ -13,6 +13,11 @@ from pipeline.decode.values import describe, short
 _U64_MAX = (1 << 64) - 1
 
 
+def is_decimal(text: str) -> bool:
+    """ASCII digits only, at most 20 of them (a uint64); str.isdigit alone accepts "²"."""
+    return text.isascii() and text.isdigit() and len(text) <= 20
+
+
 def get(d: dict, camel: str, snake: str) -> object:
     v = d.get(camel)
     return d.get(snake) if v is None else v
@@ -55,7 +60,7 @@ def unsigned(v: object, field: str, noun: str = "a non-negative integer") -> int
     t = type(v)
     if t is int:
         n = v
-    elif t is str and v.isdigit():  # type: ignore[union-attr]
+    elif t is str and is_decimal(v):  # type: ignore[arg-type]
         n = int(v)  # type: ignore[arg-type]
     elif v is None:
         return 0
@@ -64,7 +69,7 @@ def unsigned(v: object, field: str, noun: str = "a non-negative integer") -> int
     else:
         raise RecordError(field, f"{short(v)} is not {noun} (number or decimal string)")
     if not 0 <= n <= _U64_MAX:  # type: ignore[operator]
-        raise RecordError(field, f"{n} is out of range")
+        raise RecordError(field, f"{short(v)} is out of range")
     return n  # type: ignore[return-value]
 
 
@@ -78,6 +83,7 @@ def enum(v: object, names: dict[str, int], field: str) -> int:
         n = names.get(v)
         if n is not None:
             return n
-        if v.isdigit():
+        if is_decimal(v):
             return int(v)
-    raise RecordError(field, f"{short(v)} is not one of {', '.join(names)} or a number")
+    examples = ", ".join(list(names)[1:3])
+    raise RecordError(field, f"{short(v)} is not a number or a known name (such as {examples})")

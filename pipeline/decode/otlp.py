@@ -1,7 +1,9 @@
 """One OTLP Kafka message to records: detect JSON or protobuf, then decode the signal.
 
 The OpenTelemetry Collector's Kafka exporter writes either encoding; a message is OTLP/JSON
-when its first non-blank byte is `{`, protobuf otherwise.
+when its first non-blank byte is `{` (or `[`), protobuf otherwise. "Non-blank" is not quite
+enough on its own: protobuf requests start with byte 0x0A, a newline, so one that fails as
+JSON and starts with 0x0A is read again as protobuf.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pipeline.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.decode.values import describe
 from pipeline.decode.wire import submessages
 
-_looks_json = re.compile(rb"\s*\{").match
+# `[` too, so a JSON array is reported as the wrong top-level type, not as garbled protobuf
+# (a protobuf message cannot start with 0x5B: that is a group start, unused by OTLP).
+_looks_json = re.compile(rb"\s*[{\[]").match
 
 # kind -> (top-level JSON key, its snake_case form, what the request is called)
 TOP_LEVEL = {
@@ -41,7 +45,15 @@ def decode_otlp(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, error
         try:
             doc = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
-            raise MessageError(f"invalid JSON: {exc}") from None
+            # A protobuf request starts with tag 0x0A ("\n"), and when its first
+            # resource is 123 or 91 bytes long the next byte is "{" or "[": not JSON after all.
+            if value[0] != 0x0A:
+                raise MessageError(f"invalid JSON: {exc}") from None
+            try:
+                _decode_proto(kind, value, kafka_ns, out, errors)
+            except MessageError as pb_exc:
+                raise MessageError(f"neither JSON ({exc}) nor OTLP protobuf ({pb_exc})") from None
+            return
         if type(doc) is not dict:
             raise MessageError(f"OTLP/JSON request is {describe(doc)}, expected an object")
         if doc and get(doc, top, top_snake) is None:
@@ -57,6 +69,11 @@ def decode_otlp(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, error
         except RecordError as exc:  # the top-level list itself is malformed
             raise MessageError(exc.at("")) from None
         return
+    _decode_proto(kind, value, kafka_ns, out, errors)
+
+
+def _decode_proto(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str]) -> None:
+    top, _, what = TOP_LEVEL[kind]
     if not submessages(value, 0, len(value), 1):
         raise MessageError(f"protobuf: no {top} in a {len(value)}-byte message: not an OTLP {what} export request?")
     if kind == "otlp_spans":

@@ -76,7 +76,13 @@ def _fill(p: MetricPoint, dp: dict, attrs: AttrsFn) -> None:
     p.exemplars = [_exemplar(e, f"exemplars[{i}]") for i, e in enumerate(items(dp.get("exemplars"), "exemplars"))]
     t = p.type
     if t == "gauge" or t == "sum":
-        p.value = _number(dp, "")
+        value = _number(dp, "")
+        if value is None:
+            flags = dp.get("flags")
+            stale = type(flags) is int and flags & 1
+            raise RecordError("", "no value (asDouble or asInt)" + (
+                "; it is flagged 'no recorded value' (a staleness marker)" if stale else ""))
+        p.value = value
         return
     p.count = unsigned(dp.get("count"), "count")
     s = dp.get("sum")
@@ -114,18 +120,18 @@ def _fill(p: MetricPoint, dp: dict, attrs: AttrsFn) -> None:
             p.exp_negative_offset, p.exp_negative_counts = offset, counts
 
 
-def _number(d: dict, where: str) -> float:
-    """asDouble or asInt of a NumberDataPoint or Exemplar (0 when neither is set)."""
+def _number(d: dict, where: str) -> float | None:
+    """asDouble or asInt of a NumberDataPoint or Exemplar (None when neither is set)."""
     v = get(d, "asDouble", "as_double")
     if v is not None:
         return json_double(v, where + "asDouble")
     v = get(d, "asInt", "as_int")
-    return 0.0 if v is None else float(json_int(v, where + "asInt"))
+    return None if v is None else float(json_int(v, where + "asInt"))
 
 
 def _exemplar(e: object, where: str) -> Exemplar:
     e = obj(e, where)
     return make_exemplar(ns(get(e, "timeUnixNano", "time_unix_nano"), where + ".timeUnixNano"),
-                         _number(e, where + "."),
+                         _number(e, where + ".") or 0.0,
                          text_id(get(e, "traceId", "trace_id"), where + ".traceId", 16),
                          text_id(get(e, "spanId", "span_id"), where + ".spanId", 8), where)

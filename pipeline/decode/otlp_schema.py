@@ -1,36 +1,24 @@
 """Field tables for the OTLP protobuf messages read by wire.parse.
 
-Field numbers follow opentelemetry-proto (common/resource/logs/metrics/trace v1); names are
+Field numbers follow opentelemetry-proto (common/resource/metrics/trace v1); names are
 the OTLP/JSON (camelCase) names, so a parsed protobuf message looks like decoded OTLP/JSON.
 """
 
 from __future__ import annotations
 
-from pipeline.decode.wire import (ANY, ATTRS, BOOL, DOUBLE, FIX32, FIX64, HEX, LIST, MSG,
+from pipeline.decode.wire import (ATTRS, BOOL, DOUBLE, FIX64, HEX, LIST, MSG,
                                   PACKED_DOUBLE, PACKED_FIX64, PACKED_UINT, SFIX64, SINT, STR,
                                   UINT, Table)
 
 RESOURCE = Table("Resource", {1: ("attributes", ATTRS)})
-SCOPE = Table("InstrumentationScope", {1: ("name", STR), 2: ("version", STR), 3: ("attributes", ATTRS)})
 
 # Traces: only what the span fast path hands to the generic reader.
 SPAN_EVENT = Table("Span.Event", {1: ("timeUnixNano", FIX64), 2: ("name", STR), 3: ("attributes", ATTRS)})
 STATUS = Table("Status", {2: ("message", STR), 3: ("code", UINT)})
 
-# Logs.
-LOG_RECORD = Table("LogRecord", {
-    1: ("timeUnixNano", FIX64), 11: ("observedTimeUnixNano", FIX64),
-    2: ("severityNumber", UINT), 3: ("severityText", STR), 5: ("body", ANY),
-    6: ("attributes", ATTRS), 8: ("flags", FIX32), 9: ("traceId", HEX), 10: ("spanId", HEX),
-    12: ("eventName", STR),
-})
-SCOPE_LOGS = Table("ScopeLogs", {1: ("scope", MSG, SCOPE), 2: ("logRecords", LIST, LOG_RECORD)})
-RESOURCE_LOGS = Table("ResourceLogs", {1: ("resource", MSG, RESOURCE), 2: ("scopeLogs", LIST, SCOPE_LOGS)})
-LOGS_REQUEST = Table("ExportLogsServiceRequest", {1: ("resourceLogs", LIST, RESOURCE_LOGS)})
-
 # Metrics.
 EXEMPLAR = Table("Exemplar", {
-    7: ("filteredAttributes", ATTRS), 2: ("timeUnixNano", FIX64), 3: ("asDouble", DOUBLE),
+    2: ("timeUnixNano", FIX64), 3: ("asDouble", DOUBLE),  # filteredAttributes (7) are not kept
     6: ("asInt", SFIX64), 4: ("spanId", HEX), 5: ("traceId", HEX),
 })
 NUMBER_POINT = Table("NumberDataPoint", {
@@ -68,6 +56,6 @@ METRIC = Table("Metric", {
     7: ("sum", MSG, SUM), 9: ("histogram", MSG, HISTOGRAM), 10: ("exponentialHistogram", MSG, EXP_HISTOGRAM),
     11: ("summary", MSG, SUMMARY),
 })
-SCOPE_METRICS = Table("ScopeMetrics", {1: ("scope", MSG, SCOPE), 2: ("metrics", LIST, METRIC)})
+SCOPE_METRICS = Table("ScopeMetrics", {2: ("metrics", LIST, METRIC)})  # the scope itself is not kept
 RESOURCE_METRICS = Table("ResourceMetrics", {1: ("resource", MSG, RESOURCE), 2: ("scopeMetrics", LIST, SCOPE_METRICS)})
 METRICS_REQUEST = Table("ExportMetricsServiceRequest", {1: ("resourceMetrics", LIST, RESOURCE_METRICS)})

@@ -12,12 +12,12 @@ import struct
 
 from pipeline.decode import enums
 from pipeline.decode.jsonfields import enum, get, items, ns, obj, string
-from pipeline.decode.otlp_schema import RESOURCE, SPAN_EVENT, STATUS
-from pipeline.decode.otlp_walk import walk
+from pipeline.decode.otlp_schema import SPAN_EVENT, STATUS
+from pipeline.decode.otlp_walk import proto_walk, walk
 from pipeline.decode.records import Resource, make_span, text_id
 from pipeline.decode.result import MessageError, RecordError
 from pipeline.decode.values import attr_text, json_attrs
-from pipeline.decode.wire import KV_CACHE, keyvalue, parse, submessages, utf8, varint
+from pipeline.decode.wire import KV_CACHE, keyvalue, parse, utf8, varint
 from pipeline.model import Span
 
 _u64 = struct.Struct("<Q").unpack_from
@@ -34,18 +34,14 @@ def spans_from_proto(buf: bytes, errors: list[str]) -> list[Span]:
     Raises MessageError when the message itself cannot be read.
     """
     out: list[Span] = []
-    for i, (rs_pos, rs_end) in enumerate(submessages(buf, 0, len(buf), 1)):
-        res = None
-        for p, q in submessages(buf, rs_pos, rs_end, 1):
-            res = Resource(parse(buf, p, q, RESOURCE).get("attributes") or {})
-        if res is None:
-            res = Resource({})
-        for j, (ss_pos, ss_end) in enumerate(submessages(buf, rs_pos, rs_end, 2)):
-            for k, (p, q) in enumerate(submessages(buf, ss_pos, ss_end, 2)):
-                try:
-                    out.append(_proto_span(buf, p, q, res))
-                except RecordError as exc:
-                    errors.append(exc.at(f"resourceSpans[{i}].scopeSpans[{j}].spans[{k}]"))
+    try:
+        for p, q, res, i, j, k in proto_walk(buf):
+            try:
+                out.append(_proto_span(buf, p, q, res))
+            except RecordError as exc:
+                errors.append(exc.at(f"resourceSpans[{i}].scopeSpans[{j}].spans[{k}]"))
+    except IndexError:  # the span reader's fast paths index without bounds checks
+        raise MessageError("protobuf: a span runs past the end of the message (truncated?)") from None
     return out
 
 
@@ -75,19 +71,18 @@ def _proto_span(buf: bytes, pos: int, end: int, res: Resource) -> Span:
         if pos + 18 <= end and buf[pos] == 0x39 and buf[pos + 9] == 0x41:  # start, end
             _, start, _, stop = _TIMES(buf, pos)
             pos += 18
-    cache = KV_CACHE
+    cached = KV_CACHE.get
     while pos < end:
         tag = buf[pos]
-        if tag == 0x4A and pos + 1 < end and buf[pos + 1] < 0x80:  # an attribute, short
+        if tag == 0x4A and buf[pos + 1] < 0x80:  # a short attribute; overruns are caught below
             nxt = pos + 2 + buf[pos + 1]
-            if nxt <= end:
-                raw = buf[pos + 2:nxt]
-                hit = cache.get(raw)
-                if hit is None:
-                    hit = keyvalue(raw)
-                attrs[hit[0]] = hit[1]
-                pos = nxt
-                continue
+            raw = buf[pos + 2:nxt]
+            hit = cached(raw)
+            if hit is None:
+                hit = keyvalue(raw)
+            attrs[hit[0]] = hit[1]
+            pos = nxt
+            continue
         pos += 1
         if tag > 0x7F:
             tag, pos = varint(buf, pos - 1, end)
@@ -113,6 +108,10 @@ def _proto_span(buf: bytes, pos: int, end: int, res: Resource) -> Span:
             elif f == 5:
                 name = utf8(buf, pos, nxt, "Span.name")
             elif f == 15:
+                if ln == 2 and buf[pos] == 0x18 and buf[pos + 1] < 0x80:  # just a small code
+                    code = buf[pos + 1]
+                    pos = nxt
+                    continue
                 status = parse(buf, pos, nxt, STATUS)
                 code = status.get("code", 0)
                 message = attr_text(status.get("message", ""))
@@ -143,6 +142,8 @@ def _proto_span(buf: bytes, pos: int, end: int, res: Resource) -> Span:
                 raise MessageError(f"protobuf: Span field {tag >> 3} is cut short (truncated?)")
         else:
             raise MessageError(f"protobuf: Span field {tag >> 3} uses wire type {wt} (groups or garbage)")
+    if pos > end:
+        raise MessageError("protobuf: a Span attribute runs past the end of its span (truncated?)")
     return make_span(trace_id, span_id, parent, name, start, stop, kind, code, message, attrs, events, res)
 
 

@@ -21,8 +21,10 @@ with a malformed trace or span id is kept with that id '' and the bad value in a
 `telecorr.invalid_trace_id` / `telecorr.invalid_span_id` (an all-zero id just means "none").
 A metric point needs a time and finite numbers: NaN/±inf in a value, sum or exemplar is a
 record error, except summary quantile values, where NaN is what Prometheus reports for an
-empty window; those quantiles are left out and the point is kept. A non-finite histogram
-min or max is stored as absent (None) rather than losing the point.
+empty window; those quantiles are left out and the point is kept. A gauge or sum point
+without a value (e.g. flagged "no recorded value", a staleness marker) is a record error
+rather than a made-up zero. A non-finite histogram min or max is stored as absent (None)
+rather than losing the point.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import math
 import re
 
 from pipeline.decode.result import RecordError
-from pipeline.decode.values import BODY_LIMIT, describe, short, truncate
+from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span, content_id
 
 ZERO_TRACE = "0" * 32
@@ -71,7 +73,10 @@ def bad_id_reason(value: str, nbytes: int) -> str:
         if len(value) % 2:
             return f"{len(value)} hex digits, expected {2 * nbytes}"
         return f"{len(value) // 2} bytes, expected {nbytes}"
-    hint = " (looks like base64; OTLP/JSON ids are hex)" if _is_base64(value) else ""
+    b64_len = 4 * ((nbytes + 2) // 3)  # 24 characters for 16 bytes, 12 for 8, padding included
+    unpadded = len(value.rstrip("="))
+    looks_b64 = len(value) <= b64_len and unpadded >= b64_len - 2 and _is_base64(value) is not None
+    hint = " (looks like base64; OTLP/JSON ids are hex)" if looks_b64 else ""
     return f"{short(value)} is not hex{hint}"
 
 
@@ -97,13 +102,23 @@ def make_span(trace_id: str, span_id: str, parent_span_id: str, name: str, start
               kind: int, status_code: int, status_message: str, attributes: dict[str, str],
               events: list[dict], res: Resource) -> Span:
     """A checked Span; ids are lowercase hex of any length here and checked for size."""
+    if (len(trace_id) != 32 or len(span_id) != 16 or trace_id == ZERO_TRACE or span_id == ZERO_SPAN
+            or (parent_span_id and (len(parent_span_id) != 16 or parent_span_id == ZERO_SPAN))
+            or start_ns <= 0 or end_ns < start_ns or not 0 <= kind <= 5 or not 0 <= status_code <= 2):
+        parent_span_id = _span_problem(trace_id, span_id, parent_span_id, start_ns, end_ns, kind, status_code)
+    if len(name) > SHORT_TEXT:
+        name = truncate(name, ATTR_LIMIT)
+    return Span(trace_id, span_id, parent_span_id, name, start_ns, end_ns, kind, status_code,
+                status_message, res.service, res.instance, res.host, attributes, res.attributes, events)
+
+
+def _span_problem(trace_id: str, span_id: str, parent_span_id: str, start_ns: int, end_ns: int,
+                  kind: int, status_code: int) -> str:
+    """Raise the RecordError for what is wrong, or return the parent id ('' if all zero)."""
     _check_id(trace_id, "traceId", 16, ZERO_TRACE)
     _check_id(span_id, "spanId", 8, ZERO_SPAN)
-    if parent_span_id:
-        if len(parent_span_id) != 16:
-            raise RecordError("parentSpanId", f"{len(parent_span_id) // 2} bytes, expected 8")
-        if parent_span_id == ZERO_SPAN:
-            parent_span_id = ""
+    if parent_span_id and len(parent_span_id) != 16:
+        raise RecordError("parentSpanId", f"{len(parent_span_id) // 2} bytes, expected 8")
     if start_ns <= 0:
         raise RecordError("startTimeUnixNano", "missing")
     if end_ns < start_ns:
@@ -112,8 +127,7 @@ def make_span(trace_id: str, span_id: str, parent_span_id: str, name: str, start
         raise RecordError("kind", f"{kind} is not a span kind (0..5)")
     if not 0 <= status_code <= 2:
         raise RecordError("status.code", f"{status_code} is not a status code (0..2)")
-    return Span(trace_id, span_id, parent_span_id, name, start_ns, end_ns, kind, status_code,
-                status_message, res.service, res.instance, res.host, attributes, res.attributes, events)
+    return "" if parent_span_id == ZERO_SPAN else parent_span_id
 
 
 def log_id_value(value: object, nbytes: int, zero: str) -> tuple[str, str | None]:
@@ -147,6 +161,8 @@ class LogIds:
         if not 0 <= severity_number <= 24:
             raise RecordError("severityNumber", f"{severity_number} is not a severity number (0..24)")
         body = truncate(body, BODY_LIMIT)
+        if len(severity_text) > SHORT_TEXT:
+            severity_text = truncate(severity_text, ATTR_LIMIT)
         key = (res.service, res.instance, res.host, tid, sid, time_given, severity_number,
                severity_text, body, tuple(sorted(attributes.items())))
         n = self._seen.get(key, 0)

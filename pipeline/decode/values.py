@@ -17,6 +17,7 @@ from pipeline.decode.result import RecordError
 ATTR_LIMIT = 32 * 1024  # bytes of one attribute value
 BODY_LIMIT = 256 * 1024  # bytes of one log body
 MAX_NESTING = 32  # arrays/kvlists inside AnyValue; deeper input is refused, not recursed into
+SHORT_TEXT = ATTR_LIMIT // 4  # characters; no character takes over 4 UTF-8 bytes, so these always fit
 
 
 def truncate(text: str, limit: int) -> str:
@@ -131,6 +132,14 @@ def json_attrs(items: object, where: str) -> dict[str, str]:
         raise RecordError(where, f"expected a list of key/value objects, got {describe(items)}")
     out: dict[str, str] = {}
     for kv in items:
+        if type(kv) is dict:  # fast path: a plain string value, short enough to need no cut
+            v = kv.get("value")
+            if type(v) is dict and len(v) == 1:
+                k = kv.get("key")
+                s = v.get("stringValue")
+                if type(s) is str and type(k) is str and len(s) <= SHORT_TEXT:
+                    out[k] = s
+                    continue
         k, x = _json_kv(kv, where, 0)
         out[k] = attr_text(x)
     return out
@@ -139,16 +148,21 @@ def json_attrs(items: object, where: str) -> dict[str, str]:
 def json_int(v: object, where: str) -> int:
     """An int64 as OTLP/JSON writes it: a number or a decimal string."""
     t = type(v)
+    n: int | None = None
     if t is int:
-        return v  # type: ignore[return-value]
-    if t is str:
+        n = v  # type: ignore[assignment]
+    elif t is str:
         try:
-            return int(v, 10)  # type: ignore[arg-type]
+            n = int(v, 10)  # type: ignore[arg-type]
         except ValueError:
             pass
     elif t is float and v.is_integer():  # type: ignore[union-attr]
-        return int(v)  # type: ignore[arg-type]
-    raise RecordError(where, f"{short(v)} is not an integer")
+        n = int(v)  # type: ignore[arg-type]
+    if n is None:
+        raise RecordError(where, f"{short(v)} is not an integer")
+    if not -(1 << 63) <= n < (1 << 64):
+        raise RecordError(where, f"{short(v)} is out of the 64-bit integer range")
+    return n
 
 
 def json_double(v: object, where: str) -> float:

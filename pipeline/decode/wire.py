@@ -15,13 +15,12 @@ from pipeline.decode.result import MessageError
 from pipeline.decode.values import MAX_NESTING, attr_text
 
 # Field kinds in a table.
-MSG, LIST, STR, HEX, ATTRS, ANY, UINT, SINT, BOOL, FIX64, SFIX64, DOUBLE, FIX32, \
-    PACKED_FIX64, PACKED_DOUBLE, PACKED_UINT = range(16)
+MSG, LIST, STR, HEX, ATTRS, UINT, SINT, BOOL, FIX64, SFIX64, DOUBLE, \
+    PACKED_FIX64, PACKED_DOUBLE, PACKED_UINT = range(14)
 
 _u64 = struct.Struct("<Q").unpack_from
 _i64 = struct.Struct("<q").unpack_from
 _f64 = struct.Struct("<d").unpack_from
-_u32 = struct.Struct("<I").unpack_from
 
 
 class Table:
@@ -103,8 +102,6 @@ def parse(buf: bytes, pos: int, end: int, table: Table) -> dict:
                     out[key] = buf[pos:nxt].hex()
                 elif kind == MSG:
                     out[key] = parse(buf, pos, nxt, sub)
-                elif kind == ANY:
-                    out[key] = any_value(buf, pos, nxt, 0)
                 elif kind == PACKED_FIX64 or kind == PACKED_DOUBLE:
                     if ln % 8:
                         raise MessageError(f"protobuf: {table.name}.{key}: packed length {ln} is not a multiple of 8")
@@ -157,11 +154,8 @@ def parse(buf: bytes, pos: int, end: int, table: Table) -> dict:
         elif wt == 5:
             if pos + 4 > end:
                 raise MessageError(f"protobuf: {table.name} field {tag >> 3} is cut short (truncated?)")
-            if spec is not None:
-                key, kind, _ = spec
-                if kind != FIX32:
-                    raise _wire_error(table, key, wt)
-                out[key] = _u32(buf, pos)[0]
+            if spec is not None:  # no field read through a table is a fixed32
+                raise _wire_error(table, spec[0], wt)
             pos += 4
         else:
             raise MessageError(f"protobuf: {table.name} field {tag >> 3} uses wire type {wt} (groups or garbage)")
@@ -269,20 +263,39 @@ def _keyvalue_raw(buf: bytes, pos: int, end: int, depth: int) -> tuple[str, obje
 
 
 KV_CACHE: dict[bytes, tuple[str, str]] = {}
-KV_CACHE_MAX = 200_000
+_KV_CACHE_MAX = 50_000  # entries, each at most _KV_CACHED_BYTES long: a few tens of MB at worst
+_KV_CACHED_BYTES = 160
 
 
 def keyvalue(raw: bytes) -> tuple[str, str]:
-    """(key, stored string) of one encoded KeyValue, memoised on its bytes.
+    """(key, stored string) of one encoded KeyValue, memoised on its bytes when short.
 
     The same attribute (same key, same value) recurs across most records of a batch, so
-    remembering the bytes skips re-reading it; the cache is simply cleared when it grows large.
+    remembering the bytes skips re-reading it; the cache is simply cleared when it fills up.
     """
     hit = KV_CACHE.get(raw)
+    if hit is not None:
+        return hit
+    n = len(raw)
+    # Fast paths for the usual shapes: a short key with a short string value or an int value.
+    if n > 4 and raw[0] == 0x0A and raw[1] < 0x80:
+        k = 2 + raw[1]
+        if k + 2 < n and raw[k] == 0x12 and raw[k + 1] == n - k - 2:
+            t = raw[k + 2]
+            try:
+                if t == 0x0A and k + 3 < n and raw[k + 3] == n - k - 4:
+                    hit = (raw[2:k].decode(), raw[k + 4:].decode())
+                elif t == 0x18:
+                    v, p = varint(raw, k + 3, n)
+                    if p == n:
+                        hit = (raw[2:k].decode(), str(v - (1 << 64) if v >= 1 << 63 else v))
+            except UnicodeDecodeError:
+                hit = None  # the general reader below reports it properly
     if hit is None:
-        k, v = _keyvalue_raw(raw, 0, len(raw), 0)
-        hit = (k, attr_text(v))
-        if len(KV_CACHE) >= KV_CACHE_MAX:
+        key, value = _keyvalue_raw(raw, 0, n, 0)
+        hit = (key, attr_text(value))
+    if n <= _KV_CACHED_BYTES:
+        if len(KV_CACHE) >= _KV_CACHE_MAX:
             KV_CACHE.clear()
         KV_CACHE[raw] = hit
     return hit

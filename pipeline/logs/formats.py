@@ -66,19 +66,35 @@ def _flatten(obj: dict, prefix: str, out: dict[str, object]) -> None:
             out[key] = v
 
 
-def _take(fields: dict[str, object], keys: tuple[str, ...]) -> object | None:
-    for k in keys:
-        if k in fields:
-            return fields.pop(k)
-    return None
+# key -> (role, preference rank); lower rank wins when a line has several keys for a role.
+_ROLE_OF: dict[str, tuple[str, int]] = {}
+for _role, _keys in (("time", _TIME_KEYS), ("level", _LEVEL_KEYS), ("message", _MESSAGE_KEYS),
+                     ("service", _SERVICE_KEYS), ("host", _HOST_KEYS), ("trace", _TRACE_KEYS),
+                     ("span", _SPAN_KEYS)):
+    for _rank, _key in enumerate(_keys):
+        _ROLE_OF.setdefault(_key, (_role, _rank))
+
+
+def _take_roles(fields: dict[str, object]) -> dict[str, object]:
+    """Pop the preferred key of each well-known role; one pass over the line's keys."""
+    best: dict[str, tuple[int, str]] = {}
+    for k in fields:
+        hit = _ROLE_OF.get(k)
+        if hit is not None:
+            role, rank = hit
+            cur = best.get(role)
+            if cur is None or rank < cur[0]:
+                best[role] = (rank, k)
+    return {role: fields.pop(k) for role, (_, k) in best.items()}
 
 
 def _from_fields(fmt: str, fields: dict[str, object], default_tz: str, ref_ns: int) -> Parsed:
     """Map well-known keys onto fields; the rest become attributes."""
     p = Parsed(format=fmt, message="")
-    msg = _take(fields, _MESSAGE_KEYS)
+    roles = _take_roles(fields)
+    msg = roles.get("message")
     p.message = "" if msg is None else to_str(msg)
-    t = _take(fields, _TIME_KEYS)
+    t = roles.get("time")
     if t is not None:
         if isinstance(t, (int, float)) or (isinstance(t, str) and t.strip().replace(".", "", 1).isdigit()):
             p.time_ns = parse_epoch(t) or 0
@@ -86,39 +102,39 @@ def _from_fields(fmt: str, fields: dict[str, object], default_tz: str, ref_ns: i
             p.time_ns = parse_timestamp(t, default_tz, ref_ns) or 0
         if not p.time_ns:
             fields["time"] = t  # unreadable: keep it rather than lose it
-    lvl = _take(fields, _LEVEL_KEYS)
+    lvl = roles.get("level")
     if lvl is not None:
         p.severity_number = severity.from_value(lvl)
         if p.severity_number:
             p.severity_text = severity.severity_name(p.severity_number)
         else:
             fields["level"] = lvl
-    svc = _take(fields, _SERVICE_KEYS)
+    svc = roles.get("service")
     if svc is not None:
         p.service = to_str(svc)
-    host = _take(fields, _HOST_KEYS)
+    host = roles.get("host")
     if host is not None:
         p.host = to_str(host)
-    tid = _take(fields, _TRACE_KEYS)
+    tid = roles.get("trace")
     if isinstance(tid, str):
         # GCP writes projects/<p>/traces/<id>.
         p.trace_id = normalize_trace_id(tid.rsplit("/", 1)[-1])
         if not p.trace_id:
             fields["trace_id"] = tid
-    sid = _take(fields, _SPAN_KEYS)
+    sid = roles.get("span")
     if isinstance(sid, str):
         p.span_id = normalize_span_id(sid)
         if not p.span_id:
             fields["span_id"] = sid
-    if not p.trace_id:
+    if not p.trace_id and fields:
         # traceparent / X-B3-TraceId style keys: read them as "key=value" text.
         for k, v in fields.items():
-            if isinstance(v, str) and "trace" in k.lower():
+            if isinstance(v, str) and ("trace" in k or "Trace" in k or "TRACE" in k):
                 p.trace_id, span = extract_ids(f"{k}={v}")
                 if p.trace_id:
                     p.span_id = p.span_id or span
                     break
-    p.attributes = {k: to_str(v) for k, v in fields.items()}
+    p.attributes = {k: v if isinstance(v, str) else to_str(v) for k, v in fields.items()}
     return p
 
 

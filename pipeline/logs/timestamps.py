@@ -27,6 +27,7 @@ _CLF = re.compile(r"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?: (
 _RFC1123 = re.compile(
     r"(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})"
     r"(?: (GMT|UTC|[+-]\d{4}))?")
+_CLOCK = re.compile(r"\d:\d\d:\d")
 _EPOCH = re.compile(r"(\d{9,19})(?:\.(\d{1,9}))?")
 
 _NS = 1_000_000_000
@@ -112,6 +113,8 @@ def find_timestamp(text: str, default_tz: str = "UTC", reference_ns: int = 0,
     """(ns, end offset) of a time stamp in `text`: at its start when `anchored`, else in
     the first 64 characters. (None, 0) when there is none."""
     head = text if anchored else text[:64]
+    if not anchored and not _CLOCK.search(head):
+        return None, 0  # every supported text stamp has a hh:mm:ss; most lines end here
     for pattern, reader in _READERS:
         m = pattern.match(head) if anchored else pattern.search(head)
         if m:

@@ -23,7 +23,8 @@ class Match:
         if self.kind == "exists":
             return f"{self.field}:*"
         if self.kind == "regex":
-            v = "/" + self.value.replace("/", "\\/") + "/" + ("i" if self.ci else "")
+            # The source keeps its `\/` escapes (an unescaped `/` would have ended it).
+            v = "/" + self.value + "/" + ("i" if self.ci else "")
         elif self.kind == "phrase":
             v = '"' + self.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
         else:

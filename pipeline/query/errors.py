@@ -22,6 +22,4 @@ class QueryError(ValueError):
 
     def caret(self) -> str:
         """The query with a caret under the error position, for terminals."""
-        if not self.query:
-            return str(self)
         return f"{self.query}\n{' ' * self.position}^\n{self}"

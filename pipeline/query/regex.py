@@ -171,8 +171,9 @@ class _P:
             else:
                 digits = s[self.i:self.i + 2]
                 self.i += 2
-            if not digits or len(digits) > 6 or any(h not in "0123456789abcdefABCDEF" for h in digits) \
-                    or (len(digits) == 2 and not s[self.i - 2:self.i].isalnum()):
+                if len(digits) != 2:
+                    digits = ""
+            if not digits or len(digits) > 6 or any(h not in "0123456789abcdefABCDEF" for h in digits):
                 raise self.err("bad \\x escape", "\\xHH or \\x{HHHH}", start)
             cp = int(digits, 16)
             if cp > _MAX_CP or 0xD800 <= cp <= 0xDFFF:
@@ -365,10 +366,12 @@ def _anchors_at_edges(n: tuple, lead: bool, trail: bool) -> bool:
         return trail
     if k == "seq":
         items = n[1]
+        zw = [_zero_width_anchor(x) for x in items]
+        # first_consuming/last_consuming: where anchors stop being at the edge.
+        first = next((i for i, z in enumerate(zw) if not z), len(items))
+        last = next((i for i in range(len(items) - 1, -1, -1) if not zw[i]), -1)
         for idx, c in enumerate(items):
-            lead_c = lead and all(_zero_width_anchor(x) for x in items[:idx])
-            trail_c = trail and all(_zero_width_anchor(x) for x in items[idx + 1:])
-            if not _anchors_at_edges(c, lead_c, trail_c):
+            if not _anchors_at_edges(c, lead and idx <= first, trail and idx >= last):
                 return False
         return True
     if k == "alt":
@@ -474,7 +477,8 @@ def compile_regex(src: str, ci: bool = False) -> CompiledRegex:
     re2_caps = "(?s)" + _Emit("re2", ci, True).node(tree) if names else re2
     e_hs = _Emit("hs", ci, False)
     hs = e_hs.node(tree)
-    if not e_hs.ok or not _anchors_at_edges(tree, True, True):
+    has_anchor = any(a in src for a in ("^", "$", "\\A", "\\z"))
+    if not e_hs.ok or (has_anchor and not _anchors_at_edges(tree, True, True)):
         hs = None
     always = _min_len(tree) == 0 and not _has_assertion(tree)
     return CompiledRegex(re2, re2_caps, hs, _required_literal(tree, ci), always, names)

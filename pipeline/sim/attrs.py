@@ -33,6 +33,16 @@ class Attrs:
 EMPTY = Attrs(())
 
 
+class Shape:
+    """What spans of one kind of work share: name, kind and attributes (plus cached encodings)."""
+
+    __slots__ = ("name", "kind", "attrs", "json")
+
+    def __init__(self, name: str, kind: int, attrs: Attrs) -> None:
+        self.name, self.kind, self.attrs = name, kind, attrs
+        self.json: tuple[str, str] | None = None  # OTLP/JSON fragments around the span's times
+
+
 class AttrsCache:
     """Interns attribute sets by a caller-chosen key so equal sets are one object."""
 

@@ -14,18 +14,17 @@ converted to the emitting host's clock as they are written.
 from __future__ import annotations
 
 import bisect
-import math
 import random
-from collections.abc import Callable
+from math import exp
 
 from pipeline.sim import logtext
-from pipeline.sim.attrs import Attrs, AttrsCache
+from pipeline.sim.attrs import AttrsCache, Shape
 from pipeline.sim.faults import InstanceFx
 from pipeline.sim.logtext import DEBUG, ERROR, INFO, WARN, LogRenderer
 from pipeline.sim.topology import Call, Instance, Operation, Service, Topology
 
-# Span tuple: (trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code,
-#              status_message, attrs, events | None); events: [(time_ns, name, Attrs)].
+# Span tuple: (trace_id, span_id, parent_span_id, shape, start_ns, end_ns, status_code,
+#              status_message, events | None); shape: attrs.Shape; events: [(time_ns, name, Attrs)].
 # Log tuple:  (time_ns, observed_ns, severity_number, severity_text, body, trace_id, span_id,
 #              true_trace_id, true_span_id).  Times are host-clock (emitted) nanoseconds.
 SPAN_INTERNAL, SPAN_SERVER, SPAN_CLIENT, SPAN_PRODUCER, SPAN_CONSUMER = 1, 2, 3, 4, 5
@@ -35,7 +34,9 @@ _GRPC_CODE = (0, 13, 4, 14, 14, 13)
 _ERROR_TYPE = ("", "500", "timeout", "connection_refused", "connection_reset", "pool_timeout")
 _RETRYABLE = (TIMEOUT, UNAVAILABLE, RESET)
 _NORMALS = 1 << 16
+_ID_BATCH = 4096
 _NET_NS = 250_000  # one-way in-cluster network latency, median
+_STACK_FORMATS = ("java", "text", "container", "json")  # the rest keep one line per record
 
 
 class InstStats:
@@ -48,7 +49,7 @@ class InstStats:
 
     def reset(self) -> None:
         self.n = self.err = self.busy_ns = 0
-        self.durs: list[float] = []
+        self.durs: list[int] = []  # request durations, ns
         self.pool_busy_ns = self.pool_wait_ns = self.pool_waits = self.pool_timeouts = 0
 
 
@@ -91,19 +92,65 @@ def _kebab(name: str) -> str:
     return "".join(out)
 
 
+class _Op:
+    """An operation's constants, flattened for the hot loop."""
+
+    __slots__ = ("op", "svc", "mu", "sigma", "err", "calls", "server", "client", "shapes", "consumer_shapes",
+                 "emits", "sets_status", "server_kind", "is_http")
+
+    def __init__(self, op: Operation, names: _Names, attrs: AttrsCache) -> None:
+        svc = op.service
+        self.op, self.svc, self.mu, self.sigma, self.err = op, svc, op.mu, op.sigma, op.error_rate
+        self.server, self.client = names.server, names.client
+        self.emits, self.sets_status = svc.emits_spans, svc.sets_status
+        self.server_kind = SPAN_SERVER if svc.sets_kind else 0
+        self.shapes = [Shape(names.server, self.server_kind,
+                             attrs.get(("s", op, o), lambda o=o: _server_pairs(names, op, o, ""))) for o in range(6)]
+        self.consumer_shapes: dict[str, Shape] = {}
+        self.is_http = svc.protocol == "http"
+        self.calls: list[_Call] = []
+
+
+class _Call:
+    """A call site with everything the caller needs precomputed."""
+
+    __slots__ = ("target", "lo", "hi", "parallel", "is_async", "via", "topic", "timeout", "retries",
+                 "critical", "prob", "pooled", "shapes", "producer_shapes")
+
+    def __init__(self, call: Call, caller: Service, target: _Op, names: _Names, attrs: AttrsCache) -> None:
+        op = call.target
+        detailed = caller.sets_status
+        self.target, (self.lo, self.hi) = target, call.fanout
+        self.parallel, self.is_async, self.via, self.topic = call.parallel, call.is_async, call.via, call.topic
+        self.timeout, self.retries, self.critical, self.prob = call.timeout_ns, call.retries, call.critical, call.probability
+        self.pooled = caller.pool_to == op.service.name
+        client_kind = SPAN_CLIENT if caller.sets_kind else 0
+        self.shapes = [Shape(names.client, client_kind, attrs.get(
+            ("c", op, o, detailed), lambda o=o: _client_pairs(names, op, o, detailed))) for o in range(6)]
+        producer_kind = SPAN_PRODUCER if caller.sets_kind else 0
+        self.producer_shapes = [Shape(f"{call.topic} publish", producer_kind, attrs.get(
+            ("p", call.topic, o, detailed), lambda o=o: _producer_pairs(
+                call.topic, call.via.name if call.via else "", o, detailed))) for o in range(6)]
+
+
 class TraceGenerator:
     """Generates requests for a slice of true time into per-instance record lists."""
 
-    def __init__(self, topo: Topology, emitters: list[Callable[[int], int]], rng: random.Random,
+    def __init__(self, topo: Topology, clocks: list[tuple[int, int, float]], rng: random.Random,
                  ips: list[str]) -> None:
+        """clocks: per instance index, (offset_ns, epoch_ns, drift per ns) of its host (clock.py)."""
         self.topo = topo
         self.rng = rng
-        self.emit = emitters  # per instance index: true ns -> host-clock ns
+        self.clk = clocks
         self.ips = ips
         self.z = [rng.gauss(0.0, 1.0) for _ in range(_NORMALS)]
         self.render = LogRenderer(rng)
-        self.attrs = AttrsCache()
-        self.names = {op: _Names(op) for svc in topo.services.values() for op in svc.operations.values()}
+        attrs = AttrsCache()
+        names = {op: _Names(op) for svc in topo.services.values() for op in svc.operations.values()}
+        self.ops = {op: _Op(op, names[op], attrs) for op in names}
+        for op, o in self.ops.items():
+            o.calls = [_Call(c, op.service, self.ops[c.target], names[c.target], attrs) for c in op.calls]
+        self.attrs = attrs
         self.stats = [InstStats() for _ in topo.instances]
         n = len(topo.instances)
         self.spans: list[list[tuple]] = [[] for _ in range(n)]
@@ -116,7 +163,15 @@ class TraceGenerator:
             total += w
             cum.append(total)
         self._entry_cum, self._entry_total = cum, total
+        self._entries = [self.ops[op] for op in topo.entries]
         self._err_seq = 0
+        self._ids: list[str] = []
+
+    def _refill_ids(self) -> str:
+        """Span ids come from one bulk draw: much cheaper than formatting one number per span."""
+        h = self.rng.randbytes(8 * _ID_BATCH).hex()
+        self._ids = [h[i:i + 16] for i in range(16, len(h), 16)]
+        return h[:16]
 
     def set_effects(self, fx: list[InstanceFx], edges: dict[tuple[str, str], tuple[int, float]]) -> None:
         self.fx, self.edges = fx, edges
@@ -130,91 +185,86 @@ class TraceGenerator:
         self.spans, self.logs = [[] for _ in range(n)], [[] for _ in range(n)]
         return spans, logs
 
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _lognormal(self, mu: float, sigma: float) -> float:
-        return math.exp(mu + sigma * self.z[self.rng.getrandbits(16)])
-
     def log(self, inst: Instance, level: int, msg: str, t: int, trace: str = "", span: str = "",
             exc: str = "") -> None:
         """Write one log line at true time t from inst (its clock applies)."""
-        et = self.emit[inst.index](t)
+        off, ep, rate = self.clk[inst.index]
+        et = t + off + int((t - ep) * rate)
         body, sn, st, rt, rs = self.render.render(inst, level, msg, et, trace, span, exc)
         self.logs[inst.index].append((et, et + 1_000_000 + (self.rng.getrandbits(24)), sn, st, body, rt, rs,
                                       trace, span))
-
-    def _server_attrs(self, op: Operation, outcome: int, topic: str) -> Attrs:
-        return self.attrs.get(("s", op, outcome, topic), lambda: _server_pairs(self.names[op], op, outcome, topic))
-
-    def _client_attrs(self, op: Operation, outcome: int, caller: Service) -> Attrs:
-        return self.attrs.get(("c", op, outcome, caller.sets_status),
-                              lambda: _client_pairs(self.names[op], op, outcome, caller.sets_status))
 
     # -- requests -----------------------------------------------------------------------------
 
     def requests(self, t0: int, t1: int, rps: float) -> int:
         """User requests arriving in [t0, t1) as a Poisson process; returns how many."""
         rng = self.rng
+        expo = rng.expovariate
         mean_gap = 1e9 / rps
-        t = t0 + int(rng.expovariate(1.0) * mean_gap)
-        entries, cum, total = self.topo.entries, self._entry_cum, self._entry_total
+        t = t0 + int(expo(1.0) * mean_gap)
+        entries, cum, total = self._entries, self._entry_cum, self._entry_total
         count = 0
         while t < t1:
-            op = entries[bisect.bisect_right(cum, rng.random() * total)] if len(entries) > 1 else entries[0]
-            insts = self.routable[op.service.name]
+            o = entries[bisect.bisect_right(cum, rng.random() * total)] if len(entries) > 1 else entries[0]
+            insts = self.routable[o.svc.name]
             if insts:
                 inst = insts[rng.getrandbits(16) % len(insts)]
                 if not self.fx[inst.index].down:  # a dead instance writes nothing
-                    self.serve(op, inst, "%032x" % rng.getrandbits(128), "", t, "")
+                    self.serve(o, inst, "%032x" % rng.getrandbits(128), "", t, "")
                 count += 1
-            t += int(rng.expovariate(1.0) * mean_gap) + 1
+            t += int(expo(1.0) * mean_gap) + 1
         return count
 
-    def serve(self, op: Operation, inst: Instance, trace: str, parent: str, t0: int, topic: str) -> tuple[int, int]:
-        """Run `op` on `inst` from true time t0; returns (end, outcome) and writes its span and logs."""
+    def serve(self, o: _Op, inst: Instance, trace: str, parent: str, t0: int, topic: str) -> tuple[int, int]:
+        """Run operation `o` on `inst` from true time t0; writes its span and logs. -> (end, outcome)."""
         rng = self.rng
         gb = rng.getrandbits
         z = self.z
-        fx = self.fx[inst.index]
-        svc = op.service
-        sid = "%016x" % gb(64)
-        own = math.exp(op.mu + op.sigma * z[gb(16)]) * fx.factor
+        k = inst.index
+        fx = self.fx[k]
+        ids = self._ids
+        sid = ids.pop() if ids else self._refill_ids()
+        own = exp(o.mu + o.sigma * z[gb(16)]) * fx.factor
         if fx.slow_ns:
-            own += fx.slow_ns * math.exp(0.25 * z[gb(16)])
+            own += fx.slow_ns * exp(0.25 * z[gb(16)])
         t = t0 + int(own * 0.6)
         outcome = OK
         cause = ""
-        for call in op.calls:
-            if call.probability < 1.0 and rng.random() >= call.probability:
+        for c in o.calls:
+            if c.prob < 1.0 and rng.random() >= c.prob:
                 continue
-            lo, hi = call.fanout
-            n = lo if lo == hi else lo + gb(16) % (hi - lo + 1)
             fail = None
-            if call.is_async:
-                t, o, c = self._publish(call, inst, trace, sid, t)
-                if o:
-                    fail = c
-            elif call.parallel and n > 1:
-                end = t
-                for _ in range(n):
-                    e, o, c = self._call(call, inst, trace, sid, t)
-                    if e > end:
-                        end = e
-                    if o and fail is None:
-                        fail = c
-                t = end
+            if c.is_async:
+                t, out, why = self._publish(c, inst, trace, sid, t)
+                if out:
+                    fail = why
+            elif c.lo == c.hi == 1:
+                t, out, why = self._call(c, inst, trace, sid, t)
+                if out:
+                    fail = why
             else:
-                for _ in range(n):
-                    t, o, c = self._call(call, inst, trace, sid, t)
-                    if o:
-                        fail = c
-                        break
-            if fail is not None and call.critical:
+                n = c.lo if c.lo == c.hi else c.lo + gb(16) % (c.hi - c.lo + 1)
+                if c.parallel:
+                    end = t
+                    for _ in range(n):
+                        e, out, why = self._call(c, inst, trace, sid, t)
+                        if e > end:
+                            end = e
+                        if out and fail is None:
+                            fail = why
+                    t = end
+                else:
+                    for _ in range(n):
+                        t, out, why = self._call(c, inst, trace, sid, t)
+                        if out:
+                            fail = why
+                            break
+            if fail is not None and c.critical:
                 outcome, cause = ERR, fail
                 break
         exc = None
         if not outcome:
-            p = op.error_rate + fx.err_rate
+            p = o.err + fx.err_rate
             if p and rng.random() < p:
                 outcome = ERR
                 self._err_seq += 1
@@ -222,114 +272,111 @@ class TraceGenerator:
                 exc = logtext.exception(inst, kind, 100 + self._err_seq % 900)
         post = int(own * 0.4)
         end = t + post + 1
-        st = self.stats[inst.index]
+        st = self.stats[k]
         st.n += 1
         st.busy_ns += own
-        st.durs.append((end - t0) / 1e6)
-        if outcome:
-            st.err += 1
-        names = self.names[op]
-        emit = self.emit[inst.index]
-        es = emit(end)
+        st.durs.append(end - t0)
+        off, ep, rate = self.clk[k]
         events = None
         status, smsg = 0, ""
-        if outcome and svc.sets_status:
-            status = 2
-            if exc is not None:
-                smsg = f"{exc[0]}: {exc[1]}"
-                events = [(emit(t + post // 2), "exception", self.attrs.get(
-                    ("x", exc[0], exc[1], inst.id),
-                    lambda: (("exception.type", exc[0]), ("exception.message", exc[1]),
-                             ("exception.stacktrace", exc[2]))))]
-            else:
-                smsg = cause
+        if outcome:
+            st.err += 1
+            if o.sets_status:
+                status = 2
+                if exc is not None:
+                    smsg = f"{exc[0]}: {exc[1]}"
+                    te = t + post // 2
+                    events = [(te + off + int((te - ep) * rate), "exception", self.attrs.get(
+                        ("x", exc[0], exc[1], inst.id),
+                        lambda: (("exception.type", exc[0]), ("exception.message", exc[1]),
+                                 ("exception.stacktrace", exc[2]))))]
+                else:
+                    smsg = cause
         if topic:
-            name, kind = f"{topic} process", SPAN_CONSUMER
+            shape = o.consumer_shapes.get(topic)
+            if shape is None:
+                shape = o.consumer_shapes[topic] = Shape(f"{topic} process", SPAN_CONSUMER if o.server_kind else 0,
+                                                         self.attrs.get(("m", topic), lambda: _server_pairs(
+                                                             None, o.op, OK, topic)))
         else:
-            name, kind = names.server, SPAN_SERVER
-        if not svc.sets_kind:
-            kind = 0
-        self.spans[inst.index].append((trace, sid, parent, name, kind, emit(t0), es, status, smsg,
-                                       self._server_attrs(op, outcome, topic), events))
+            shape = o.shapes[outcome]
+        self.spans[k].append((trace, sid, parent, shape, t0 + off + int((t0 - ep) * rate),
+                              end + off + int((end - ep) * rate), status, smsg, events))
         # One line per request from the handler, inside the server span.
         if exc is not None:
-            self.log(inst, ERROR, f"{names.server} failed: {exc[0]}: {exc[1]}", t + post // 2, trace, sid,
-                     exc[2] if svc.log_format in ("java", "text", "container", "json") else "")
+            self.log(inst, ERROR, f"{o.server} failed: {exc[0]}: {exc[1]}", t + post // 2, trace, sid,
+                     exc[2] if inst.service.log_format in _STACK_FORMATS else "")
         elif outcome:
-            self.log(inst, ERROR, f"{names.server} failed: {cause}", end - 1, trace, sid)
+            self.log(inst, ERROR, f"{o.server} failed: {cause}", end - 1, trace, sid)
         elif gb(3):  # most successful requests log their completion
-            self.log(inst, INFO, f"{names.server} completed in {(end - t0) / 1e6:.1f}ms items={gb(5)}",
+            self.log(inst, INFO, f"{o.server} completed in {(end - t0) / 1e6:.1f}ms items={gb(5)}",
                      end - 1, trace, sid)
         else:
-            self.log(inst, DEBUG, f"{names.server} cache lookup key={gb(20):x} hit={gb(1) == 1}",
+            self.log(inst, DEBUG, f"{o.server} cache lookup key={gb(20):x} hit={gb(1) == 1}",
                      t0 + int(own * 0.3), trace, sid)
         return end, outcome
 
-    def _call(self, call: Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
+    def _call(self, c: _Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
         """A synchronous call from inst (with retries); writes client spans. -> (end, outcome, cause)."""
-        csvc = call.target.service
-        caller = inst.service
-        gb = self.rng.getrandbits
-        z = self.z
-        st = self.stats[inst.index]
-        pooled = caller.pool_to == csvc.name
-        if pooled:
+        if c.pooled:
+            caller = inst.service
+            st = self.stats[inst.index]
             if self.fx[inst.index].pool_exhausted:
                 limit = caller.pool_timeout_ns
-                wait = int(limit * 0.75 * math.exp(0.45 * z[gb(16)]))
+                wait = int(limit * 0.75 * exp(0.45 * self.z[self.rng.getrandbits(16)]))
                 st.pool_waits += 1
                 if wait >= limit:
                     st.pool_timeouts += 1
                     st.pool_wait_ns += limit
-                    cause = logtext.call_error(caller.language, "pool", csvc.name, "", limit // 1_000_000)
-                    self.log(inst, ERROR, f"could not get a {csvc.name} connection: {cause}", t + limit, trace, parent)
+                    callee = c.target.svc.name
+                    cause = logtext.call_error(caller.language, "pool", callee, "", limit // 1_000_000)
+                    self.log(inst, ERROR, f"could not get a {callee} connection: {cause}", t + limit, trace, parent)
                     return t + limit, POOL, cause
                 st.pool_wait_ns += wait
                 t += wait
             else:
-                t += 20_000 + gb(14)
-        attempts = call.retries + 1
+                t += 20_000 + self.rng.getrandbits(14)
         start = t
-        for attempt in range(1, attempts + 1):
-            end, outcome, cause = self._attempt(call, inst, trace, parent, t)
-            if outcome in _RETRYABLE and attempt < attempts:
-                self.log(inst, WARN, f"call to {csvc.name} failed, retrying ({attempt}/{attempts}): {cause}",
-                         end, trace, parent)
-                t = end + 50_000_000 * attempt
-                continue
-            break
+        end, outcome, cause = self._attempt(c, inst, trace, parent, t)
         if outcome:
-            self.log(inst, ERROR if call.critical else WARN, f"call to {csvc.name} failed: {cause}", end, trace, parent)
-        if pooled:
-            st.pool_busy_ns += end - start
+            callee = c.target.svc.name
+            attempt, attempts = 1, c.retries + 1
+            while outcome in _RETRYABLE and attempt < attempts:
+                self.log(inst, WARN, f"call to {callee} failed, retrying ({attempt}/{attempts}): {cause}",
+                         end, trace, parent)
+                end, outcome, cause = self._attempt(c, inst, trace, parent, end + 50_000_000 * attempt)
+                attempt += 1
+            if outcome:
+                self.log(inst, ERROR if c.critical else WARN, f"call to {callee} failed: {cause}", end, trace, parent)
+        if c.pooled:
+            self.stats[inst.index].pool_busy_ns += end - start
         return end, outcome, cause
 
-    def _attempt(self, call: Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
-        target = call.target
-        csvc = target.service
-        caller = inst.service
+    def _attempt(self, c: _Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
+        target = c.target
+        csvc = target.svc
         rng = self.rng
         gb = rng.getrandbits
         z = self.z
-        sid = "%016x" % gb(64)
+        ids = self._ids
+        sid = ids.pop() if ids else self._refill_ids()
         insts = self.routable[csvc.name]
         cause = ""
         if not insts:
             end, outcome = t + 150_000 + gb(17), UNAVAILABLE
-            cause = logtext.call_error(caller.language, "unavailable", csvc.name, "", 0)
+            cause = logtext.call_error(inst.service.language, "unavailable", csvc.name, "", 0)
         else:
             callee = insts[gb(16) % len(insts)] if len(insts) > 1 else insts[0]
             cfx = self.fx[callee.index]
-            addr = self.ips[callee.index]
             if cfx.down:
-                end, outcome = t + int(300_000 * math.exp(0.5 * z[gb(16)])), UNAVAILABLE
-                cause = logtext.call_error(caller.language, "refused", csvc.name, addr, 0)
+                end, outcome = t + int(300_000 * exp(0.5 * z[gb(16)])), UNAVAILABLE
+                cause = logtext.call_error(inst.service.language, "refused", csvc.name, self.ips[callee.index], 0)
             else:
-                net = int(_NET_NS * math.exp(0.3 * z[gb(16)]))
+                net = int(_NET_NS * exp(0.3 * z[gb(16)]))
                 extra = 0
                 reset = False
                 if self.edges:
-                    edge = self.edges.get((caller.name, csvc.name))
+                    edge = self.edges.get((inst.service.name, csvc.name))
                     if edge is not None:
                         delay, loss = edge
                         if delay:
@@ -341,46 +388,48 @@ class TraceGenerator:
                             reset = lost == 3 and gb(1) == 1
                 if reset:
                     end, outcome = t + net + extra, RESET
-                    cause = logtext.call_error(caller.language, "reset", csvc.name, addr, 0)
-                elif csvc.emits_spans:
+                    cause = logtext.call_error(inst.service.language, "reset", csvc.name, self.ips[callee.index], 0)
+                elif target.emits:
                     s_end, sub = self.serve(target, callee, trace, sid, t + net + extra // 2, "")
                     end = s_end + net + (extra - extra // 2)
                     outcome = ERR if sub else OK
                     if sub:
-                        cause = f"{csvc.name} responded {_HTTP_CODE[ERR] if csvc.protocol == 'http' else 'INTERNAL'}"
+                        cause = f"{csvc.name} responded {500 if target.is_http else 'INTERNAL'}"
                 else:
-                    dur = math.exp(target.mu + target.sigma * z[gb(16)]) * cfx.factor
+                    dur = exp(target.mu + target.sigma * z[gb(16)]) * cfx.factor
                     if cfx.slow_ns:
-                        dur += cfx.slow_ns * math.exp(0.25 * z[gb(16)])
+                        dur += cfx.slow_ns * exp(0.25 * z[gb(16)])
                     end = t + 2 * net + extra + int(dur)
                     outcome = OK
-                    p = target.error_rate + cfx.err_rate
-                    if p and rng.random() < p:
-                        outcome = ERR
-                        cause = f"{csvc.protocol} error executing {self.names[target].client}"
                     cst = self.stats[callee.index]
                     cst.n += 1
                     cst.busy_ns += dur
-                    cst.durs.append(dur / 1e6)
-                    if outcome:
+                    cst.durs.append(int(dur))
+                    p = target.err + cfx.err_rate
+                    if p and rng.random() < p:
+                        outcome = ERR
+                        cause = f"{csvc.protocol} error executing {target.client}"
                         cst.err += 1
-                if call.timeout_ns and end - t > call.timeout_ns:
-                    end, outcome = t + call.timeout_ns, TIMEOUT
-                    cause = logtext.call_error(caller.language, "timeout", csvc.name, addr,
-                                               call.timeout_ns // 1_000_000)
-        status, smsg = (2, cause) if outcome and caller.sets_status else (0, "")
-        kind = SPAN_CLIENT if caller.sets_kind else 0
-        emit = self.emit[inst.index]
-        self.spans[inst.index].append((trace, sid, parent, self.names[target].client, kind, emit(t), emit(end),
-                                       status, smsg, self._client_attrs(target, outcome, caller), None))
+                if c.timeout and end - t > c.timeout:
+                    end, outcome = t + c.timeout, TIMEOUT
+                    cause = logtext.call_error(inst.service.language, "timeout", csvc.name, self.ips[callee.index],
+                                               c.timeout // 1_000_000)
+        off, ep, rate = self.clk[inst.index]
+        if outcome and inst.service.sets_status:
+            status, smsg = 2, cause
+        else:
+            status, smsg = 0, ""
+        self.spans[inst.index].append((trace, sid, parent, c.shapes[outcome], t + off + int((t - ep) * rate),
+                                       end + off + int((end - ep) * rate), status, smsg, None))
         return end, outcome, cause
 
-    def _publish(self, call: Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
+    def _publish(self, c: _Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
         """Hand a message to the broker (producer span); the consumer runs later in the same trace."""
-        broker = call.via
+        broker = c.via
         caller = inst.service
         gb = self.rng.getrandbits
-        sid = "%016x" % gb(64)
+        ids = self._ids
+        sid = ids.pop() if ids else self._refill_ids()
         insts = self.routable[broker.name]
         bfx = self.fx[insts[0].index] if insts else None
         bop = next(iter(broker.operations.values()))
@@ -389,34 +438,32 @@ class TraceGenerator:
             addr = self.ips[broker.instances[0].index]
             cause = logtext.call_error(caller.language, "refused", broker.name, addr, 0)
         else:
-            end = t + int(self._lognormal(bop.mu, bop.sigma) * bfx.factor)
+            end = t + int(exp(bop.mu + bop.sigma * self.z[gb(16)]) * bfx.factor)
             outcome, cause = OK, ""
             bst = self.stats[insts[0].index]
             bst.n += 1
-            bst.durs.append((end - t) / 1e6)
-            consumers = self.routable[call.target.service.name]
+            bst.durs.append(end - t)
+            consumers = self.routable[c.target.svc.name]
             if consumers:
                 consumer = consumers[gb(16) % len(consumers)]
                 if not self.fx[consumer.index].down:
-                    lag = int(self._lognormal(16.1, 0.8))  # ~10 ms median queueing
-                    self.serve(call.target, consumer, trace, sid, end + lag, call.topic)
-        if call.timeout_ns and end - t > call.timeout_ns:
-            end, outcome = t + call.timeout_ns, TIMEOUT
-            cause = logtext.call_error(caller.language, "timeout", broker.name, "", call.timeout_ns // 1_000_000)
+                    lag = int(exp(16.1 + 0.8 * self.z[gb(16)]))  # ~10 ms median queueing
+                    self.serve(c.target, consumer, trace, sid, end + lag, c.topic)
+        if c.timeout and end - t > c.timeout:
+            end, outcome = t + c.timeout, TIMEOUT
+            cause = logtext.call_error(caller.language, "timeout", broker.name, "", c.timeout // 1_000_000)
         status, smsg = (2, cause) if outcome and caller.sets_status else (0, "")
-        emit = self.emit[inst.index]
-        attrs = self.attrs.get(("p", call.topic, outcome, caller.sets_status), lambda: _producer_pairs(
-            call.topic, broker.name, outcome, caller.sets_status))
-        self.spans[inst.index].append((trace, sid, parent, f"{call.topic} publish",
-                                       SPAN_PRODUCER if caller.sets_kind else 0, emit(t), emit(end),
-                                       status, smsg, attrs, None))
+        off, ep, rate = self.clk[inst.index]
+        self.spans[inst.index].append((trace, sid, parent, c.producer_shapes[outcome],
+                                       t + off + int((t - ep) * rate), end + off + int((end - ep) * rate),
+                                       status, smsg, None))
         if outcome:
-            self.log(inst, ERROR if call.critical else WARN, f"publish to {call.topic} failed: {cause}",
+            self.log(inst, ERROR if c.critical else WARN, f"publish to {c.topic} failed: {cause}",
                      end, trace, parent)
         return end, outcome, cause
 
 
-def _server_pairs(names: _Names, op: Operation, outcome: int, topic: str) -> list[tuple[str, object]]:
+def _server_pairs(names: _Names | None, op: Operation, outcome: int, topic: str) -> list[tuple[str, object]]:
     svc = op.service
     if topic:
         return [("messaging.system", "kafka"), ("messaging.destination.name", topic),

@@ -159,6 +159,7 @@ def resolve(spec: FaultSpec, topo: Topology, sim_start_ns: int, rng: random.Rand
         if fill <= 0 or restart <= 0:
             raise ValueError(f"fault {spec_text(spec)}: fill and restart must be positive")
         fault.fill_ns = fill
+        params["fill"] = format_duration(fill)
         for inst in instances:
             t = start
             fault.fills[inst.index] = fill_i = int(fill * rng.uniform(0.85, 1.15))

@@ -20,7 +20,9 @@ DEBUG, INFO, WARN, ERROR, FATAL = range(5)
 SEV_NUMBER = (5, 9, 13, 17, 21)
 SEV_TEXT = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 _LOWER = ("debug", "info", "warn", "error", "fatal")
-_SYSLOG_SEV = (7, 6, 4, 3, 2)
+_SYSLOG_SEV = (7, 6, 4, 3, 2)  # syslog severities; facility local0 (16) makes PRI 128 + severity
+_PADDED = tuple(f"{t:<5}" for t in SEV_TEXT)
+_RPADDED = tuple(f"{t:>5}" for t in SEV_TEXT)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Formats whose collector pipeline parsed the level into the OTLP record.
 _SETS_SEVERITY = ("json", "logfmt")
@@ -54,6 +56,10 @@ class LogRenderer:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.face = _Clockface()
+        self._by_format = {"json": self._json, "logfmt": self._logfmt, "syslog5424": self._syslog5424,
+                           "syslog3164": self._syslog3164, "container": self._container, "java": self._java,
+                           "text": self._text}
+        self._styles: dict[Instance, tuple] = {}
 
     def render(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str,
                exc: str = "") -> tuple[str, int, str, str, str]:
@@ -61,78 +67,98 @@ class LogRenderer:
 
         `t` is the emitted (host clock) time; `exc` an optional multi-line stack trace.
         """
-        svc = inst.service
-        carry = svc.trace_in_logs
+        style = self._styles.get(inst)
+        if style is None:
+            svc = inst.service
+            style = self._styles[inst] = (self._by_format[svc.log_format], svc.trace_in_logs,
+                                          svc.log_format in _SETS_SEVERITY)
+        fmt, carry, sets_severity = style
         if carry == "mixed" and trace:
             r = self.rng.random()
             carry = "record" if r < 0.4 else "text" if r < 0.8 else "none"
-        in_text = trace if carry == "text" else ""
-        sec, frac = divmod(t, 1_000_000_000)
-        iso, spaced, bsd = self.face.parts(sec)
-        ms = frac // 1_000_000
-        fmt = svc.log_format
-        if fmt == "json":
-            doc = {"level": _LOWER[level], "msg": msg}
-            if svc.language == "go":
-                doc["ts"] = t / 1e9
-                doc["caller"] = f"{svc.name}/handler.go:{88 + level}"
-            else:
-                doc["time"] = f"{iso}.{ms:03d}Z"
-                doc["logger"] = f"{svc.name}.app"
-            if in_text:
-                doc["trace_id"] = in_text
-                doc["span_id"] = span
-            if exc:
-                doc["error"] = exc
-            body = orjson.dumps(doc).decode()
-        elif fmt == "logfmt":
-            body = f'time={iso}.{ms:03d}Z level={_LOWER[level]} msg="{_q(msg)}" service={svc.name}'
-            if in_text:
-                body += f" trace_id={in_text} span_id={span}"
-            if exc:
-                body += f' error="{_q(exc.splitlines()[0])}"'
-        elif fmt == "syslog5424":
-            pri = 16 * 8 + _SYSLOG_SEV[level]
-            body = f"<{pri}>1 {iso}.{frac // 1000:06d}Z {inst.host} {svc.name} {inst.pid} - - {msg}"
-            if in_text:
-                body += f" traceparent=00-{in_text}-{span}-01"
-            if exc:
-                body += " " + exc.splitlines()[0]
-        elif fmt == "syslog3164":
-            pri = 16 * 8 + _SYSLOG_SEV[level]
-            body = f"<{pri}>{bsd} {inst.host} {svc.name}[{inst.pid}]: {SEV_TEXT[level]} {msg}"
-            if in_text:
-                body += f" TraceID: {in_text}"
-            if exc:
-                body += " " + exc.splitlines()[0]
-        elif fmt == "container":
-            line = f"{spaced}.{ms:03d} {SEV_TEXT[level]:<5} {svc.name}: {msg}"
-            if in_text:
-                line += f" TraceID: {in_text}"
-            if exc:
-                line += "\n" + exc
-            body = orjson.dumps({"log": line + "\n", "stream": "stderr" if level >= WARN else "stdout",
-                                 "time": f"{iso}.{frac:09d}Z"}).decode()
-        elif fmt == "java":
-            body = (f"{spaced}.{ms:03d} {SEV_TEXT[level]:>5} {inst.pid} --- [nio-{svc.port}-exec-{1 + frac % 9}] "
-                    f"c.shop.{svc.name}.Controller : {msg}")
-            if in_text:
-                body += f" [trace_id={in_text} span_id={span}]"
-            if exc:
-                body += "\n" + exc
-        else:  # text
-            body = f"{spaced},{ms:03d} {SEV_TEXT[level]} [{inst.id}] {msg}"
-            if in_text:
-                body += f" TraceID: {in_text}"
-            if exc:
-                body += "\n" + exc
-        if fmt in _SETS_SEVERITY:
-            sev_n, sev_t = SEV_NUMBER[level], SEV_TEXT[level]
-        else:
-            sev_n, sev_t = 0, ""
+        body = fmt(inst, level, msg, t, trace if carry == "text" else "", span, exc)
         if carry == "record":
-            return body, sev_n, sev_t, trace, span
-        return body, sev_n, sev_t, "", ""
+            if sets_severity:
+                return body, SEV_NUMBER[level], SEV_TEXT[level], trace, span
+            return body, 0, "", trace, span
+        if sets_severity:
+            return body, SEV_NUMBER[level], SEV_TEXT[level], "", ""
+        return body, 0, "", "", ""
+
+    def _json(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+        svc = inst.service
+        if svc.language == "go":
+            head = f'{{"level":"{_LOWER[level]}","ts":{t / 1e9},"caller":"{svc.name}/handler.go:{88 + level}","msg":'
+        else:
+            sec, frac = divmod(t, 1_000_000_000)
+            head = (f'{{"level":"{_LOWER[level]}","time":"{self.face.parts(sec)[0]}.{frac // 1_000_000:03d}Z",'
+                    f'"logger":"{svc.name}.app","msg":')
+        body = head + orjson.dumps(msg).decode()
+        if trace:
+            body += f',"trace_id":"{trace}","span_id":"{span}"'
+        if exc:
+            body += ',"error":' + orjson.dumps(exc).decode()
+        return body + "}"
+
+    def _logfmt(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+        sec, frac = divmod(t, 1_000_000_000)
+        body = (f'time={self.face.parts(sec)[0]}.{frac // 1_000_000:03d}Z level={_LOWER[level]} '
+                f'msg="{_q(msg)}" service={inst.service.name}')
+        if trace:
+            body += f" trace_id={trace} span_id={span}"
+        if exc:
+            body += f' error="{_q(exc.splitlines()[0])}"'
+        return body
+
+    def _syslog5424(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+        sec, frac = divmod(t, 1_000_000_000)
+        body = (f"<{128 + _SYSLOG_SEV[level]}>1 {self.face.parts(sec)[0]}.{frac // 1000:06d}Z {inst.host} "
+                f"{inst.service.name} {inst.pid} - - {msg}")
+        if trace:
+            body += f" traceparent=00-{trace}-{span}-01"
+        if exc:
+            body += " " + exc.splitlines()[0]
+        return body
+
+    def _syslog3164(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+        body = (f"<{128 + _SYSLOG_SEV[level]}>{self.face.parts(t // 1_000_000_000)[2]} {inst.host} "
+                f"{inst.service.name}[{inst.pid}]: {SEV_TEXT[level]} {msg}")
+        if trace:
+            body += f" TraceID: {trace}"
+        if exc:
+            body += " " + exc.splitlines()[0]
+        return body
+
+    def _container(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+        sec, frac = divmod(t, 1_000_000_000)
+        iso, spaced, _ = self.face.parts(sec)
+        line = f"{spaced}.{frac // 1_000_000:03d} {_PADDED[level]} {inst.service.name}: {msg}"
+        if trace:
+            line += f" TraceID: {trace}"
+        if exc:
+            line += "\n" + exc
+        return ('{"log":' + orjson.dumps(line + "\n").decode()
+                + f',"stream":"{"stderr" if level >= WARN else "stdout"}","time":"{iso}.{frac:09d}Z"}}')
+
+    def _java(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+        sec, frac = divmod(t, 1_000_000_000)
+        svc = inst.service
+        body = (f"{self.face.parts(sec)[1]}.{frac // 1_000_000:03d} {_RPADDED[level]} {inst.pid} --- "
+                f"[nio-{svc.port}-exec-{1 + frac % 9}] c.shop.{svc.name}.Controller : {msg}")
+        if trace:
+            body += f" [trace_id={trace} span_id={span}]"
+        if exc:
+            body += "\n" + exc
+        return body
+
+    def _text(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+        sec, frac = divmod(t, 1_000_000_000)
+        body = f"{self.face.parts(sec)[1]},{frac // 1_000_000:03d} {SEV_TEXT[level]} [{inst.id}] {msg}"
+        if trace:
+            body += f" TraceID: {trace}"
+        if exc:
+            body += "\n" + exc
+        return body
 
 
 def _q(s: str) -> str:

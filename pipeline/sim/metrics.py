@@ -78,9 +78,10 @@ class MetricSampler:
         out.append(("service.request.rate", "1/s", "gauge", et, es, round(st.n / secs, 3), EMPTY, None))
         out.append(("service.error.rate", "1/s", "gauge", et, es, round(st.err / secs, 3), EMPTY, None))
         durs = sorted(st.durs)
-        qs = tuple((q, round(durs[min(len(durs) - 1, int(q * len(durs)))], 3) if durs else 0.0) for q in QUANTILES)
+        qs = tuple((q, round(durs[min(len(durs) - 1, int(q * len(durs)))] / 1e6, 3) if durs else 0.0)
+                   for q in QUANTILES)
         out.append(("service.request.duration", "ms", "summary", et, es, 0.0, EMPTY,
-                    (len(durs), round(sum(durs), 3), qs)))
+                    (len(durs), round(sum(durs) / 1e6, 3), qs)))
         if svc.pool_size:
             pa = self.pool_attrs[k]
             used = min(float(svc.pool_size), st.pool_busy_ns / iv * (1 + 0.1 * rng.random()))

@@ -133,9 +133,10 @@ def _lognormal(spec: object, where: str) -> tuple[float, float]:
     return math.log(median), math.log(p99 / median) / _Z99
 
 
-def _choice(value: str, allowed: tuple[str, ...], where: str) -> str:
+def _choice(doc: dict, key: str, default: str, allowed: tuple[str, ...], where: str) -> str:
+    value = doc.get(key, default)
     if value not in allowed:
-        raise TopologyError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
+        raise TopologyError(f"{where}: {key} {value!r} is not one of {', '.join(allowed)}")
     return value
 
 
@@ -152,14 +153,14 @@ def parse_topology(doc: dict) -> Topology:
     for sname, sdoc in doc["services"].items():
         where = f"service {sname}"
         sdoc = {**defaults, **(sdoc or {})}
-        protocol = _choice(sdoc.get("protocol", "http"), RPC_PROTOCOLS + STORE_PROTOCOLS + BROKER_PROTOCOLS, where)
+        protocol = _choice(sdoc, "protocol", "http", RPC_PROTOCOLS + STORE_PROTOCOLS + BROKER_PROTOCOLS, where)
         mem = sdoc.get("memory") or {}
         pool = sdoc.get("pool") or {}
         svc = Service(
             name=sname, protocol=protocol,
-            language=_choice(sdoc.get("language", "go"), LANGUAGES, where),
-            log_format=_choice(sdoc.get("log_format", "json"), LOG_FORMATS, where),
-            trace_in_logs=_choice(sdoc.get("trace_in_logs", "record"), TRACE_IN_LOGS, where),
+            language=_choice(sdoc, "language", "go", LANGUAGES, where),
+            log_format=_choice(sdoc, "log_format", "json", LOG_FORMATS, where),
+            trace_in_logs=_choice(sdoc, "trace_in_logs", "record", TRACE_IN_LOGS, where),
             sets_status=bool(sdoc.get("sets_status", True)),
             sets_kind=bool(sdoc.get("sets_kind", True)),
             version=str(sdoc.get("version", "1.0.0")),

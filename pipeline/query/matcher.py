@@ -1,0 +1,483 @@
+"""Rules compiled to one Hyperscan database per field, matched over batches of logs.
+
+A batch is matched with one Hyperscan call per field: the batch's values are joined with
+NUL separators (the dialect rewrite in regex.py keeps patterns inside one value) and every
+hit's end offset is mapped back to its line with numpy. Python-level work is then per hit,
+not per line × rule:
+
+- rules that are a leaf or an OR of leaves come straight from the (line, leaf) hits;
+- other rules that cannot match without a leaf hit are evaluated only on lines where one
+  of their leaves hit, over that line's set of hit leaves;
+- rules that can match with no leaf hit (`NOT x`, `a OR NOT b`) are evaluated for the whole
+  batch at once with numpy boolean arrays.
+
+Leaves Hyperscan cannot take (anchors mid-pattern, NUL bytes, compile failures), numeric
+comparisons and `field:*` are evaluated per value in Python (RE2 for regexes).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import operator
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from threading import Lock
+
+import hyperscan
+import numpy as np
+import re2
+
+from pipeline.model import LogRecord
+from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
+from pipeline.query.fields import ASCII_LOWER, column_of, match_regex
+from pipeline.query.optimize import optimize
+from pipeline.query.parser import parse
+from pipeline.query.regex import CompiledRegex, compile_regex
+from pipeline.query.rules import Rule
+
+_NUMBER = re2.compile(r"^-?[0-9]+(?:\.[0-9]+)?\z")
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_CACHE: dict[str, RuleMatcher] = {}
+_CACHE_LOCK = Lock()
+_CACHE_MAX = 16
+
+Values = Callable[[list[LogRecord]], list]
+
+
+def _getter(field: str) -> Values:
+    col = column_of(field)
+    if col:
+        get = operator.attrgetter(col)
+        return lambda logs: list(map(get, logs))
+    return lambda logs: [r.attributes.get(field, "") for r in logs]
+
+
+def rules_hash(rules: Sequence[Rule]) -> str:
+    """A stable hash of a rule set (order-independent): the compiled-matcher cache key."""
+    h = hashlib.sha256()
+    for r in sorted(rules, key=lambda r: r.id):
+        for part in (r.id, r.query, r.severity, r.signal):
+            h.update(part.encode("utf-8", "surrogatepass") + b"\x1f")
+    return h.hexdigest()
+
+
+def compile_rules(rules: Sequence[Rule]) -> RuleMatcher:
+    """A matcher for the rule set, reused when the same set was compiled before."""
+    key = rules_hash(rules)
+    with _CACHE_LOCK:
+        m = _CACHE.get(key)
+    if m is None:
+        m = RuleMatcher(rules)
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_MAX:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = m
+    return m
+
+
+class _Field:
+    """One field's Hyperscan database and the leaves in it."""
+
+    def __init__(self, name: str, patterns: list[tuple[int, str]]):
+        self.name = name
+        self.values = _getter(name)
+        self.db, self.failed = _compile_all(patterns)
+        self.scratch = hyperscan.Scratch(self.db) if self.db else None
+        rejected = set(self.failed)
+        self.leaves = sorted({leaf for leaf, p in patterns if (leaf, p) not in rejected})
+
+
+def _build_db(patterns: list[tuple[int, str]]) -> hyperscan.Database:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=[p.encode() for _, p in patterns], ids=[i for i, _ in patterns],
+               elements=len(patterns), flags=[hyperscan.HS_FLAG_UTF8] * len(patterns))
+    return db
+
+
+def _compile_all(patterns: list[tuple[int, str]]) -> tuple[hyperscan.Database | None, list]:
+    """(database of every pattern Hyperscan accepts, rejected patterns)."""
+    try:
+        return _build_db(patterns), []
+    except hyperscan.error:
+        good, failed = _compile_partition(patterns)
+        return (_build_db(good) if good else None), failed
+
+
+def _compile_partition(patterns: list[tuple[int, str]]) -> tuple[list, list]:
+    """(compilable, rejected) patterns; Hyperscan names no culprit, so bisect on failure."""
+    if not patterns:
+        return [], []
+    try:
+        _build_db(patterns)
+        return patterns, []
+    except hyperscan.error:
+        if len(patterns) == 1:
+            return [], patterns
+    mid = len(patterns) // 2
+    g1, f1 = _compile_partition(patterns[:mid])
+    g2, f2 = _compile_partition(patterns[mid:])
+    return g1 + g2, f1 + f2
+
+
+def _regex_pred(cr: CompiledRegex, ci: bool) -> Callable[[str], bool]:
+    rx = re2.compile(cr.re2)
+    lit = cr.literal
+    if lit and not ci:
+        return lambda v: lit in v and rx.search(v) is not None
+    if lit:
+        low = lit.translate(ASCII_LOWER)
+        return lambda v: low in v.translate(ASCII_LOWER) and rx.search(v) is not None
+    return lambda v: rx.search(v) is not None
+
+
+class RuleMatcher:
+    """Matches batches of LogRecords against a compiled rule set (not thread-safe: one
+    matcher per thread, as Hyperscan scratch space is reused between calls)."""
+
+    def __init__(self, rules: Sequence[Rule]):
+        self.rules = sorted(rules, key=lambda r: r.id)
+        self.ids = [r.id for r in self.rules]
+        if len(set(self.ids)) != len(self.ids):
+            raise ValueError("rule ids must be unique")
+        self.hash = rules_hash(self.rules)
+        trees = [optimize(parse(r.query)) for r in self.rules]
+        self._leaves: dict[Node, int] = {}
+        for t in trees:
+            self._collect(t)
+        leaf_list = list(self._leaves)
+        hs_patterns: dict[str, list[tuple[int, str]]] = {}
+        py_preds: dict[int, list[tuple[str, Callable]]] = {}
+        self._captures: dict[int, list[tuple[Values, object]]] = {}
+        for idx, leaf in enumerate(leaf_list):
+            for field, pred_or_pattern in self._leaf_parts(leaf):
+                if isinstance(pred_or_pattern, str):
+                    hs_patterns.setdefault(field, []).append((idx, pred_or_pattern))
+                else:
+                    py_preds.setdefault(idx, []).append((field, pred_or_pattern))
+        self._fields = [_Field(f, pats) for f, pats in hs_patterns.items()]
+        for fld in self._fields:
+            # Patterns Hyperscan rejected fall back to RE2 on the same leaf.
+            for idx, _ in fld.failed:
+                leaf = leaf_list[idx]
+                for m in (leaf.members if isinstance(leaf, AnyOf) else (leaf,)):
+                    src, ci = match_regex(m)
+                    py_preds.setdefault(idx, []).append((fld.name, _regex_pred(compile_regex(src, ci), ci)))
+        self._py = py_preds
+        # Raw (line, rule) plans.
+        self._nleaves = max(1, len(leaf_list))
+        direct: list[list[int]] = [[] for _ in leaf_list]
+        tree_of: list[list[int]] = [[] for _ in leaf_list]
+        self._tree_fns: dict[int, Callable[[set], bool]] = {}
+        self._always: list[tuple[int, Callable, list[int]]] = []
+        self._every: list[int] = []
+        for r, t in enumerate(trees):
+            if isinstance(t, Const):
+                if t.value:
+                    self._every.append(r)
+                continue
+            leaves = self._leaf_ids(t)
+            if _is_direct(t):
+                for li in leaves:
+                    direct[li].append(r)
+            elif _eval_empty(t):
+                self._always.append((r, eval("lambda A, C: " + self._np_expr(t)), leaves))
+            else:
+                self._tree_fns[r] = eval("lambda h: " + self._py_expr(t))
+                for li in leaves:
+                    tree_of[li].append(r)
+        self._direct = _csr(direct)
+        self._tree = _csr(tree_of)
+        self._capture_plan(trees)
+
+    # -- compilation helpers -------------------------------------------------------------
+
+    def _collect(self, node: Node) -> None:
+        if isinstance(node, (Match, Compare, AnyOf)):
+            self._leaves.setdefault(node, len(self._leaves))
+        elif isinstance(node, Not):
+            self._collect(node.item)
+        elif isinstance(node, (And, Or)):
+            for i in node.items:
+                self._collect(i)
+
+    def _leaf_ids(self, node: Node) -> list[int]:
+        if isinstance(node, (Match, Compare, AnyOf)):
+            return [self._leaves[node]]
+        if isinstance(node, Not):
+            return self._leaf_ids(node.item)
+        if isinstance(node, (And, Or)):
+            return sorted({i for c in node.items for i in self._leaf_ids(c)})
+        return []
+
+    def _py_expr(self, node: Node) -> str:
+        if isinstance(node, (Match, Compare, AnyOf)):
+            return f"({self._leaves[node]} in h)"
+        if isinstance(node, Not):
+            return f"(not {self._py_expr(node.item)})"
+        if isinstance(node, Const):
+            return str(node.value)
+        joiner = " and " if isinstance(node, And) else " or "
+        return "(" + joiner.join(self._py_expr(i) for i in node.items) + ")"
+
+    def _np_expr(self, node: Node) -> str:
+        if isinstance(node, (Match, Compare, AnyOf)):
+            return f"A({self._leaves[node]})"
+        if isinstance(node, Not):
+            return f"(~{self._np_expr(node.item)})"
+        if isinstance(node, Const):
+            return f"C({node.value})"
+        joiner = " & " if isinstance(node, And) else " | "
+        return "(" + joiner.join(self._np_expr(i) for i in node.items) + ")"
+
+    @staticmethod
+    def _leaf_parts(leaf: Node):
+        """(field, hyperscan pattern source | value predicate) pieces whose OR is the leaf."""
+        if isinstance(leaf, Compare):
+            if leaf.field == "level":
+                op, x = _OPS[leaf.op], leaf.number
+                yield "#severity_number", lambda v: op(v, x)
+            else:
+                op, x = _OPS[leaf.op], leaf.number
+                yield leaf.field, lambda v: bool(v) and _NUMBER.search(v) is not None and op(float(v), x)
+            return
+        if isinstance(leaf, Match) and leaf.kind == "exists":
+            col = column_of(leaf.field)
+            yield ("#has:" + leaf.field if col is None else leaf.field), bool
+            return
+        for m in (leaf.members if isinstance(leaf, AnyOf) else (leaf,)):
+            src, ci = match_regex(m)
+            cr = compile_regex(src, ci)
+            if cr.hs is not None:
+                yield m.field, cr.hs
+            else:
+                yield m.field, _regex_pred(cr, ci)
+
+    def _capture_plan(self, trees: list[Node]) -> None:
+        """Rules with named captures: which field value to run which RE2 pattern over."""
+        for r, t in enumerate(trees):
+            plan = []
+            stack = [t]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, (And, Or)):
+                    stack.extend(n.items)
+                elif isinstance(n, Match) and n.kind == "regex":
+                    cr = compile_regex(n.value, n.ci)
+                    if cr.captures:
+                        plan.append((_getter(n.field), re2.compile(cr.re2_captures)))
+                elif isinstance(n, AnyOf):
+                    stack.extend(n.members)
+            if plan:
+                self._captures[r] = plan
+
+    # -- matching ----------------------------------------------------------------------
+
+    def _values(self, field: str, logs: list[LogRecord], cache: dict) -> list:
+        v = cache.get(field)
+        if v is None:
+            if field == "#severity_number":
+                v = [r.severity_number for r in logs]
+            elif field.startswith("#has:"):
+                key = field[5:]
+                v = [key in r.attributes for r in logs]
+            else:
+                v = _getter(field)(logs)
+            cache[field] = v
+        return v
+
+    def _hits(self, logs: list[LogRecord]) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique (line, leaf) pairs where the leaf is true."""
+        n = len(logs)
+        L = self._nleaves
+        keys: list[np.ndarray] = []
+        if not n:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        cache: dict[str, list] = {}
+        for fld in self._fields:
+            if fld.db is None:
+                continue
+            values = self._values(fld.name, logs, cache)
+            joined = "\x00".join(values)
+            nul_lines: list[int] = []
+            if joined.count("\x00") != n - 1:
+                nul_lines = [i for i, v in enumerate(values) if "\x00" in v]
+                joined = "\x00".join("" if "\x00" in v else v for v in values)
+            buf = ("\x00" + joined + "\x00").encode("utf-8", "replace")
+            seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
+            found: list[int] = []
+            app = found.append
+
+            def on_match(leaf: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+                app(leaf)
+                app(to)
+
+            fld.db.scan(buf, match_event_handler=on_match, scratch=fld.scratch)
+            if found:
+                arr = np.array(found, dtype=np.int64).reshape(-1, 2)
+                lines = np.searchsorted(seps, arr[:, 1] - 1, side="left") - 1
+                ok = lines >= 0
+                if nul_lines:
+                    ok &= ~np.isin(lines, nul_lines)  # their placeholder '' is not their value
+                keys.append(lines[ok] * L + arr[ok, 0])
+            if nul_lines:
+                keys.append(self._nul_fallback(fld, values, nul_lines))
+        for leaf, preds in self._py.items():
+            for field, pred in preds:
+                vals = self._values(field, logs, cache)
+                idx = [i for i, v in enumerate(vals) if pred(v)]
+                if idx:
+                    keys.append(np.array(idx, dtype=np.int64) * L + leaf)
+        if not keys:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        uniq = np.unique(np.concatenate(keys))
+        return uniq // L, uniq % L
+
+    def _nul_fallback(self, fld: _Field, values: list, lines: list[int]) -> np.ndarray:
+        """Values containing NUL cannot be joined; evaluate that field's leaves with RE2."""
+        out = []
+        for leaf in fld.leaves:
+            node = next(k for k, v in self._leaves.items() if v == leaf)
+            for m in (node.members if isinstance(node, AnyOf) else (node,)):
+                if m.field != fld.name:
+                    continue
+                src, ci = match_regex(m)
+                pred = _regex_pred(compile_regex(src, ci), ci)
+                out.extend(i * self._nleaves + leaf for i in lines if pred(values[i]))
+        return np.array(out, dtype=np.int64)
+
+    def match_pairs(self, logs: list[LogRecord]) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique (line index, rule index) arrays of every match in the batch."""
+        n = len(logs)
+        R = max(1, len(self.rules))
+        hl, hf = self._hits(logs)
+        parts: list[np.ndarray] = []
+        if len(hl):
+            rl, rr = _expand(hl, hf, *self._direct)
+            parts.append(rl * R + rr)
+            cl, cr = _expand(hl, hf, *self._tree)
+            if len(cl):
+                cand = np.unique(cl * R + cr)
+                hitsets: dict[int, set] = {}
+                for line, leaf in zip(hl.tolist(), hf.tolist()):
+                    s = hitsets.get(line)
+                    if s is None:
+                        hitsets[line] = s = set()
+                    s.add(leaf)
+                fns = self._tree_fns
+                ok = [k for k in cand.tolist() if fns[k % R](hitsets[k // R])]
+                parts.append(np.array(ok, dtype=np.int64))
+        if self._always:
+            arrays: dict[int, np.ndarray] = {}
+
+            def A(leaf: int) -> np.ndarray:
+                a = arrays.get(leaf)
+                if a is None:
+                    a = np.zeros(n, dtype=bool)
+                    a[hl[hf == leaf]] = True
+                    arrays[leaf] = a
+                return a
+
+            def C(value: bool) -> np.ndarray:
+                return np.full(n, value, dtype=bool)
+
+            for r, fn, _ in self._always:
+                parts.append(np.flatnonzero(fn(A, C)).astype(np.int64) * R + r)
+        for r in self._every:
+            parts.append(np.arange(n, dtype=np.int64) * R + r)
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        keys = np.unique(np.concatenate(parts))
+        return keys // R, keys % R
+
+    def match_batch(self, logs: list[LogRecord]) -> list[list[str]]:
+        """For each record, the sorted ids of the rules it matches."""
+        lines, rules = self.match_pairs(logs)
+        ids = self.ids
+        with _no_gc():
+            # One fresh list per record; with many live records around, the cyclic GC would
+            # otherwise rescan the heap several times while these are allocated.
+            out: list[list[str]] = [[] for _ in range(len(logs))]
+            for line, r in zip(lines.tolist(), rules.tolist()):
+                out[line].append(ids[r])
+        return out
+
+    def tag(self, logs: list[LogRecord]) -> None:
+        """Set each record's `rules`, and add named regex captures of matched rules as
+        attributes (values the record already has win)."""
+        lines, rules = self.match_pairs(logs)
+        with _no_gc():
+            for rec in logs:
+                rec.rules = []
+        ids = self.ids
+        caps = self._captures
+        for line, r in zip(lines.tolist(), rules.tolist()):
+            rec = logs[line]
+            rec.rules.append(ids[r])
+            plan = caps.get(r)
+            if plan:
+                for get, rx in plan:
+                    m = rx.search(get([rec])[0])
+                    if m:
+                        for name, value in m.groupdict().items():
+                            if value is not None:
+                                rec.attributes.setdefault(name, value)
+
+
+@contextmanager
+def _no_gc():
+    """Pause the cyclic GC around bulk allocation of acyclic objects."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _is_direct(node: Node) -> bool:
+    """A leaf or an OR of leaves: true exactly when one of its leaves is."""
+    if isinstance(node, (Match, Compare, AnyOf)):
+        return True
+    return isinstance(node, Or) and all(isinstance(i, (Match, Compare, AnyOf)) for i in node.items)
+
+
+def _eval_empty(node: Node) -> bool:
+    """The rule's value when no leaf is true (True means it can match without any hit)."""
+    if isinstance(node, (Match, Compare, AnyOf)):
+        return False
+    if isinstance(node, Const):
+        return node.value
+    if isinstance(node, Not):
+        return not _eval_empty(node.item)
+    if isinstance(node, And):
+        return all(_eval_empty(i) for i in node.items)
+    return any(_eval_empty(i) for i in node.items)
+
+
+def _csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(r) for r in rows]) if rows else []
+    flat = np.array([x for r in rows for x in r], dtype=np.int64)
+    return ptr, flat
+
+
+def _expand(lines: np.ndarray, leaves: np.ndarray, ptr: np.ndarray,
+            targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(line, target) for every target listed under each hit's leaf, vectorised."""
+    if not len(targets):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    counts = ptr[leaves + 1] - ptr[leaves]
+    total = int(counts.sum())
+    if not total:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    out_lines = np.repeat(lines, counts)
+    starts = np.repeat(ptr[leaves], counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return out_lines, targets[starts + offsets]
