@@ -2,7 +2,8 @@
 
 Every input must either compile or raise the library's QueryError: any other exception is
 a bug. Inputs mix uniformly random characters with mutations of valid queries (the shapes
-that reach deep into the parser and the regex dialect checker).
+that reach deep into the parser and the regex dialect checker). About one input in a
+thousand is also built into a Hyperscan stream matcher and run over a few lines.
 
     python benchmarks/fuzz_query.py [--n 1000000] [--seed 1] [--quick] [--json]
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.query import QueryError, optimize, parse, to_sql  # noqa: E402
+from pipeline.model import LogRecord  # noqa: E402
+from pipeline.query import QueryError, Rule, RuleMatcher, optimize, parse, to_sql  # noqa: E402
 from pipeline.query.regex import compile_regex  # noqa: E402
 
 SEEDS = [
@@ -45,11 +47,18 @@ def mutate(rnd: random.Random, s: str) -> str:
     return "".join(chars)
 
 
-def one(text: str) -> bool:
-    """True if it compiled, False on QueryError; anything else propagates."""
+LINES = [LogRecord(time_ns=0, body=b, severity_text="ERROR", attributes={"k": "5"})
+         for b in ("", "a b", "é\nX", "status=503 OOMKilled", "\x00")]
+
+
+def one(text: str, with_matcher: bool) -> bool:
+    """True if it compiled, False on QueryError; anything else propagates. With
+    `with_matcher`, a compiled query is also built into a stream matcher and run."""
     try:
         tree = optimize(parse(text))
         to_sql(tree)
+        if with_matcher:
+            RuleMatcher([Rule("q", text)]).match_batch(LINES)
         return True
     except QueryError:
         return False
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             text = mutate(rnd, rnd.choice(SEEDS))
         try:
-            if one(text):
+            if one(text, with_matcher=i % 997 == 0):
                 ok += 1
             else:
                 bad += 1

@@ -16,8 +16,11 @@ from pipeline.config import SettingsError, common_parser
 
 # Modules that contribute subcommands, in help order.
 COMMAND_MODULES = (
-    "pipeline.commands.core",
+    "pipeline.commands.up",
     "agents.commands",
+    "pipeline.commands.core",
+    "pipeline.commands.simulate",
+    "pipeline.commands.match",
 )
 
 

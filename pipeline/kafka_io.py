@@ -7,6 +7,7 @@ Kept Faust-free so `replay`, `simulate --kafka` and the broker scripts work with
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 
@@ -26,6 +27,8 @@ class BrokerUnavailable(RuntimeError):
 
 async def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
     """Poll the broker's metadata until it answers, so callers fail with one clear message."""
+    # aiokafka logs every refused connection; while we are only probing, our own message is enough.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -33,6 +36,7 @@ async def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
         try:
             await admin.start()
             await admin.list_topics()
+            logging.getLogger("aiokafka").setLevel(logging.NOTSET)
             return
         except (KafkaError, OSError) as exc:
             last = exc

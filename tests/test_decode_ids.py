@@ -72,3 +72,12 @@ def test_metric_ids_depend_on_series_and_time_not_on_value():
 def test_span_id_is_trace_plus_span_id():
     s = decode_batch("otlp_spans", [spans_pb()], [1]).spans[0]
     assert s.id == s.trace_id + s.span_id and len(s.id) == 48
+
+
+def test_raw_lines_repeated_in_other_messages_stay_apart_and_a_replay_keeps_its_ids():
+    msg = b"connection refused\nconnection refused"
+    first = decode_batch("raw_logs", [msg, msg], [1_000, 2_000]).logs  # the same text, two messages
+    assert len({x.id for x in first}) == 4
+    replay = decode_batch("raw_logs", [msg], [2_000]).logs  # the second message again, after a crash
+    assert [x.id for x in replay] == [x.id for x in first[2:]]
+    assert [x.time_ns for x in replay] == [2_000, 2_000]

@@ -51,6 +51,13 @@ def nested(depth: int) -> dict:
     return value
 
 
+def deep_list(depth: int) -> list:
+    value: list = ["x"]
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def with_bad_utf8_name() -> bytes:
     good = pb_span(name="XXXX")
     return good.replace(b"XXXX", b"X\xffXX")
@@ -72,9 +79,7 @@ MESSAGE_CASES = [
     ("JSON object of the wrong signal", "otlp_spans", b'{"resourceLogs": []}', "no resourceSpans"),
     ("resourceSpans not a list", "otlp_spans", b'{"resourceSpans": "x"}', "resourceSpans: is a string"),
     ("protobuf without the request field", "otlp_logs", b"\x10\x01", "no resourceLogs"),
-    ("protobuf group wire type", "otlp_spans", b"\x0b\x01\x02", "wire type 3"),
-    ("wrong wire type for a known field", "otlp_metrics",
-     b"\x0a\x06\x12\x04\x12\x02\x08\x05", "wire type 0"),
+    ("protobuf group wire type", "otlp_spans", b"\x0b\x01\x02", "cannot read this ExportTraceServiceRequest"),
     ("plain text to an OTLP topic", "otlp_spans", b"hello world, not protobuf", "protobuf"),
     ("events: empty", "events", b"\n\n", "empty"),
     ("raw: empty", "raw_logs", b"", "empty"),
@@ -172,7 +177,12 @@ RECORD_CASES = [
      "line 1: is a list, expected a JSON object", 1),
     ("events: invalid UTF-8 line", "events", b'{"signal":"log","body":"\xff"}\n{"signal":"log","body":"b"}',
      "line 1: invalid JSON", 1),
-    ("raw: invalid UTF-8 line", "raw_logs", b"first\nbad \xc3\x28 byte\nthird", "line 2: invalid UTF-8", 2),
+    # Protobuf keeps a field whose wire type does not fit its declaration as an unknown field,
+    # so this metric arrives without name or data: a record problem, not an unreadable message.
+    ("wrong wire type for a known field (protobuf)", "otlp_metrics", b"\x0a\x06\x12\x04\x12\x02\x08\x05",
+     "resourceMetrics[0].scopeMetrics[0].metrics[0]: metric '' has no data", 0),
+    ("values nested too deep (protobuf)", "otlp_spans", pb_span(attributes=kvs_pb({"a": deep_list(40)})),
+     "spans[1].attributes['a']: values nested deeper than", 1),
 ]
 
 
@@ -252,6 +262,17 @@ def test_nan_summary_quantiles_are_left_out_and_non_finite_min_max_become_absent
     s, h = r.metrics
     assert s.quantiles == [(1.0, 3.0)]
     assert h.min is None and h.max is None and not math.isnan(h.value)
+
+
+def test_raw_line_with_invalid_utf8_is_kept_and_flagged():
+    r = decode_batch("raw_logs", [b"first\nbad \xc3\x28 byte\nthird"], [T0])
+    assert r.errors == []
+    assert [(x.body, x.attributes) for x in r.logs] == [
+        ("first", {}), ("bad \ufffd( byte", {"telecorr.invalid_utf8": "true"}), ("third", {})]
+    # The flag is part of what was received, so it is part of the id: a valid line with the
+    # replacement character itself is a different record.
+    same_text = decode_batch("raw_logs", ["bad \ufffd( byte".encode()], [T0]).logs[0]
+    assert same_text.attributes == {} and same_text.id != r.logs[1].id
 
 
 def test_caller_mistakes_raise():

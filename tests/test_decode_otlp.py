@@ -139,14 +139,6 @@ def test_json_and_protobuf_metrics_decode_identically():
     assert one("otlp_metrics", metrics_json()).metrics == one("otlp_metrics", metrics_pb()).metrics
 
 
-def test_unpacked_repeated_fields_are_read_like_packed_ones():
-    # Protobuf parsers must accept repeated scalars either packed or one field each.
-    from pipeline.decode.otlp_schema import HISTOGRAM_POINT
-    from pipeline.decode.wire import parse
-    unpacked = b"".join(b"\x31" + n.to_bytes(8, "little") for n in (1, 2, 3))  # field 6, fixed64, x3
-    assert parse(unpacked, 0, len(unpacked), HISTOGRAM_POINT)["bucketCounts"] == [1, 2, 3]
-
-
 def test_several_messages_in_one_batch_keep_their_records():
     r = decode_batch("otlp_spans", [spans_pb(), spans_json()], [1, 2])
     assert r.errors == [] and len(r.spans) == 4
@@ -165,3 +157,106 @@ def test_protobuf_starting_with_newline_brace_is_not_mistaken_for_json():
             seen.add(value[:2])
             assert [s.name for s in one("otlp_spans", value).spans] == ["x" * n]
     assert seen == {b"\n{", b"\n["}
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _fields(msg: bytes) -> list[bytes]:
+    """Split one encoded message into its encoded fields (tag included), in order."""
+    out, pos = [], 0
+    while pos < len(msg):
+        start = pos
+        tag = 0
+        shift = 0
+        while True:
+            b = msg[pos]
+            pos += 1
+            tag |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        wt = tag & 7
+        if wt == 0:
+            while msg[pos] & 0x80:
+                pos += 1
+            pos += 1
+        elif wt == 1:
+            pos += 8
+        elif wt == 5:
+            pos += 4
+        else:
+            ln = shift = 0
+            while True:
+                b = msg[pos]
+                pos += 1
+                ln |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+            pos += ln
+        out.append(msg[start:pos])
+    return out
+
+
+def _wrap(records: list[bytes]) -> bytes:
+    """records -> field 2 of a scope -> field 2 of a resource -> field 1 of the request."""
+    scope = b"".join(b"\x12" + _varint(len(r)) + r for r in records)
+    resource = b"\x12" + _varint(len(scope)) + scope
+    return b"\x0a" + _varint(len(resource)) + resource
+
+
+def test_unpacked_repeated_fields_are_read_like_packed_ones():
+    # Protobuf parsers must accept repeated scalars either packed or one field each.
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, Metric
+    point = HistogramDataPoint(time_unix_nano=T0, count=6, explicit_bounds=[1.0, 2.0]).SerializeToString()
+    point += b"".join(b"\x31" + n.to_bytes(8, "little") for n in (1, 2, 3))  # field 6, fixed64, x3
+    histogram = b"\x0a" + _varint(len(point)) + point  # Histogram.data_points
+    metric = Metric(name="h").SerializeToString() + b"\x4a" + _varint(len(histogram)) + histogram
+    [p] = one("otlp_metrics", _wrap([metric])).metrics
+    assert (p.name, p.type, p.count, p.bucket_counts, p.bucket_bounds) == ("h", "histogram", 6, [1, 2, 3], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("signal", ["spans", "logs"])
+def test_fields_in_any_order_and_long_lengths_decode_the_same(signal):
+    # Encoders may write fields in any order: reversed records (plus long names/values with
+    # multi-byte lengths, a 2-byte tag for span flags, kind 0 omitted) must decode the same.
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as PbLog
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+    from tests.decode_samples import kvs_pb
+    records = []
+    for i in range(3):
+        if signal == "spans":
+            r = PbSpan(trace_id=TRACE, span_id=bytes([i + 1]) * 8, parent_span_id=PARENT, name="n" * (100 + 50 * i),
+                       kind=i, start_time_unix_nano=T0, end_time_unix_nano=T0 + i, flags=0x301)
+            r.status.code = 2
+            r.status.message = "m" * 200
+            ev = r.events.add(time_unix_nano=T0, name="e")
+            ev.attributes.extend(kvs_pb({"k": "v"}))
+        else:
+            r = PbLog(time_unix_nano=T0 + i, observed_time_unix_nano=T0, severity_number=9 + i, severity_text="INFO",
+                      trace_id=TRACE, span_id=SPAN, flags=1)
+            r.body.string_value = "b" * (120 + 10 * i)
+        r.attributes.extend(kvs_pb({"short": "s", "long": "x" * 300, "n": -5, "f": 1.5, "list": [1, "a"]}))
+        records.append(r.SerializeToString())
+    kind = "otlp_" + signal
+    forward = decode_batch(kind, [_wrap(records)], [1])
+    backward = decode_batch(kind, [_wrap([b"".join(reversed(_fields(r))) for r in records])], [1])
+    assert forward.errors == backward.errors == []
+    got_f, got_b = getattr(forward, signal), getattr(backward, signal)
+    assert len(got_f) == 3 and got_f == got_b
+    first = got_f[0]
+    assert first.attributes == {"short": "s", "long": "x" * 300, "n": "-5", "f": "1.5", "list": '[1,"a"]'}
+    if signal == "spans":
+        assert [s.name for s in got_f] == ["n" * 100, "n" * 150, "n" * 200] and [s.kind for s in got_f] == [0, 1, 2]
+        assert first.status_message == "m" * 200 and first.events[0]["attributes"] == {"k": "v"}
+    else:
+        assert [x.body for x in got_f] == ["b" * 120, "b" * 130, "b" * 140]
+        assert [x.severity_number for x in got_f] == [9, 10, 11]

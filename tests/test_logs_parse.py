@@ -195,3 +195,37 @@ def test_parsing_never_raises_and_never_drops(body):
     assert isinstance(r.body, str)
     if r.format == "text":
         assert r.body == body
+
+
+def test_cri_runtime_line_parses_inner_line():
+    p, failed = parse_line('2024-01-02T03:04:05.5Z stderr F {"level":"error","msg":"boom"}')
+    assert not failed and p.format == "container/json"
+    assert (p.message, p.severity_text, p.time_ns) == ("boom", "ERROR", T0 + NS // 2)
+    assert p.attributes == {"stream": "stderr"}
+    p, _ = parse_line("2024-01-02T03:04:05Z stdout P partial text", fmt="container")
+    assert p.format == "container/text" and p.message == "partial text"
+    assert p.attributes["log.partial"] == "true"
+
+
+def test_klog_header():
+    p, failed = parse_line("E0102 03:04:05.250000   4711 reflector.go:138] watch failed: EOF", reference_ns=T0)
+    assert not failed and p.format == "klog"
+    assert (p.time_ns, p.severity_text, p.message) == (T0 + 250_000_000, "ERROR", "watch failed: EOF")
+    assert p.attributes == {"thread.id": "4711", "code.location": "reflector.go:138"}
+
+
+@pytest.mark.parametrize("line,level", [
+    ("2024-01-02 03:04:05 WARN disk almost full", "WARN"),
+    ("[error] upstream closed", "ERROR"),
+    ("retry finished, no error found", ""),
+    ("INFO: started", "INFO"),
+])
+def test_free_text_level_words(line, level):
+    assert parse_line(line)[0].severity_text == level
+
+
+def test_wrapper_fields_fill_what_the_inner_line_lacks():
+    line = '{"log":"user logged in","time":"2024-01-02T03:04:05Z","level":"warn","kubernetes":{"host":"n1"}}'
+    p, _ = parse_line(line)
+    assert (p.format, p.message, p.severity_text, p.time_ns) == ("container/text", "user logged in", "WARN", T0)
+    assert p.attributes["kubernetes.host"] == "n1"

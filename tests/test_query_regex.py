@@ -56,6 +56,8 @@ def test_hyperscan_eligibility_of_anchors():
     assert compile_regex("a$b").hs is None
     assert compile_regex("(^a)+").hs is None        # anchor inside a repetition
     assert compile_regex("a\\x00").hs is None       # NUL is the batch separator
+    assert compile_regex("^\\b").hs is None          # could end on the separator
+    assert compile_regex("^(^|a)b").hs is None      # two ^ on one path: two separators
 
 
 def test_required_literal_and_always():
@@ -71,7 +73,8 @@ def test_named_captures_kept_only_in_capture_form():
     assert re2.compile(cr.re2_captures).search("x code=503").groupdict() == {"code": "503"}
 
 
-_ATOMS = ["a", "B", "é", ".", "\\d", "\\w", "\\s", "\\S", "[a-c]", "[^b]", "\\b", "-", " ", "\\n", "(a|b)", "(?:x)"]
+_ATOMS = ["a", "B", "é", ".", "\\d", "\\w", "\\s", "\\S", "[a-c]", "[^b]", "\\b", "\\B", "-", " ", "\\n",
+          "(a|b)", "(?:x)", "^", "$", "(^|a)", "(b|$)", "(|a)"]
 
 
 @settings(max_examples=200, deadline=None)
@@ -80,7 +83,8 @@ _ATOMS = ["a", "B", "é", ".", "\\d", "\\w", "\\s", "\\S", "[a-c]", "[^b]", "\\b
        st.lists(st.text(alphabet="abcBé 1-\nx", max_size=10), max_size=6))
 def test_hyperscan_batch_form_agrees_with_re2(parts, ci, start, end, values):
     """The NUL-joined Hyperscan form finds exactly the values RE2 finds."""
-    src = ("^" if start else "") + "".join(a + (q if a != "\\b" else "") for a, q in parts) + ("$" if end else "")
+    src = ("^" if start else "") + "".join(
+        a + (q if a not in ("\\b", "\\B", "^", "$") else "") for a, q in parts) + ("$" if end else "")
     cr = compile_regex(src, ci)
     rx = re2.compile(cr.re2)
     want = {i for i, v in enumerate(values) if rx.search(v)}

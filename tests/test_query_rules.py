@@ -11,8 +11,9 @@ import yaml
 
 from pipeline.logs import parse_logs
 from pipeline.model import LogRecord
-from pipeline.query import QueryError, Rule, RuleFileError, compile_rules, default_rules, load_rules
-from pipeline.query.rules import SEVERITIES, SIGNALS
+from pipeline.query import (QueryError, Rule, RuleFileError, compile_rules, default_rules, load_rules,
+                            rules_from_setting)
+from pipeline.query.rulefile import SEVERITIES, SIGNALS
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((REPO / "schemas" / "rules.schema.json").read_text())
@@ -93,3 +94,10 @@ def test_bad_rule_files_name_the_problem(tmp_path, text, fragment):
         load_rules(f)
     assert fragment in str(ei.value)
     assert isinstance(ei.value, QueryError)
+
+
+def test_rules_from_setting_falls_back_to_default_pack(tmp_path):
+    assert rules_from_setting("") == default_rules()
+    f = tmp_path / "r.yaml"
+    f.write_text("- id: a\n  query: x\n")
+    assert rules_from_setting(str(f)) == [Rule("a", "x")]

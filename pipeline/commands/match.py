@@ -12,7 +12,7 @@ import orjson
 
 from pipeline.logs import FORMATS, parse_logs
 from pipeline.model import LogRecord
-from pipeline.query import QueryError, compile_rules, default_rules, dump, load_rules, optimize, parse, to_sql
+from pipeline.query import QueryError, compile_rules, dump, optimize, parse, rules_from_setting, to_sql
 
 BATCH_LINES = 8192
 
@@ -50,7 +50,7 @@ def _lines(files: list[str]) -> Iterator[str]:
 
 def run_match(args: argparse.Namespace) -> int:
     try:
-        rules = load_rules(args.rules) if args.rules else default_rules()
+        rules = rules_from_setting(args.rules)
         matcher = compile_rules(rules)
     except QueryError as exc:
         print(f"telecorr match: {exc}", file=sys.stderr)

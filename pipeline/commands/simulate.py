@@ -10,7 +10,7 @@ from pathlib import Path
 from pipeline.config import load_settings
 from pipeline.kafka_io import BrokerUnavailable, publish
 from pipeline.sim.clock import parse_skew
-from pipeline.sim.faults import FAULT_TYPES, parse_fault
+from pipeline.sim.faults import FAULT_PARAMS, FAULT_TYPES, parse_fault
 from pipeline.sim.output import kafka_messages, write_files, write_truth
 from pipeline.sim.simulator import ENCODINGS, SimConfig, Simulation
 from pipeline.sim.topology import PRESETS, TopologyError
@@ -80,14 +80,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--start", type=_arg(parse_instant_ns, "start"), default=None, metavar="RFC3339",
                    help="true start time (default: a fixed instant derived from the seed)")
     p.add_argument("--fault", type=_arg(parse_fault, "fault"), action="append", metavar="SPEC",
-                   help="type=T,target=SERVICE|INSTANCE|A->B,start=+3m,duration=2m[,rate=…|delay=…|factor=…]; "
-                        f"types: {', '.join(FAULT_TYPES)}")
+                   help="type=T,target=SERVICE|INSTANCE|CALLER->CALLEE,start=+3m|RFC3339,duration=2m[,PARAM=V]; "
+                        f"types: {', '.join(FAULT_TYPES)}; params: "
+                        + "; ".join(t + " " + ", ".join(f"{k}={v or 'auto'}" for k, v in params.items())
+                                    for t, params in FAULT_PARAMS.items() if params))
     p.add_argument("--skew", type=_arg(parse_skew, "skew"), action="append", metavar="SPEC",
                    help="host=node-3,offset=+2.5s,drift=10ms/min (other hosts get a random skew)")
     p.add_argument("--no-random-skew", action="store_true",
                    help="hosts without --skew keep a perfect clock")
     p.add_argument("--metric-interval", type=_arg(parse_duration_ns, "metric interval"), default=None, metavar="D",
-                   help="sample every instance's metrics at this interval (default: per service, 10s)")
+                   help="sample every instance's metrics at this interval (default: each service's own, "
+                        "from the topology; 10s unless it says otherwise)")
     p.add_argument("--encoding", choices=ENCODINGS, default=None,
                    help="otlp-proto (Kafka default), otlp-json (files default) or jsonl flat events")
     p.add_argument("--batch", type=int, default=512, metavar="N", help="records per export request (default 512)")

@@ -26,6 +26,7 @@ class CorrelateConfig:
     skew_history_epochs: int = 30  # how many epochs of pair samples one estimate uses
     skew_samples_per_bucket: int = 64  # bottom-k pair samples kept per host edge and epoch
     skew_min_samples: int = 5  # an edge needs this many samples to count
+    skew_mature_epochs: int = 6  # epochs with samples before a table is trusted (see settle)
     # Sampling: fraction of traces kept by trace-id hash; error and slow traces always kept.
     sample_rate: float = 1.0
     slow_span_ns: int = 0  # 0 disables the "slow" rule

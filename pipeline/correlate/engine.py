@@ -7,13 +7,14 @@ once the watermark is an inactivity gap past its newest record; it is then kept,
 emitted, until the watermark passes it by the lateness bound, so late spans and logs amend
 it. Anything older than the lateness bound is counted and left to raw storage.
 
-Row versions. Every row of a trace carries version = the number of distinct spans and logs
-the trace held when the rows were built. Amendments only happen when a new distinct record
-arrives, so versions rise with every re-emission (ReplacingMergeTree keeps the newest), and
-the final version depends only on the trace's data: a clean run, a shuffled run and a
-replay with duplicates end on the same version with the same content. If a trace's buffered
-state had to be evicted (memory pressure) its version is remembered, and later records for
-it start above it.
+Row versions. Every row of a trace carries version = 2 x (distinct spans and logs the trace
+held when the rows were built), +1 once its clock-skew table is decided (see skew.py; only
+multi-host traces right after a cold start are first emitted undecided, then re-emitted). Amendments
+only happen when a new distinct record arrives or the table gets decided, so versions rise
+with every re-emission (ReplacingMergeTree keeps the newest), and the final version depends
+only on the trace's data: a clean run, a shuffled run and a replay with duplicates end on
+the same version with the same content. If a trace's buffered state had to be evicted
+(memory pressure) its record count is remembered, and later records for it start above it.
 
 Memory. Buffered spans + logs and buffered traces are capped. Under pressure, emitted traces
 kept only for amendments are dropped first (oldest first, counted), then the live traces with
@@ -36,14 +37,14 @@ from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content
 COUNTER_NAMES = (
     "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace",
     "too_late_spans", "too_late_logs", "traces_completed", "traces_completed_early",
-    "late_amends", "rows_emitted", "traces_sampled_out", "amend_state_evicted",
+    "late_amends", "skew_resettled", "rows_emitted", "traces_sampled_out", "amend_state_evicted",
     "log_join_hit", "log_join_miss", "metric_join_hit", "metric_join_miss",
 )
 
 
 class _Trace:
     __slots__ = ("trace_id", "spans", "logs", "last", "anchor", "count", "base",
-                 "emitted", "queued", "waiting")
+                 "emitted", "queued", "waiting", "probe", "paired")
 
     def __init__(self, trace_id: str, base: int) -> None:
         self.trace_id = trace_id
@@ -52,11 +53,13 @@ class _Trace:
         self.last = -(1 << 62)   # newest corrected record time
         self.anchor = 1 << 62    # oldest raw span end: picks the skew table
         self.count = 0           # distinct spans + logs held
-        self.base = base         # version already used by an evicted earlier state
+        self.base = base         # records already counted by an evicted earlier state
         self.emitted = False
         self.queued = False
         # parent span id -> children that arrived before it (for skew pairs); made on demand
         self.waiting: dict[str, list[Span]] | None = None
+        self.probe: int | None = None  # next skew epoch to try while unsettled
+        self.paired = False  # holds a usable cross-host parent/child pair
 
 
 class Correlator:
@@ -68,6 +71,7 @@ class Correlator:
         self.metrics = MetricIndex(cfg)
         self._live: dict[str, _Trace] = {}
         self._retained: OrderedDict[str, _Trace] = OrderedDict()  # emitted, kept for amends; oldest first
+        self._unsettled: OrderedDict[str, _Trace] = OrderedDict()  # emitted before skew was decided
         self._evicted_versions: OrderedDict[str, int] = OrderedDict()
         self._heap: list[tuple[int, int, _Trace]] = []
         self._seq = 0
@@ -102,7 +106,7 @@ class Correlator:
             if t > pwm:
                 pwm = t
             sid = s.span_id
-            tr = live.get(s.trace_id) or self._retained.get(s.trace_id)
+            tr = live.get(s.trace_id) or self._retained.get(s.trace_id) or self._unsettled.get(s.trace_id)
             if tr is not None and sid in tr.spans:
                 dup += 1
                 continue
@@ -117,8 +121,8 @@ class Correlator:
                 tr.anchor = s.end_ns
             parent = tr.spans.get(s.parent_span_id)
             if parent is not None:
-                if parent.host != s.host:
-                    self.skew.add_pair(parent, s)
+                if parent.host != s.host and self.skew.add_pair(parent, s):
+                    tr.paired = True
             elif s.parent_span_id:
                 if tr.waiting is None:
                     tr.waiting = {s.parent_span_id: [s]}
@@ -128,8 +132,8 @@ class Correlator:
                 kids = tr.waiting.pop(sid, None)
                 if kids:
                     for k in kids:
-                        if k.host != s.host:
-                            self.skew.add_pair(s, k)
+                        if k.host != s.host and self.skew.add_pair(s, k):
+                            tr.paired = True
             if self._records > max_records or len(live) + len(self._retained) > max_traces:
                 self._relieve()
         st["spans_in"] += n
@@ -151,7 +155,7 @@ class Correlator:
             if t > pwm:
                 pwm = t
             lid = r.id or content_id(r.time_ns, r.observed_ns, r.trace_id, r.span_id, r.body)
-            tr = live.get(r.trace_id) or self._retained.get(r.trace_id)
+            tr = live.get(r.trace_id) or self._retained.get(r.trace_id) or self._unsettled.get(r.trace_id)
             if tr is not None and lid in tr.logs:
                 dup += 1
                 continue
@@ -172,7 +176,7 @@ class Correlator:
             self._pwm[partition] = pwm
 
     def _activate(self, trace_id: str) -> _Trace:
-        tr = self._retained.pop(trace_id, None)
+        tr = self._retained.pop(trace_id, None) or self._unsettled.get(trace_id)
         if tr is None:
             tr = _Trace(trace_id, self._evicted_versions.pop(trace_id, 0))
         self._live[trace_id] = tr
@@ -206,7 +210,9 @@ class Correlator:
                 heapq.heappush(heap, (tr.last, self._seq, tr))
                 continue
             tr.queued = False
-            out.extend(self._emit(tr, False, self.skew.is_final(self.skew.epoch_of(tr.anchor), wm), wm))
+            self._complete(tr)
+            out.extend(self._emit(tr, False, wm))
+        self._settle(out, wm)
         horizon = wm - self.config.max_lateness_ns - gap
         retained = self._retained
         while retained:
@@ -215,9 +221,30 @@ class Correlator:
             if tr.last >= horizon:
                 break
             retained.popitem(last=False)
-            self._records -= tr.count
+            if tid not in self._unsettled:
+                self._records -= tr.count
         self.skew.prune(wm)
         return out
+
+    def _complete(self, tr: _Trace) -> None:
+        del self._live[tr.trace_id]
+        self._retained[tr.trace_id] = tr
+
+    def _settle(self, out: list[CorrelatedSpan], wm: int | None) -> None:
+        """Re-emit traces whose skew table has become decided since they were emitted."""
+        if not self._unsettled:
+            return
+        limit = None if wm is None else self.skew.last_final_epoch(wm)
+        for tid, tr in list(self._unsettled.items()):
+            if tid in self._live or (limit is not None and tr.probe is not None and tr.probe > limit):
+                continue  # completes again anyway / still waiting for the same table
+            table, tr.probe = self.skew.settle(self.skew.epoch_of(tr.anchor), tr.paired, wm, tr.probe)
+            if table is None:
+                continue
+            out.extend(self._emit(tr, False, wm if wm is not None else self.watermark() or 0,
+                                  table=table))
+            if tid not in self._retained:
+                self._records -= tr.count
 
     def flush_all(self) -> list[CorrelatedSpan]:
         """Complete every in-flight trace now (stop-when-idle): all input has been seen."""
@@ -228,25 +255,38 @@ class Correlator:
             if self._live.get(tr.trace_id) is not tr:
                 continue
             tr.queued = False
-            out.extend(self._emit(tr, False, True, wm))
+            self._complete(tr)
+            out.extend(self._emit(tr, False, wm, final=True))
+        self._settle(out, None)
         return out
 
     def _relieve(self) -> None:
         """Get back under 90% of both caps, so relief runs once per many records."""
         cfg = self.config
         max_records, max_traces = cfg.max_records * 9 // 10, cfg.max_traces * 9 // 10
-        retained = self._retained
-        while retained and (self._records > max_records or len(self._live) + len(retained) > max_traces):
-            self._forget(retained.popitem(last=False)[1])
+        retained, unsettled = self._retained, self._unsettled
+
+        def over() -> bool:
+            return self._records > max_records or len(self._live) + len(retained) + len(unsettled) > max_traces
+
+        while retained and over():
+            tr = retained.popitem(last=False)[1]
+            unsettled.pop(tr.trace_id, None)
+            self._forget(tr)
+        while unsettled and over():
+            tr = unsettled.popitem(last=False)[1]
+            if tr.trace_id not in self._live:
+                self._forget(tr)
         heap = self._heap
         wm = self.watermark() or 0
-        while heap and (self._records > max_records or len(self._live) > max_traces):
+        while heap and over():
             _, _, tr = heapq.heappop(heap)
             if self._live.get(tr.trace_id) is not tr:
                 continue
             tr.queued = False
-            self._pending.extend(self._emit(tr, True, False, wm))
-            del self._retained[tr.trace_id]
+            del self._live[tr.trace_id]
+            unsettled.pop(tr.trace_id, None)
+            self._pending.extend(self._emit(tr, True, wm))
             self._forget(tr)
 
     def _forget(self, tr: _Trace) -> None:
@@ -258,9 +298,10 @@ class Correlator:
         if len(ev) > self.config.max_traces:
             ev.popitem(last=False)
 
-    def _emit(self, tr: _Trace, early: bool, final: bool, wm: int) -> list[CorrelatedSpan]:
-        del self._live[tr.trace_id]
-        self._retained[tr.trace_id] = tr
+    def _emit(self, tr: _Trace, early: bool, wm: int, final: bool = False,
+              table: dict[str, int] | None = None) -> list[CorrelatedSpan]:
+        """Rows for a trace's current content. `final`: all input is in (flush); `table`: the
+        skew table `_settle` decided. Version = 2 x records, +1 once the skew table is decided."""
         st = self._stats
         amend = tr.emitted
         if not tr.spans:
@@ -268,8 +309,18 @@ class Correlator:
             st["log_join_miss"] += len(tr.logs)
             return []
         cfg = self.config
+        settled = True
         if cfg.skew_correction:
-            table = self.skew.table(self.skew.epoch_of(tr.anchor), final)
+            resettle = table is not None
+            if table is None:
+                table, tr.probe = self.skew.settle(self.skew.epoch_of(tr.anchor), tr.paired,
+                                                   None if final else wm)
+            if table is None:
+                settled, table = False, {}
+                if not early:
+                    self._unsettled[tr.trace_id] = tr
+            else:
+                self._unsettled.pop(tr.trace_id, None)
             own = self.skew.trace_offsets(tr.spans, table)
             if own:
                 offsets = dict(table)
@@ -277,16 +328,20 @@ class Correlator:
             else:
                 offsets = table
         else:
+            resettle = False
             offsets = {}
+        version = 2 * (tr.base + tr.count) + settled
         rows = build_rows(tr.spans, list(tr.logs.values()), offsets, self.metrics, cfg, tr.trace_id, st,
-                          (early, amend, tr.base + tr.count, wm))
+                          (early, amend, version, wm))
         if not keep_by_hash(tr.trace_id, cfg.sample_rate) and not any(r.is_error for r in rows) and not (
                 cfg.slow_span_ns and any(r.duration_ns >= cfg.slow_span_ns for r in rows)):
             st["traces_sampled_out"] += 1
             return []
         tr.emitted = True
         st["rows_emitted"] += len(rows)
-        if amend:
+        if resettle:
+            st["skew_resettled"] += 1
+        elif amend:
             st["late_amends"] += 1
         else:
             st["traces_completed"] += 1
@@ -301,6 +356,7 @@ class Correlator:
         out = dict(self._stats)
         out["traces_in_flight"] = len(self._live)
         out["traces_retained"] = len(self._retained)
+        out["traces_unsettled"] = len(self._unsettled)
         out["buffered_records"] = self._records
         out["metric_series_dropped"] = self.metrics.series_dropped
         return out

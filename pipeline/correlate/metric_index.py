@@ -14,6 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from math import sqrt
+from operator import mul
 
 from pipeline.correlate.config import CorrelateConfig
 from pipeline.model import MetricPoint
@@ -179,12 +180,16 @@ class MetricIndex:
             return z
         base = s.values[max(0, i - self._cfg.metric_baseline_points): i]
         v = s.values[i]
-        if len(base) < 2:
+        n = len(base)
+        if n < 2:
             z = 0.0
         else:
-            mean = sum(base) / len(base)
-            var = sum((x - mean) ** 2 for x in base) / (len(base) - 1)
-            if var > 0:
+            k = base[0]  # shifted by a sample so large values keep their precision
+            d = [x - k for x in base]
+            s1 = sum(d)
+            mean = k + s1 / n
+            var = (sum(map(mul, d, d)) - s1 * s1 / n) / (n - 1)
+            if var > 1e-12 * (mean * mean + 1.0):
                 z = max(-Z_CAP, min(Z_CAP, (v - mean) / sqrt(var)))
             else:
                 z = 0.0 if v == mean else (Z_CAP if v > mean else -Z_CAP)

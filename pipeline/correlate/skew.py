@@ -9,13 +9,15 @@ median host of each connected group is 0 (most clocks are right; groups of fewer
 hosts are left out), then bounded by max_skew.
 
 Determinism: samples are filed by event-time epoch in order-independent bottom-k sketches
-(keyed by a hash of the child span id, so duplicates collapse and two workers' sketches merge
-exactly). The table applied to a trace of epoch `e` uses only epochs older than
+(keyed by a CRC-32 of the child span id, stable across processes, so duplicates collapse
+and two workers' sketches merge exactly). The table applied to a trace of epoch `e` uses only epochs older than
 `e - lag`, where `lag` covers the lateness bound and twice max_skew: every span that old has
 either arrived or been rejected as too late by the time such a trace completes. So the same
 input in any order within the lateness bound gives the same tables, hence the same rows.
-Traces whose hosts have no table entry yet fall back to the trace's own pairs, resolved
-outward from the root span's host.
+Right after a cold start no table has learnt enough yet: multi-host traces are then emitted
+with offsets from their own pairs (resolved outward from the root span's host) and re-emitted
+once the first mature table is final (`settle`). Hosts a table does not know are
+always resolved from the trace's own pairs, outward from the hosts it does know.
 
 Offsets are host clock minus reference clock: corrected time = raw time - offset.
 """
@@ -24,9 +26,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from zlib import crc32
 
 from pipeline.correlate.config import CorrelateConfig
-from pipeline.correlate.sampling import id_hash
 from pipeline.model import Span
 
 # Producer/consumer children (and children of producers) run asynchronously: no bound.
@@ -65,6 +67,10 @@ class SkewEstimator:
         self._cfg = config
         self._epoch = config.skew_epoch_ns
         self.lag_epochs = math.ceil((config.max_lateness_ns + 2 * config.max_skew_ns) / self._epoch) + 1
+        # How far past a trace's epoch `settle` looks for a mature table: enough for the
+        # first samples of a fresh stream to turn into one.
+        self.search_epochs = self.lag_epochs + 2 * config.skew_mature_epochs
+        self._maturity: dict[int, bool] = {}  # final epochs only: is the table mature
         # epoch bucket -> edge -> {child hash: delta}
         self._buckets: dict[int, dict[Edge, dict[int, int]]] = defaultdict(dict)
         self._tables: dict[int, dict[str, int]] = {}
@@ -74,19 +80,21 @@ class SkewEstimator:
 
     # -- samples -------------------------------------------------------------------------
 
-    def add_pair(self, parent: Span, child: Span) -> None:
-        """File one parent/child pair (no-op unless it is a usable cross-host pair)."""
+    def add_pair(self, parent: Span, child: Span) -> bool:
+        """File one parent/child pair; False (and nothing filed) unless it is a usable
+        cross-host pair."""
         delta = pair_delta(parent, child)
         if delta is None or abs(delta) > 2 * self._cfg.max_skew_ns:
-            return
+            return False
         bucket = max(parent.end_ns, child.end_ns) // self._epoch
         edge = (parent.host, child.host)
         sketch = self._buckets[bucket].get(edge)
         if sketch is None:
             sketch = self._buckets[bucket][edge] = {}
-        sketch[id_hash(child.span_id)] = delta
+        sketch[crc32(child.span_id.encode())] = delta
         if self._provisional:
             self._provisional.clear()
+        return True
         if len(sketch) > 2 * self._cfg.skew_samples_per_bucket:
             self._trim(sketch)
 
@@ -109,6 +117,7 @@ class SkewEstimator:
                 if len(mine) > 2 * self._cfg.skew_samples_per_bucket:
                     self._trim(mine)
         self._provisional.clear()
+        self._maturity.clear()
         lowest = min(samples, default=None)
         if lowest is not None:
             self._tables = {e: t for e, t in self._tables.items() if e - self.lag_epochs <= lowest}
@@ -121,6 +130,8 @@ class SkewEstimator:
             del self._buckets[b]
         for e in [e for e in self._tables if e < floor]:
             del self._tables[e]
+        for e in [e for e in self._maturity if e < floor]:
+            del self._maturity[e]
         self._provisional.clear()
 
     # -- tables --------------------------------------------------------------------------
@@ -130,8 +141,11 @@ class SkewEstimator:
 
     def is_final(self, epoch: int, watermark_ns: int) -> bool:
         """Whether every sample the table for `epoch` uses can no longer change."""
-        newest = (epoch - self.lag_epochs) * self._epoch
-        return watermark_ns - self._cfg.max_lateness_ns - self._cfg.max_skew_ns >= newest
+        return epoch <= self.last_final_epoch(watermark_ns)
+
+    def last_final_epoch(self, watermark_ns: int) -> int:
+        """The newest epoch whose table is final at this watermark."""
+        return (watermark_ns - self._cfg.max_lateness_ns - self._cfg.max_skew_ns) // self._epoch + self.lag_epochs
 
     def table(self, epoch: int, final: bool) -> dict[str, int]:
         """Host offsets for traces anchored in `epoch`; cached once its samples are final."""
@@ -162,6 +176,40 @@ class SkewEstimator:
         else:
             self._provisional[epoch] = table
         return table
+
+    def settle(self, epoch: int, paired: bool, watermark_ns: int | None,
+               first: int | None = None) -> tuple[dict[str, int] | None, int]:
+        """The table for a trace anchored in `epoch`, once it is decided.
+
+        A trace without cross-host pairs of its own (`paired` False) takes its epoch's table.
+        Otherwise it takes the first *mature* table from its epoch on (one learnt from at least
+        `skew_mature_epochs` epochs that had pair samples) -- normally its own epoch's; right
+        after a cold start or a long pause in traffic, a later one, so those traces get offsets
+        learnt from the data that follows them rather than from a handful of pairs. {} if no
+        table within `search_epochs` is mature. Returns (None, next epoch to probe) while a
+        needed table is not final yet; `watermark_ns` None means all input is in.
+        """
+        e = epoch if first is None else first
+        if not paired:
+            if watermark_ns is not None and not self.is_final(e, watermark_ns):
+                return None, e
+            return self.table(e, True), e
+        while e <= epoch + self.search_epochs:
+            if watermark_ns is not None and not self.is_final(e, watermark_ns):
+                return None, e
+            if self._mature(e):
+                return self.table(e, True), e
+            e += 1
+        return {}, e
+
+    def _mature(self, epoch: int) -> bool:
+        got = self._maturity.get(epoch)
+        if got is None:
+            hi = epoch - self.lag_epochs
+            need = min(self._cfg.skew_mature_epochs, self._cfg.skew_history_epochs)
+            got = sum(1 for b in range(hi - self._cfg.skew_history_epochs, hi) if self._buckets.get(b)) >= need
+            self._maturity[epoch] = got
+        return got
 
     def current_offsets(self) -> dict[str, int]:
         """The newest final table: what `telecorr skew` shows and the watermark corrects by."""

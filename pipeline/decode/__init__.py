@@ -37,7 +37,7 @@ def decode_batch(kind: str, values: list[bytes], timestamps_ns: list[int]) -> De
             value = bytes(value) if value is not None else b""  # bytearray/memoryview; None = tombstone
         try:
             if kind == "raw_logs":
-                decode_raw_lines(value, ts, out, errors)
+                decode_raw_lines(value, ts, out)
             elif kind == "events":
                 decode_events(value, ts, out, errors)
             else:

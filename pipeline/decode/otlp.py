@@ -15,10 +15,10 @@ import orjson
 from pipeline.decode.jsonfields import get
 from pipeline.decode.otlp_logs import logs_from_json, logs_from_proto
 from pipeline.decode.otlp_metrics import metrics_from_json, metrics_from_proto
+from pipeline.decode.otlp_pb import parse_request
 from pipeline.decode.otlp_traces import spans_from_json, spans_from_proto
 from pipeline.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.decode.values import describe
-from pipeline.decode.wire import submessages
 
 # `[` too, so a JSON array is reported as the wrong top-level type, not as garbled protobuf
 # (a protobuf message cannot start with 0x5B: that is a group start, unused by OTLP).
@@ -74,11 +74,18 @@ def decode_otlp(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, error
 
 def _decode_proto(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str]) -> None:
     top, _, what = TOP_LEVEL[kind]
-    if not submessages(value, 0, len(value), 1):
+    req = parse_request(kind, value)
+    if kind == "otlp_spans":
+        resources = req.resource_spans  # type: ignore[attr-defined]
+    elif kind == "otlp_logs":
+        resources = req.resource_logs  # type: ignore[attr-defined]
+    else:
+        resources = req.resource_metrics  # type: ignore[attr-defined]
+    if not resources:  # parsed, but only unknown fields: some other message
         raise MessageError(f"protobuf: no {top} in a {len(value)}-byte message: not an OTLP {what} export request?")
     if kind == "otlp_spans":
-        out.spans.extend(spans_from_proto(value, errors))
+        out.spans.extend(spans_from_proto(req, errors))
     elif kind == "otlp_logs":
-        out.logs.extend(logs_from_proto(value, kafka_ns, errors))
+        out.logs.extend(logs_from_proto(req, kafka_ns, errors))
     else:
-        out.metrics.extend(metrics_from_proto(value, errors))
+        out.metrics.extend(metrics_from_proto(req, errors))

@@ -10,33 +10,26 @@ import math
 
 from pipeline.decode import enums
 from pipeline.decode.jsonfields import enum, get, items, ns, obj, string, unsigned
-from pipeline.decode.otlp_schema import METRICS_REQUEST
-from pipeline.decode.otlp_walk import AttrsFn, proto_attrs, walk
+from pipeline.decode.otlp_pb import attributes, record_path, walk as pb_walk
+from pipeline.decode.otlp_walk import walk
 from pipeline.decode.records import finish_point, make_exemplar, text_id
 from pipeline.decode.result import RecordError
 from pipeline.decode.values import json_attrs, json_double, json_int
-from pipeline.decode.wire import parse
 from pipeline.model import Exemplar, MetricPoint
 
 _LEVELS = (("resourceMetrics", "resource_metrics"), ("scopeMetrics", "scope_metrics"), ("metrics", "metrics"))
+_NAMES = ("resourceMetrics", "scopeMetrics", "metrics")
 # (OTLP/JSON key, protobuf name, model type)
 _TYPES = (("gauge", "gauge", "gauge"), ("sum", "sum", "sum"), ("histogram", "histogram", "histogram"),
           ("exponentialHistogram", "exponential_histogram", "exp_histogram"), ("summary", "summary", "summary"))
-
-
-def metrics_from_proto(buf: bytes, errors: list[str]) -> list[MetricPoint]:
-    """Every good point of one protobuf request (MessageError if the message is unreadable)."""
-    return _metrics(parse(buf, 0, len(buf), METRICS_REQUEST), errors, proto_attrs)
+_BY_PB_NAME = {snake: (key, mtype) for key, snake, mtype in _TYPES}
+_NO_DATA = "has no data (expected one of gauge, sum, histogram, exponentialHistogram, summary)"
 
 
 def metrics_from_json(doc: dict, errors: list[str]) -> list[MetricPoint]:
     """Every good point of one decoded OTLP/JSON request."""
-    return _metrics(doc, errors, json_attrs)
-
-
-def _metrics(doc: dict, errors: list[str], attrs: AttrsFn) -> list[MetricPoint]:
     out: list[MetricPoint] = []
-    for metric, res, path in walk(doc, _LEVELS, attrs, errors):
+    for metric, res, where in walk(doc, _LEVELS, errors):
         try:
             name = string(metric.get("name"), "name")
             unit = string(metric.get("unit"), "unit")
@@ -45,8 +38,7 @@ def _metrics(doc: dict, errors: list[str], attrs: AttrsFn) -> list[MetricPoint]:
                 if data is not None:
                     break
             else:
-                raise RecordError("", f"metric {name!r} has no data (expected one of gauge, sum, histogram, "
-                                      "exponentialHistogram, summary)")
+                raise RecordError("", f"metric {name!r} {_NO_DATA}")
             data = obj(data, key)
             points = items(get(data, "dataPoints", "data_points"), key + ".dataPoints")
             monotonic = get(data, "isMonotonic", "is_monotonic")
@@ -55,22 +47,93 @@ def _metrics(doc: dict, errors: list[str], attrs: AttrsFn) -> list[MetricPoint]:
             temporality = enum(get(data, "aggregationTemporality", "aggregation_temporality"),
                                enums.TEMPORALITY, key + ".aggregationTemporality")
         except RecordError as exc:
-            errors.append(exc.at(path))
+            errors.append(exc.at(where))
             continue
         for n, dp in enumerate(points):
             try:
                 dp = obj(dp, "")
                 p = MetricPoint(name=name, type=mtype, time_ns=0, unit=unit, is_monotonic=bool(monotonic),
                                 temporality=temporality)
-                _fill(p, dp, attrs)
+                _fill(p, dp)
                 out.append(finish_point(p, res))
             except RecordError as exc:
-                errors.append(exc.at(f"{path}.{key}.dataPoints[{n}]"))
+                errors.append(exc.at(f"{where}.{key}.dataPoints[{n}]"))
     return out
 
 
-def _fill(p: MetricPoint, dp: dict, attrs: AttrsFn) -> None:
-    p.attributes = attrs(dp.get("attributes"), "attributes")
+def metrics_from_proto(req: object, errors: list[str]) -> list[MetricPoint]:
+    """Every good point of one parsed ExportMetricsServiceRequest; bad ones add to `errors`."""
+    out: list[MetricPoint] = []
+    for metric, res, i, j, k in pb_walk(req.resource_metrics, "scope_metrics", "metrics", _NAMES, errors):  # type: ignore[attr-defined]
+        which = metric.WhichOneof("data")
+        if which is None:
+            errors.append(f"{record_path(_NAMES, i, j, k)}: metric {metric.name!r} {_NO_DATA}")
+            continue
+        key, mtype = _BY_PB_NAME[which]
+        data = getattr(metric, which)
+        name, unit = metric.name, metric.unit
+        monotonic = which == "sum" and data.is_monotonic
+        temporality = data.aggregation_temporality if which in ("sum", "histogram", "exponential_histogram") else 0
+        for n, dp in enumerate(data.data_points):
+            try:
+                p = MetricPoint(name=name, type=mtype, time_ns=dp.time_unix_nano, unit=unit, is_monotonic=monotonic,
+                                temporality=temporality, start_time_ns=dp.start_time_unix_nano,
+                                attributes=attributes(dp.attributes, "attributes"))
+                if which != "summary":  # the one point type without exemplars
+                    p.exemplars = [_pb_exemplar(e, f"exemplars[{x}]") for x, e in enumerate(dp.exemplars)]
+                _pb_fill(p, dp, which)
+                out.append(finish_point(p, res))
+            except RecordError as exc:
+                errors.append(exc.at(f"{record_path(_NAMES, i, j, k)}.{key}.dataPoints[{n}]"))
+    return out
+
+
+def _pb_fill(p: MetricPoint, dp: object, which: str) -> None:
+    """The type-specific fields of a protobuf data point, checked like their JSON forms."""
+    if which == "gauge" or which == "sum":
+        v = dp.WhichOneof("value")  # type: ignore[attr-defined]
+        if v is None:
+            stale = dp.flags & 1  # type: ignore[attr-defined]
+            raise RecordError("", "no value (asDouble or asInt)" + (
+                "; it is flagged 'no recorded value' (a staleness marker)" if stale else ""))
+        p.value = float(getattr(dp, v))
+        return
+    p.count = dp.count  # type: ignore[attr-defined]
+    p.sum = p.value = dp.sum  # type: ignore[attr-defined]
+    if which == "summary":
+        p.quantiles = [(q.quantile, q.value) for q in dp.quantile_values if q.value == q.value]  # type: ignore[attr-defined]
+        return
+    if dp.HasField("min"):  # type: ignore[attr-defined]
+        p.min = dp.min  # type: ignore[attr-defined]
+    if dp.HasField("max"):  # type: ignore[attr-defined]
+        p.max = dp.max  # type: ignore[attr-defined]
+    if which == "histogram":
+        p.bucket_counts = list(dp.bucket_counts)  # type: ignore[attr-defined]
+        p.bucket_bounds = list(dp.explicit_bounds)  # type: ignore[attr-defined]
+        _check_buckets(p)
+        return
+    p.exp_scale = dp.scale  # type: ignore[attr-defined]
+    p.exp_zero_count = dp.zero_count  # type: ignore[attr-defined]
+    pos, neg = dp.positive, dp.negative  # type: ignore[attr-defined]
+    p.exp_positive_offset, p.exp_positive_counts = pos.offset, list(pos.bucket_counts)
+    p.exp_negative_offset, p.exp_negative_counts = neg.offset, list(neg.bucket_counts)
+
+
+def _pb_exemplar(e: object, where: str) -> Exemplar:
+    v = e.WhichOneof("value")  # type: ignore[attr-defined]
+    return make_exemplar(e.time_unix_nano, 0.0 if v is None else float(getattr(e, v)),  # type: ignore[attr-defined]
+                         text_id(e.trace_id.hex(), where + ".traceId", 16),  # type: ignore[attr-defined]
+                         text_id(e.span_id.hex(), where + ".spanId", 8), where)  # type: ignore[attr-defined]
+
+
+def _check_buckets(p: MetricPoint) -> None:
+    if p.bucket_counts and len(p.bucket_counts) != len(p.bucket_bounds) + 1:
+        raise RecordError("bucketCounts", f"{len(p.bucket_counts)} counts for {len(p.bucket_bounds)} bounds "
+                                          "(expected one more count than bounds)")
+
+
+def _fill(p: MetricPoint, dp: dict) -> None:
+    p.attributes = json_attrs(dp.get("attributes"), "attributes")
     p.start_time_ns = ns(get(dp, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")
     p.time_ns = ns(get(dp, "timeUnixNano", "time_unix_nano"), "timeUnixNano")
     p.exemplars = [_exemplar(e, f"exemplars[{i}]") for i, e in enumerate(items(dp.get("exemplars"), "exemplars"))]
@@ -103,9 +166,7 @@ def _fill(p: MetricPoint, dp: dict, attrs: AttrsFn) -> None:
                                                                       "bucketCounts")]
         p.bucket_bounds = [json_double(b, "explicitBounds") for b in items(get(dp, "explicitBounds", "explicit_bounds"),
                                                                            "explicitBounds")]
-        if p.bucket_counts and len(p.bucket_counts) != len(p.bucket_bounds) + 1:
-            raise RecordError("bucketCounts", f"{len(p.bucket_counts)} counts for {len(p.bucket_bounds)} bounds "
-                                              "(expected one more count than bounds)")
+        _check_buckets(p)
         return
     p.exp_scale = json_int(dp.get("scale", 0), "scale")
     p.exp_zero_count = unsigned(get(dp, "zeroCount", "zero_count"), "zeroCount")

@@ -1,8 +1,11 @@
 """Raw text log lines: each non-blank line of a message becomes one LogRecord.
 
 Only the line and the Kafka timestamp are known here; a later stage (pipeline/logs) reads
-time, severity and fields out of the text. A line that is not valid UTF-8 is an error for that
-line alone; the other lines of the message are kept.
+time, severity and fields out of the text. The Kafka timestamp is the record's time and goes
+into its id (records.py), so a line repeated in two messages stays two rows. A line that is
+not valid UTF-8 is kept, not refused: its bad bytes become U+FFFD and attribute
+`telecorr.invalid_utf8` = "true" says so, because a damaged line is worth more to whoever
+investigates an incident than no line at all.
 """
 
 from __future__ import annotations
@@ -10,23 +13,27 @@ from __future__ import annotations
 from pipeline.decode.records import LogIds, Resource
 from pipeline.decode.result import DecodeResult, MessageError
 
+INVALID_UTF8_ATTR = "telecorr.invalid_utf8"
 
-def decode_raw_lines(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str]) -> None:
+
+def decode_raw_lines(value: bytes, kafka_ns: int, out: DecodeResult) -> None:
     """Add one log per non-blank line of `value` to `out` (MessageError if there is none)."""
     ids = LogIds()
     res = Resource({})
     logs = []
-    for n, line in enumerate(value.split(b"\n"), 1):
+    for line in value.split(b"\n"):
         if not line or line.isspace():
             continue
+        attributes = {}
         try:
             text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            errors.append(f"line {n}: invalid UTF-8 at byte {exc.start}")
-            continue
+        except UnicodeDecodeError:
+            text = line.decode("utf-8", "replace")
+            attributes[INVALID_UTF8_ATTR] = "true"
         if text[-1] == "\r":
             text = text[:-1]
-        logs.append(ids.make(0, kafka_ns, kafka_ns, 0, "", text, None, None, {}, res))
-    if not logs and not errors:
+        # Raw text carries no time of its own: the Kafka timestamp stands in as the given time.
+        logs.append(ids.make(kafka_ns, kafka_ns, kafka_ns, 0, "", text, None, None, attributes, res))
+    if not logs:
         raise MessageError("empty message (no non-blank line)")
     out.logs.extend(logs)

@@ -173,6 +173,23 @@ def parse_container(line: str, default_tz: str, ref_ns: int) -> tuple[str, Parse
     return inner, wrapper
 
 
+# CRI (containerd / CRI-O) log files: "<RFC3339Nano> <stream> <P|F> <line>".
+_CRI = re.compile(r"(\d{4}-\d{2}-\d{2}T\S+) (stdout|stderr) ([PF]) (.*)$", re.S)
+
+
+def parse_cri(line: str, default_tz: str, ref_ns: int) -> tuple[str, Parsed] | None:
+    """CRI runtime wrapper line: returns (inner line, wrapper fields) or None."""
+    m = _CRI.match(line)
+    if not m:
+        return None
+    wrapper = Parsed(format="container", message="")
+    wrapper.time_ns = parse_timestamp(m.group(1), default_tz, ref_ns) or 0
+    wrapper.attributes = {"stream": m.group(2)}
+    if m.group(3) == "P":
+        wrapper.attributes["log.partial"] = "true"
+    return m.group(4), wrapper
+
+
 # key=value, key="quoted \" value", key= (empty), bare key.
 _LOGFMT_PAIR = re.compile(r'\s*([^\s="]+)(?:=("(?:[^"\\]|\\.)*"|[^\s"]*))?(?=\s|$)')
 
@@ -251,9 +268,31 @@ def parse_syslog(line: str, default_tz: str, ref_ns: int) -> Parsed | None:
     return p
 
 
+# Upper-case level words stand alone ("… ERROR [main] …"); lower-case ones only when
+# bracketed ("[warn]"), so prose such as "no error found" is not read as a level.
 _TEXT_LEVEL = re.compile(
-    r"[\[\s|(<]?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC"
-    r"|trace|debug|info|notice|warn|warning|error|fatal|critical)[\]\s|:)>]", )
+    r"(?:^|[\s\[(<|])(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC)"
+    r"(?=[\]\s|:)>]|$)|[\[(<](trace|debug|info|notice|warn|warning|error|fatal|critical)[\])>]")
+# klog / glog (Kubernetes components): "E0102 15:04:05.123456   12345 file.go:42] message".
+_KLOG = re.compile(r"([IWEF])(\d{2})(\d{2}) (\d{2}:\d{2}:\d{2}\.\d{1,9})\s+(\d+) ([^\s\]]+)\] ?(.*)$", re.S)
+_KLOG_LEVEL = {"I": 9, "W": 13, "E": 17, "F": 21}
+
+
+def parse_klog(line: str, default_tz: str, ref_ns: int) -> Parsed | None:
+    """klog/glog header lines; the year comes from the reference time, as in syslog."""
+    m = _KLOG.match(line)
+    if not m:
+        return None
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    mo = int(m.group(2))
+    if not 1 <= mo <= 12:
+        return None
+    p = Parsed(format="klog", message=m.group(7))
+    p.time_ns = parse_timestamp(f"{month[mo - 1]} {int(m.group(3))} {m.group(4)}", default_tz, ref_ns) or 0
+    p.severity_number = _KLOG_LEVEL[m.group(1)]
+    p.severity_text = severity.severity_name(p.severity_number)
+    p.attributes = {"thread.id": m.group(5), "code.location": m.group(6)}
+    return p
 
 
 def parse_text(line: str, default_tz: str, ref_ns: int) -> Parsed:
@@ -265,6 +304,6 @@ def parse_text(line: str, default_tz: str, ref_ns: int) -> Parsed:
         p.time_ns = ns
     m = _TEXT_LEVEL.search(line, 0, 80)
     if m:
-        p.severity_number = severity.from_name(m.group(1))
+        p.severity_number = severity.from_name(m.group(1) or m.group(2))
         p.severity_text = severity.severity_name(p.severity_number)
     return p

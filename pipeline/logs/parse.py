@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pipeline.logs import severity
-from pipeline.logs.formats import (FORMATS, Parsed, parse_container, parse_json, parse_logfmt,
-                                   parse_syslog, parse_text)
+from pipeline.logs.formats import (FORMATS, Parsed, parse_container, parse_cri, parse_json,
+                                   parse_klog, parse_logfmt, parse_syslog, parse_text)
 from pipeline.logs.traceids import extract_ids
 from pipeline.model import LogRecord
 
@@ -23,6 +23,15 @@ def _auto(line: str, tz: str, ref: int) -> tuple[Parsed, bool]:
         if p is not None:
             return p, False
         return parse_text(line, tz, ref), True
+    if first.isdigit() and s[4:5] == "-" and (" stdout " in s[:48] or " stderr " in s[:48]):
+        wrapped = parse_cri(s, tz, ref)
+        if wrapped is not None:
+            inner, failed = _auto(wrapped[0], tz, ref)
+            return _merge_wrapper(wrapped[1], inner), failed
+    if first and first in "IWEF" and s[1:5].isdigit():
+        p = parse_klog(s, tz, ref)
+        if p is not None:
+            return p, False
     if first == "<" and s[1:2].isdigit():
         p = parse_syslog(s, tz, ref)
         return (p, False) if p is not None else (parse_text(line, tz, ref), True)
@@ -41,6 +50,12 @@ def _merge_wrapper(wrapper: Parsed, inner: Parsed) -> Parsed:
     """The inner line's own fields first; the wrapper (runtime time, stream) fills gaps."""
     inner.format = "container/" + inner.format
     inner.time_ns = inner.time_ns or wrapper.time_ns
+    if not inner.severity_number:
+        inner.severity_number, inner.severity_text = wrapper.severity_number, wrapper.severity_text
+    inner.service = inner.service or wrapper.service
+    inner.host = inner.host or wrapper.host
+    if not inner.trace_id:
+        inner.trace_id, inner.span_id = wrapper.trace_id, inner.span_id or wrapper.span_id
     for k, v in wrapper.attributes.items():
         inner.attributes.setdefault(k, v)
     return inner
@@ -50,7 +65,7 @@ def _explicit(fmt: str, line: str, tz: str, ref: int) -> tuple[Parsed, bool]:
     if fmt == "text":
         return parse_text(line, tz, ref), False
     if fmt == "container":
-        wrapped = parse_container(line, tz, ref)
+        wrapped = parse_container(line, tz, ref) or parse_cri(line, tz, ref)
         if wrapped is None:
             return parse_text(line, tz, ref), True
         inner, failed = _auto(wrapped[0], tz, ref)

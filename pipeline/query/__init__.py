@@ -6,7 +6,8 @@ from pipeline.query.errors import QueryError
 from pipeline.query.matcher import RuleMatcher, compile_rules, rules_hash
 from pipeline.query.optimize import optimize
 from pipeline.query.parser import parse
-from pipeline.query.rules import Rule, RuleFileError, default_rules, load_rules, rules_from_data
+from pipeline.query.rulefile import (Rule, RuleFileError, default_rules, load_rules, rules_from_data,
+                                      rules_from_setting)
 from pipeline.query.sql import to_sql
 
 
@@ -16,5 +17,5 @@ def tag_logs(logs: list, rules: list[Rule]) -> None:
 
 
 __all__ = ["QueryError", "Rule", "RuleFileError", "RuleMatcher", "compile_rules", "default_rules",
-           "dump", "load_rules", "optimize", "parse", "rules_from_data", "rules_hash", "tag_logs",
-           "to_sql"]
+           "dump", "load_rules", "optimize", "parse", "rules_from_data", "rules_from_setting",
+           "rules_hash", "tag_logs", "to_sql"]

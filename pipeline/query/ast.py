@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 # Match kinds: 'term' (unquoted word), 'phrase' (quoted string), 'glob' (word with `*`,
 # stored with `\` escapes so a literal star is `\*`), 'regex' (dialect source), 'exists'.
-MATCH_KINDS = ("term", "phrase", "glob", "regex", "exists")
-COMPARE_OPS = (">", ">=", "<", "<=")
+# Compare ops: > >= < <=.
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +89,6 @@ class Const:
 
 
 Node = Match | Compare | AnyOf | Not | And | Or | Const
-Leaf = Match | Compare | AnyOf
 
 
 def dump(node: Node, indent: int = 0) -> str:

@@ -30,11 +30,12 @@ import re2
 
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
+from pipeline.query.errors import QueryError
 from pipeline.query.fields import ASCII_LOWER, column_of, match_regex
 from pipeline.query.optimize import optimize
 from pipeline.query.parser import parse
 from pipeline.query.regex import CompiledRegex, compile_regex
-from pipeline.query.rules import Rule
+from pipeline.query.rulefile import Rule
 
 _NUMBER = re2.compile(r"^-?[0-9]+(?:\.[0-9]+)?\z")
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -145,7 +146,7 @@ class RuleMatcher:
         self._leaves: dict[Node, int] = {}
         for t in trees:
             self._collect(t)
-        leaf_list = list(self._leaves)
+        self._leaf_list = leaf_list = list(self._leaves)
         hs_patterns: dict[str, list[tuple[int, str]]] = {}
         py_preds: dict[int, list[tuple[str, Callable]]] = {}
         self._captures: dict[int, list[tuple[Values, object]]] = {}
@@ -169,7 +170,7 @@ class RuleMatcher:
         direct: list[list[int]] = [[] for _ in leaf_list]
         tree_of: list[list[int]] = [[] for _ in leaf_list]
         self._tree_fns: dict[int, Callable[[set], bool]] = {}
-        self._always: list[tuple[int, Callable, list[int]]] = []
+        self._always: list[tuple[int, Callable]] = []
         self._every: list[int] = []
         for r, t in enumerate(trees):
             if isinstance(t, Const):
@@ -181,9 +182,9 @@ class RuleMatcher:
                 for li in leaves:
                     direct[li].append(r)
             elif _eval_empty(t):
-                self._always.append((r, eval("lambda A, C: " + self._np_expr(t)), leaves))
+                self._always.append((r, _compile_expr("lambda A, C: " + self._np_expr(t), self.ids[r])))
             else:
-                self._tree_fns[r] = eval("lambda h: " + self._py_expr(t))
+                self._tree_fns[r] = _compile_expr("lambda h: " + self._py_expr(t), self.ids[r])
                 for li in leaves:
                     tree_of[li].append(r)
         self._direct = _csr(direct)
@@ -299,13 +300,15 @@ class RuleMatcher:
             if fld.db is None:
                 continue
             values = self._values(fld.name, logs, cache)
-            joined = "\x00".join(values)
+            buf = ("\x00" + "\x00".join(values) + "\x00").encode("utf-8", "replace")
+            seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
             nul_lines: list[int] = []
-            if joined.count("\x00") != n - 1:
+            if len(seps) != n + 1:
+                # Some values contain NUL themselves: scan '' in their place, check them apart.
                 nul_lines = [i for i, v in enumerate(values) if "\x00" in v]
                 joined = "\x00".join("" if "\x00" in v else v for v in values)
-            buf = ("\x00" + joined + "\x00").encode("utf-8", "replace")
-            seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
+                buf = ("\x00" + joined + "\x00").encode("utf-8", "replace")
+                seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
             found: list[int] = []
             app = found.append
 
@@ -339,7 +342,7 @@ class RuleMatcher:
         """Values containing NUL cannot be joined; evaluate that field's leaves with RE2."""
         out = []
         for leaf in fld.leaves:
-            node = next(k for k, v in self._leaves.items() if v == leaf)
+            node = self._leaf_list[leaf]
             for m in (node.members if isinstance(node, AnyOf) else (node,)):
                 if m.field != fld.name:
                     continue
@@ -383,7 +386,7 @@ class RuleMatcher:
             def C(value: bool) -> np.ndarray:
                 return np.full(n, value, dtype=bool)
 
-            for r, fn, _ in self._always:
+            for r, fn in self._always:
                 parts.append(np.flatnonzero(fn(A, C)).astype(np.int64) * R + r)
         for r in self._every:
             parts.append(np.arange(n, dtype=np.int64) * R + r)
@@ -425,6 +428,14 @@ class RuleMatcher:
                         for name, value in m.groupdict().items():
                             if value is not None:
                                 rec.attributes.setdefault(name, value)
+
+
+def _compile_expr(source: str, rule_id: str) -> Callable:
+    """A rule's boolean tree as one Python lambda (generated from leaf numbers only)."""
+    try:
+        return eval(source)  # noqa: S307 - source is built from ints and operators, no user text
+    except (SyntaxError, RecursionError, MemoryError):
+        raise QueryError(f"rule {rule_id!r} is too deeply nested to compile", 0, "a flatter query") from None
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pipeline.query.errors import QueryError
 from pipeline.query.fields import canonical_field, severity_threshold
 from pipeline.query.lexer import Token, has_wildcard, tokenize, unescape_word
 
-_MAX_DEPTH = 64
+_MAX_DEPTH = 32  # keeps compiled rule expressions well inside Python's nesting limit
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _STARTS_TERM = ("WORD", "STRING", "REGEX", "LPAREN", "NOT")
 _DESCRIBE = {"EOF": "end of query", "RPAREN": "')'", "LPAREN": "'('", "COLON": "':'"}

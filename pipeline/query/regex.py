@@ -216,7 +216,7 @@ class _P:
                 raise self.err("POSIX classes are not supported", "explicit ranges like [a-z]", self.i)
             first = False
             lo = self.class_atom()
-            if isinstance(lo, tuple) and lo and isinstance(lo[0], tuple):
+            if isinstance(lo, tuple):  # \d \w \s inside the class
                 ranges.extend(lo)
                 continue
             if s.startswith("-", self.i) and self.i + 1 < len(s) and s[self.i + 1] != "]":
@@ -233,11 +233,11 @@ class _P:
         return ("cls", tuple(ranges), negated)
 
     def class_atom(self) -> int | tuple:
+        """A code point, or the ranges of a shorthand class."""
         c = self.s[self.i]
         self.i += 1
         if c == "\\":
-            node = self.escape(in_class=True)
-            return node[1] if node[0] == "cls" else node[1]
+            return self.escape(in_class=True)[1]
         return ord(c)
 
 
@@ -383,6 +383,24 @@ def _anchors_at_edges(n: tuple, lead: bool, trail: bool) -> bool:
     return True
 
 
+def _max_anchors(n: tuple, kind: str) -> int:
+    """The most `kind` anchors (bol/eol) one match path can pass; each becomes a NUL in the
+    Hyperscan form, so a path with two (`^^a`) would need two separators."""
+    k = n[0]
+    if k == kind:
+        return 1
+    if k == "seq":
+        return sum(_max_anchors(c, kind) for c in n[1])
+    if k == "alt":
+        return max(_max_anchors(b, kind) for b in n[1])
+    if k == "grp":
+        return _max_anchors(n[3], kind)
+    if k == "rep":
+        inner = _max_anchors(n[1], kind)
+        return inner * (n[3] if n[3] is not None else 2) if inner else 0
+    return 0
+
+
 def _min_len(n: tuple) -> int:
     k = n[0]
     if k in ("lit", "cls", "dot"):
@@ -478,7 +496,14 @@ def compile_regex(src: str, ci: bool = False) -> CompiledRegex:
     e_hs = _Emit("hs", ci, False)
     hs = e_hs.node(tree)
     has_anchor = any(a in src for a in ("^", "$", "\\A", "\\z"))
-    if not e_hs.ok or (has_anchor and not _anchors_at_edges(tree, True, True)):
+    if not e_hs.ok or (has_anchor and (not _anchors_at_edges(tree, True, True)
+                                       or _max_anchors(tree, "bol") > 1
+                                       or _max_anchors(tree, "eol") > 1)):
+        hs = None
+    elif _min_len(tree) == 0:
+        # A match could consume no character of its value (`\b`, `^\b`) and end on the NUL
+        # before it, which is also the previous value's end: the hit could not be placed.
+        # RE2 evaluates these (Hyperscan rejects most of them as matching empty anyway).
         hs = None
     always = _min_len(tree) == 0 and not _has_assertion(tree)
     return CompiledRegex(re2, re2_caps, hs, _required_literal(tree, ci), always, names)

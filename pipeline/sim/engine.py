@@ -20,14 +20,14 @@ from math import exp
 from pipeline.sim import logtext
 from pipeline.sim.attrs import AttrsCache, Shape
 from pipeline.sim.faults import InstanceFx
-from pipeline.sim.logtext import DEBUG, ERROR, INFO, WARN, LogRenderer
+from pipeline.sim.logtext import DEBUG, ERROR, INFO, SEV_NUMBER, SEV_TEXT, WARN, LogRenderer
 from pipeline.sim.topology import Call, Instance, Operation, Service, Topology
 
 # Span tuple: (trace_id, span_id, parent_span_id, shape, start_ns, end_ns, status_code,
 #              status_message, events | None); shape: attrs.Shape; events: [(time_ns, name, Attrs)].
 # Log tuple:  (time_ns, observed_ns, severity_number, severity_text, body, trace_id, span_id,
 #              true_trace_id, true_span_id).  Times are host-clock (emitted) nanoseconds.
-SPAN_INTERNAL, SPAN_SERVER, SPAN_CLIENT, SPAN_PRODUCER, SPAN_CONSUMER = 1, 2, 3, 4, 5
+SPAN_SERVER, SPAN_CLIENT, SPAN_PRODUCER, SPAN_CONSUMER = 2, 3, 4, 5  # OTLP SpanKind
 OK, ERR, TIMEOUT, UNAVAILABLE, RESET, POOL = range(6)
 _HTTP_CODE = (200, 500, 504, 503, 502, 500)
 _GRPC_CODE = (0, 13, 4, 14, 14, 13)
@@ -35,6 +35,7 @@ _ERROR_TYPE = ("", "500", "timeout", "connection_refused", "connection_reset", "
 _RETRYABLE = (TIMEOUT, UNAVAILABLE, RESET)
 _NORMALS = 1 << 16
 _ID_BATCH = 4096
+_DRAWS = 1 << 12  # pre-drawn samples per distribution (indexed by 12 random bits)
 _NET_NS = 250_000  # one-way in-cluster network latency, median
 _STACK_FORMATS = ("java", "text", "container", "json")  # the rest keep one line per record
 
@@ -95,12 +96,14 @@ def _kebab(name: str) -> str:
 class _Op:
     """An operation's constants, flattened for the hot loop."""
 
-    __slots__ = ("op", "svc", "mu", "sigma", "err", "calls", "server", "client", "shapes", "consumer_shapes",
+    __slots__ = ("op", "svc", "draws", "err", "calls", "server", "client", "shapes", "consumer_shapes",
                  "emits", "sets_status", "server_kind", "is_http")
 
-    def __init__(self, op: Operation, names: _Names, attrs: AttrsCache) -> None:
+    def __init__(self, op: Operation, names: _Names, attrs: AttrsCache, z: list[float]) -> None:
         svc = op.service
-        self.op, self.svc, self.mu, self.sigma, self.err = op, svc, op.mu, op.sigma, op.error_rate
+        self.op, self.svc, self.err = op, svc, op.error_rate
+        # Self-time samples drawn once; requests pick one at random (cheaper than exp per span).
+        self.draws = [exp(op.mu + op.sigma * x) for x in z[:_DRAWS]]
         self.server, self.client = names.server, names.client
         self.emits, self.sets_status = svc.emits_spans, svc.sets_status
         self.server_kind = SPAN_SERVER if svc.sets_kind else 0
@@ -115,7 +118,7 @@ class _Call:
     """A call site with everything the caller needs precomputed."""
 
     __slots__ = ("target", "lo", "hi", "parallel", "is_async", "via", "topic", "timeout", "retries",
-                 "critical", "prob", "pooled", "shapes", "producer_shapes")
+                 "critical", "prob", "pooled", "shapes", "producer_shapes", "run")
 
     def __init__(self, call: Call, caller: Service, target: _Op, names: _Names, attrs: AttrsCache) -> None:
         op = call.target
@@ -144,12 +147,16 @@ class TraceGenerator:
         self.clk = clocks
         self.ips = ips
         self.z = [rng.gauss(0.0, 1.0) for _ in range(_NORMALS)]
-        self.render = LogRenderer(rng)
+        render = LogRenderer()
+        self.styles = [render.style(i) for i in topo.instances]
         attrs = AttrsCache()
         names = {op: _Names(op) for svc in topo.services.values() for op in svc.operations.values()}
-        self.ops = {op: _Op(op, names[op], attrs) for op in names}
+        self.ops = {op: _Op(op, names[op], attrs, self.z) for op in names}
+        self.net = [int(_NET_NS * exp(0.3 * x)) for x in self.z[-_DRAWS:]]
         for op, o in self.ops.items():
             o.calls = [_Call(c, op.service, self.ops[c.target], names[c.target], attrs) for c in op.calls]
+            for c in o.calls:  # most calls are one plain attempt: skip the wrapper for those
+                c.run = self._call if c.pooled or c.retries else self._attempt
         self.attrs = attrs
         self.stats = [InstStats() for _ in topo.instances]
         n = len(topo.instances)
@@ -187,12 +194,22 @@ class TraceGenerator:
 
     def log(self, inst: Instance, level: int, msg: str, t: int, trace: str = "", span: str = "",
             exc: str = "") -> None:
-        """Write one log line at true time t from inst (its clock applies)."""
-        off, ep, rate = self.clk[inst.index]
+        """Write one log line at true time t from inst (its clock applies), inside span if given.
+
+        Where the ids go follows the service's habit: the OTLP record, the text, a per-line mix,
+        or nowhere; the log truth keeps the real ones either way.
+        """
+        k = inst.index
+        off, ep, rate = self.clk[k]
         et = t + off + int((t - ep) * rate)
-        body, sn, st, rt, rs = self.render.render(inst, level, msg, et, trace, span, exc)
-        self.logs[inst.index].append((et, et + 1_000_000 + (self.rng.getrandbits(24)), sn, st, body, rt, rs,
-                                      trace, span))
+        fmt, carry, sets_severity = self.styles[k]
+        if carry == "mixed" and trace:
+            r = self.rng.random()
+            carry = "record" if r < 0.4 else "text" if r < 0.8 else "none"
+        body = fmt(inst, level, msg, et, trace if carry == "text" else "", span, exc)
+        rt, rs = (trace, span) if carry == "record" else ("", "")
+        sn, sv = (SEV_NUMBER[level], SEV_TEXT[level]) if sets_severity else (0, "")
+        self.logs[k].append((et, et + 1_000_000 + self.rng.getrandbits(24), sn, sv, body, rt, rs, trace, span))
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -224,7 +241,7 @@ class TraceGenerator:
         fx = self.fx[k]
         ids = self._ids
         sid = ids.pop() if ids else self._refill_ids()
-        own = exp(o.mu + o.sigma * z[gb(16)]) * fx.factor
+        own = o.draws[gb(12)] * fx.factor
         if fx.slow_ns:
             own += fx.slow_ns * exp(0.25 * z[gb(16)])
         t = t0 + int(own * 0.6)
@@ -239,7 +256,7 @@ class TraceGenerator:
                 if out:
                     fail = why
             elif c.lo == c.hi == 1:
-                t, out, why = self._call(c, inst, trace, sid, t)
+                t, out, why = c.run(c, inst, trace, sid, t)
                 if out:
                     fail = why
             else:
@@ -247,7 +264,7 @@ class TraceGenerator:
                 if c.parallel:
                     end = t
                     for _ in range(n):
-                        e, out, why = self._call(c, inst, trace, sid, t)
+                        e, out, why = c.run(c, inst, trace, sid, t)
                         if e > end:
                             end = e
                         if out and fail is None:
@@ -255,7 +272,7 @@ class TraceGenerator:
                     t = end
                 else:
                     for _ in range(n):
-                        t, out, why = self._call(c, inst, trace, sid, t)
+                        t, out, why = c.run(c, inst, trace, sid, t)
                         if out:
                             fail = why
                             break
@@ -317,7 +334,7 @@ class TraceGenerator:
         return end, outcome
 
     def _call(self, c: _Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
-        """A synchronous call from inst (with retries); writes client spans. -> (end, outcome, cause)."""
+        """A call that needs a pooled connection first, or may be retried (see _Call.run)."""
         if c.pooled:
             caller = inst.service
             st = self.stats[inst.index]
@@ -338,21 +355,21 @@ class TraceGenerator:
                 t += 20_000 + self.rng.getrandbits(14)
         start = t
         end, outcome, cause = self._attempt(c, inst, trace, parent, t)
-        if outcome:
-            callee = c.target.svc.name
-            attempt, attempts = 1, c.retries + 1
-            while outcome in _RETRYABLE and attempt < attempts:
-                self.log(inst, WARN, f"call to {callee} failed, retrying ({attempt}/{attempts}): {cause}",
-                         end, trace, parent)
-                end, outcome, cause = self._attempt(c, inst, trace, parent, end + 50_000_000 * attempt)
-                attempt += 1
-            if outcome:
-                self.log(inst, ERROR if c.critical else WARN, f"call to {callee} failed: {cause}", end, trace, parent)
+        attempt, attempts = 1, c.retries + 1
+        while outcome in _RETRYABLE and attempt < attempts:
+            self.log(inst, WARN, f"call to {c.target.svc.name} failed, retrying ({attempt}/{attempts}): {cause}",
+                     end, trace, parent)
+            end, outcome, cause = self._attempt(c, inst, trace, parent, end + 50_000_000 * attempt)
+            attempt += 1
+        if outcome and c.retries:
+            self.log(inst, ERROR if c.critical else WARN, f"call to {c.target.svc.name} failed: {cause}",
+                     end, trace, parent)
         if c.pooled:
             self.stats[inst.index].pool_busy_ns += end - start
         return end, outcome, cause
 
     def _attempt(self, c: _Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
+        """One try of a synchronous call: the client span, and the callee's work. -> (end, outcome, cause)."""
         target = c.target
         csvc = target.svc
         rng = self.rng
@@ -372,7 +389,7 @@ class TraceGenerator:
                 end, outcome = t + int(300_000 * exp(0.5 * z[gb(16)])), UNAVAILABLE
                 cause = logtext.call_error(inst.service.language, "refused", csvc.name, self.ips[callee.index], 0)
             else:
-                net = int(_NET_NS * exp(0.3 * z[gb(16)]))
+                net = self.net[gb(12)]
                 extra = 0
                 reset = False
                 if self.edges:
@@ -396,7 +413,7 @@ class TraceGenerator:
                     if sub:
                         cause = f"{csvc.name} responded {500 if target.is_http else 'INTERNAL'}"
                 else:
-                    dur = exp(target.mu + target.sigma * z[gb(16)]) * cfx.factor
+                    dur = target.draws[gb(12)] * cfx.factor
                     if cfx.slow_ns:
                         dur += cfx.slow_ns * exp(0.25 * z[gb(16)])
                     end = t + 2 * net + extra + int(dur)
@@ -421,6 +438,8 @@ class TraceGenerator:
             status, smsg = 0, ""
         self.spans[inst.index].append((trace, sid, parent, c.shapes[outcome], t + off + int((t - ep) * rate),
                                        end + off + int((end - ep) * rate), status, smsg, None))
+        if outcome and not c.retries:  # with retries, _call reports once it gives up
+            self.log(inst, ERROR if c.critical else WARN, f"call to {csvc.name} failed: {cause}", end, trace, parent)
         return end, outcome, cause
 
     def _publish(self, c: _Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
@@ -438,7 +457,7 @@ class TraceGenerator:
             addr = self.ips[broker.instances[0].index]
             cause = logtext.call_error(caller.language, "refused", broker.name, addr, 0)
         else:
-            end = t + int(exp(bop.mu + bop.sigma * self.z[gb(16)]) * bfx.factor)
+            end = t + int(self.ops[bop].draws[gb(12)] * bfx.factor)
             outcome, cause = OK, ""
             bst = self.stats[insts[0].index]
             bst.n += 1

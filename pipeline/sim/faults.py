@@ -188,7 +188,6 @@ class InstanceFx:
     gc_factor: float = 1.0
     pool_exhausted: bool = False
     version: str = ""
-    since_ns: int = 0  # start of the current down/up phase (for routing and warm-up)
 
 
 @dataclass(slots=True)
@@ -206,14 +205,22 @@ class FaultPlan:
         return sorted(out)
 
     def lifecycle(self) -> list[tuple[int, str, Instance, Fault]]:
-        """Instance events that write their own logs: deploys, OOM kills, restarts."""
+        """Instance events that write their own logs: deploys and rollbacks, OOM kills, restarts.
+
+        A memory leak ends the way it does in production: a fixed build replaces the leaking one
+        (memory back to its base), logged as a deploy by every instance that is up then.
+        """
         ev = []
         for f in self.faults:
             if f.type == "bad-deploy":
                 ev.extend((f.start_ns, "deploy", i, f) for i in f.instances)
+                ev.extend((f.end_ns, "rollback", i, f) for i in f.instances)
             for inst, kill, back in f.ooms:
                 ev.append((kill, "oom", inst, f))
                 ev.append((back, "restart", inst, f))
+            if f.type == "memory":
+                ev.extend((f.end_ns, "rollback", i, f) for i in f.instances
+                          if not any(o[0] is i and o[1] <= f.end_ns < o[2] for o in f.ooms))
         ev.sort(key=lambda e: (e[0], e[2].index, e[1]))
         return ev
 
@@ -226,7 +233,6 @@ class FaultPlan:
                 x = fx[inst.index]
                 if kill <= t < back:
                     x.down = 1 if t < kill + LB_DETECT_NS else 2
-                    x.since_ns = kill
                 elif back <= t < back + WARMUP_NS:
                     x.factor *= 1 + (back + WARMUP_NS - t) / WARMUP_NS
             if not f.start_ns <= t < f.end_ns:
@@ -253,7 +259,6 @@ class FaultPlan:
                     self._leak(x, inst, f, t)
                 elif f.type == "dependency-down":
                     x.down = 1
-                    x.since_ns = f.start_ns
                 elif f.type == "pool-exhaustion":
                     x.pool_exhausted = True
                 elif f.type == "bad-deploy":

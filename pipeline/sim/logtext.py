@@ -9,8 +9,8 @@ emitting host's (skewed) clock, like the record's own time.
 
 from __future__ import annotations
 
-import random
 import time
+from collections.abc import Callable
 
 import orjson
 
@@ -28,62 +28,39 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _SETS_SEVERITY = ("json", "logfmt")
 
 
-class _Clockface:
-    """Wall-clock text for a second, cached: formatting dominates log rendering otherwise."""
+class _Clockface(dict):
+    """Wall-clock text per second (`face[sec]` -> ISO, spaced, BSD forms), cached: formatting
+    dominates log rendering otherwise, and a dict lookup is the cheapest cache hit there is."""
 
-    __slots__ = ("_cache",)
-
-    def __init__(self) -> None:
-        self._cache: dict[int, tuple[str, str, str]] = {}
-
-    def parts(self, sec: int) -> tuple[str, str, str]:
-        p = self._cache.get(sec)
-        if p is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            g = time.gmtime(sec)
-            p = self._cache[sec] = (
-                f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
-                f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d} {g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
-                f"{_MONTHS[g.tm_mon - 1]} {g.tm_mday:2d} {g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
-            )
+    def __missing__(self, sec: int) -> tuple[str, str, str]:
+        if len(self) > 4096:
+            self.clear()
+        g = time.gmtime(sec)
+        p = self[sec] = (
+            f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
+            f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d} {g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
+            f"{_MONTHS[g.tm_mon - 1]} {g.tm_mday:2d} {g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}",
+        )
         return p
 
 
 class LogRenderer:
-    """Renders one log line for an instance; returns what goes into the OTLP log record."""
+    """Renders log bodies in each service's format (the caller decides where trace ids go)."""
 
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
+    def __init__(self) -> None:
         self.face = _Clockface()
         self._by_format = {"json": self._json, "logfmt": self._logfmt, "syslog5424": self._syslog5424,
                            "syslog3164": self._syslog3164, "container": self._container, "java": self._java,
                            "text": self._text}
-        self._styles: dict[Instance, tuple] = {}
 
-    def render(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str,
-               exc: str = "") -> tuple[str, int, str, str, str]:
-        """-> (body, severity_number, severity_text, record_trace_id, record_span_id).
+    def style(self, inst: Instance) -> tuple[Callable[..., str], str, bool]:
+        """(format function, trace-context habit, whether the record carries the severity) for inst.
 
-        `t` is the emitted (host clock) time; `exc` an optional multi-line stack trace.
+        The format function takes (inst, level, msg, emitted_ns, trace_in_text, span, exc) and
+        returns the body; `trace_in_text` is '' when the ids do not go into the text.
         """
-        style = self._styles.get(inst)
-        if style is None:
-            svc = inst.service
-            style = self._styles[inst] = (self._by_format[svc.log_format], svc.trace_in_logs,
-                                          svc.log_format in _SETS_SEVERITY)
-        fmt, carry, sets_severity = style
-        if carry == "mixed" and trace:
-            r = self.rng.random()
-            carry = "record" if r < 0.4 else "text" if r < 0.8 else "none"
-        body = fmt(inst, level, msg, t, trace if carry == "text" else "", span, exc)
-        if carry == "record":
-            if sets_severity:
-                return body, SEV_NUMBER[level], SEV_TEXT[level], trace, span
-            return body, 0, "", trace, span
-        if sets_severity:
-            return body, SEV_NUMBER[level], SEV_TEXT[level], "", ""
-        return body, 0, "", "", ""
+        svc = inst.service
+        return self._by_format[svc.log_format], svc.trace_in_logs, svc.log_format in _SETS_SEVERITY
 
     def _json(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
         svc = inst.service
@@ -91,7 +68,7 @@ class LogRenderer:
             head = f'{{"level":"{_LOWER[level]}","ts":{t / 1e9},"caller":"{svc.name}/handler.go:{88 + level}","msg":'
         else:
             sec, frac = divmod(t, 1_000_000_000)
-            head = (f'{{"level":"{_LOWER[level]}","time":"{self.face.parts(sec)[0]}.{frac // 1_000_000:03d}Z",'
+            head = (f'{{"level":"{_LOWER[level]}","time":"{self.face[sec][0]}.{frac // 1_000_000:03d}Z",'
                     f'"logger":"{svc.name}.app","msg":')
         body = head + orjson.dumps(msg).decode()
         if trace:
@@ -102,7 +79,7 @@ class LogRenderer:
 
     def _logfmt(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
         sec, frac = divmod(t, 1_000_000_000)
-        body = (f'time={self.face.parts(sec)[0]}.{frac // 1_000_000:03d}Z level={_LOWER[level]} '
+        body = (f'time={self.face[sec][0]}.{frac // 1_000_000:03d}Z level={_LOWER[level]} '
                 f'msg="{_q(msg)}" service={inst.service.name}')
         if trace:
             body += f" trace_id={trace} span_id={span}"
@@ -112,7 +89,7 @@ class LogRenderer:
 
     def _syslog5424(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
         sec, frac = divmod(t, 1_000_000_000)
-        body = (f"<{128 + _SYSLOG_SEV[level]}>1 {self.face.parts(sec)[0]}.{frac // 1000:06d}Z {inst.host} "
+        body = (f"<{128 + _SYSLOG_SEV[level]}>1 {self.face[sec][0]}.{frac // 1000:06d}Z {inst.host} "
                 f"{inst.service.name} {inst.pid} - - {msg}")
         if trace:
             body += f" traceparent=00-{trace}-{span}-01"
@@ -121,7 +98,7 @@ class LogRenderer:
         return body
 
     def _syslog3164(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
-        body = (f"<{128 + _SYSLOG_SEV[level]}>{self.face.parts(t // 1_000_000_000)[2]} {inst.host} "
+        body = (f"<{128 + _SYSLOG_SEV[level]}>{self.face[t // 1_000_000_000][2]} {inst.host} "
                 f"{inst.service.name}[{inst.pid}]: {SEV_TEXT[level]} {msg}")
         if trace:
             body += f" TraceID: {trace}"
@@ -131,7 +108,7 @@ class LogRenderer:
 
     def _container(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
         sec, frac = divmod(t, 1_000_000_000)
-        iso, spaced, _ = self.face.parts(sec)
+        iso, spaced, _ = self.face[sec]
         line = f"{spaced}.{frac // 1_000_000:03d} {_PADDED[level]} {inst.service.name}: {msg}"
         if trace:
             line += f" TraceID: {trace}"
@@ -143,7 +120,7 @@ class LogRenderer:
     def _java(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
         sec, frac = divmod(t, 1_000_000_000)
         svc = inst.service
-        body = (f"{self.face.parts(sec)[1]}.{frac // 1_000_000:03d} {_RPADDED[level]} {inst.pid} --- "
+        body = (f"{self.face[sec][1]}.{frac // 1_000_000:03d} {_RPADDED[level]} {inst.pid} --- "
                 f"[nio-{svc.port}-exec-{1 + frac % 9}] c.shop.{svc.name}.Controller : {msg}")
         if trace:
             body += f" [trace_id={trace} span_id={span}]"
@@ -153,7 +130,7 @@ class LogRenderer:
 
     def _text(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
         sec, frac = divmod(t, 1_000_000_000)
-        body = f"{self.face.parts(sec)[1]},{frac // 1_000_000:03d} {SEV_TEXT[level]} [{inst.id}] {msg}"
+        body = f"{self.face[sec][1]},{frac // 1_000_000:03d} {SEV_TEXT[level]} [{inst.id}] {msg}"
         if trace:
             body += f" TraceID: {trace}"
         if exc:

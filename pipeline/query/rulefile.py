@@ -83,3 +83,8 @@ def default_rules() -> list[Rule]:
     """The rule pack shipped with telecorr (pipeline/query/rules/default.yaml)."""
     text = resources.files("pipeline.query").joinpath("rules/default.yaml").read_text(encoding="utf-8")
     return rules_from_data(yaml.safe_load(text), "default.yaml")
+
+
+def rules_from_setting(path: str | Path | None) -> list[Rule]:
+    """The rules a worker uses: the configured rule file, or the default pack when unset."""
+    return load_rules(path) if path else default_rules()

@@ -1,0 +1,1 @@
+"""Rule packs shipped as package data (default.yaml: the default rule pack)."""
