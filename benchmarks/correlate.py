@@ -135,7 +135,9 @@ def section_accuracy(args: argparse.Namespace) -> dict:
             pooled[label + "_log"].append((log_acc * weight_l, weight_l))
             pooled[label + "_metric"].append((metric_acc * weight_m, weight_m))
         skewed = sorted(f"{h} {o / 1e9:+.2f}s" for h, o in traffic.host_offsets.items() if o)
-        print(f"accuracy: seed {seed}: skewed hosts {', '.join(skewed)}")
+        fix, raw = pooled["fix_log"][-1], pooled["no_fix_log"][-1]
+        print(f"accuracy: seed {seed}: logs {fix[0] / fix[1]:.5f} (no skew fix {raw[0] / raw[1]:.5f}); "
+              f"skewed hosts {', '.join(skewed)}")
 
     def share(key: str) -> float:
         ok = sum(a for a, _ in pooled[key])

@@ -243,3 +243,13 @@ def test_flat_events_follow_the_model(tmp_path):
             assert ev["type"] in ("gauge", "summary")
     c = truth["counts"]
     assert kinds == {"span": c["spans"], "log": c["logs"], "metric": c["metrics"]}
+
+
+def test_junk_metric_series_are_present():
+    out = run(preset="shop", duration_ns=30 * NS, rps=5, seed=6, random_skew=False, metric_interval_ns=NS)
+    zero = [m["value"] for m in out.metrics if m["name"] == "legacy.queue.depth"]
+    net = [m["value"] for m in out.metrics if m["name"] == "system.network.io.rate"]
+    assert zero and set(zero) == {0.0}
+    spikes = [v for v in net if v > 1e18]
+    assert spikes and len(spikes) < 0.05 * len(net)  # rare overflow spikes among ordinary rates
+    assert max(v for v in net if v < 1e18) < 1e8

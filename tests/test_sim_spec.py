@@ -143,12 +143,13 @@ def test_cli_writes_files_and_ground_truth(tmp_path, capsys):
                     "  db: {protocol: postgresql, operations: {Q: {self: [1ms, 4ms], statement: SELECT 1}}}\n")
     rc = _cli(["simulate", "--topology", str(topo), "--duration", "20s", "--rps", "5", "--seed", "4",
                "--fault", "type=latency,target=db,start=+5s,duration=5s", "--skew", "host=h2,offset=-1s",
-               "--encoding", "otlp-proto", "--truth-detail", "--out", str(out)])
+               "--encoding", "otlp-proto", "--truth-detail", "--start", "2025-03-01T12:00:00Z", "--out", str(out)])
     assert rc == 0
     assert sorted(p.name for p in out.iterdir()) == ["ground_truth.json", "log_truth.jsonl", "logs.binpb",
                                                     "metrics.binpb", "traces.binpb"]
     truth = orjson.loads((out / "ground_truth.json").read_bytes())
     assert truth["faults"][0]["service"] == "db" and truth["clocks"]["h2"]["offset_ns"] == -NS
+    assert truth["start"] == "2025-03-01T12:00:00.000000000Z" and truth["faults"][0]["start"].startswith("2025-03-01T12:00:05")
     assert truth["topology_file"] == str(topo) and truth["counts"]["spans"] > 0
     assert "simulated" in capsys.readouterr().err
 

@@ -151,8 +151,11 @@ class MetricIndex:
         vals: dict[str, float] = {}
         zs: dict[str, float] = {}
         for s in series:
-            off = offsets.get(s.host, 0)
-            a, b = start_ns + off, end_ns + off
+            if offsets:
+                off = offsets.get(s.host, 0)
+                a, b = start_ns + off, end_ns + off
+            else:
+                a, b = start_ns, end_ns
             times = s.times
             lo = bisect_left(times, a - w)
             hi = bisect_right(times, b + w, lo)
@@ -169,8 +172,10 @@ class MetricIndex:
                 step = s.interval()
                 if step <= w or b - times[i] > 1.5 * step:
                     continue
-            vals[s.label] = s.values[i]
-            zs[s.label] = self._z(s, i)
+            label = s.label
+            vals[label] = s.values[i]
+            z = s.zcache.get(times[i])
+            zs[label] = self._z(s, i) if z is None else z
         return vals, zs
 
     def _z(self, s: _Series, i: int) -> float:

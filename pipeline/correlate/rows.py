@@ -12,7 +12,7 @@ from pipeline.correlate.config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
 from pipeline.model import STATUS_ERROR, CorrelatedSpan, LogRecord, Span
 
-SEVERITY_ERROR = 17  # OTel severity numbers: 17-20 error, 21-24 fatal
+# OTel severity numbers in bands of four: 1-4 trace ... 17-20 error, 21-24 fatal.
 _SEVERITY_BANDS = ("trace", "debug", "info", "warn", "error", "fatal")
 _SEVERITY_WORDS = {
     "trace": "trace", "debug": "debug", "info": "info", "information": "info", "notice": "info",
@@ -66,19 +66,6 @@ def _union_ns(intervals: list[tuple[int, int]]) -> int:
     if cur_e is not None:
         total += cur_e - cur_s
     return total
-
-
-class _Acc:
-    """Per-span log accumulator."""
-
-    __slots__ = ("ids", "sev", "rules", "errors", "error_log")
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.sev: dict[str, int] = {}
-        self.rules: set[str] = set()
-        self.errors: list[dict] = []
-        self.error_log = False
 
 
 def attach_logs(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],

@@ -219,12 +219,14 @@ class SkewEstimator:
         """Offsets for the trace's hosts the table does not know (empty when it knows all):
         from the trace's own cross-host pairs, resolved outward from known hosts (or from the
         root span's host at 0 when none is known); 0 where no pair reaches."""
+        for s in spans.values():
+            if s.host not in table:
+                break
+        else:
+            return {}
         hosts = {s.host for s in spans.values()}
         if len(hosts) == 1:
-            h = hosts.pop()
-            return {} if h in table else {h: 0}
-        if all(h in table for h in hosts):
-            return {}
+            return {hosts.pop(): 0}
         out = {h: table[h] for h in hosts if h in table}
         local: dict[Edge, list[int]] = defaultdict(list)
         for s in spans.values():

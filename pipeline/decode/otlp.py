@@ -75,17 +75,11 @@ def decode_otlp(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, error
 def _decode_proto(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str]) -> None:
     top, _, what = TOP_LEVEL[kind]
     req = parse_request(kind, value)
-    if kind == "otlp_spans":
-        resources = req.resource_spans  # type: ignore[attr-defined]
-    elif kind == "otlp_logs":
-        resources = req.resource_logs  # type: ignore[attr-defined]
-    else:
-        resources = req.resource_metrics  # type: ignore[attr-defined]
-    if not resources:  # parsed, but only unknown fields: some other message
+    if not req.ListFields():  # parsed, but holds only fields OTLP does not know: some other message
         raise MessageError(f"protobuf: no {top} in a {len(value)}-byte message: not an OTLP {what} export request?")
     if kind == "otlp_spans":
-        out.spans.extend(spans_from_proto(req, errors))
+        out.spans.extend(spans_from_proto(req, errors))  # type: ignore[arg-type]
     elif kind == "otlp_logs":
-        out.logs.extend(logs_from_proto(req, kafka_ns, errors))
+        out.logs.extend(logs_from_proto(req, kafka_ns, errors))  # type: ignore[arg-type]
     else:
-        out.metrics.extend(metrics_from_proto(req, errors))
+        out.metrics.extend(metrics_from_proto(req, errors))  # type: ignore[arg-type]

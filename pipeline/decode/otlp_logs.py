@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
 from pipeline.decode import enums
 from pipeline.decode.jsonfields import enum, get, ns, string
 from pipeline.decode.otlp_pb import any_value, attributes, record_path, walk as pb_walk
@@ -15,17 +17,19 @@ _LEVELS = (("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"), ("log
 _NAMES = ("resourceLogs", "scopeLogs", "logRecords")
 
 
-def logs_from_proto(req: object, kafka_ns: int, errors: list[str]) -> list[LogRecord]:
+def logs_from_proto(req: ExportLogsServiceRequest, kafka_ns: int, errors: list[str]) -> list[LogRecord]:
     """Every good log of one parsed ExportLogsServiceRequest; bad ones add a reason to `errors`."""
     out: list[LogRecord] = []
     ids = LogIds()
-    for r, res, i, j, k in pb_walk(req.resource_logs, "scope_logs", "log_records", _NAMES, errors):  # type: ignore[attr-defined]
+    for r, res, i, j, k in pb_walk(req.resource_logs, "scope_logs", "log_records", _NAMES, errors):
         try:
             body = r.body
             kvs = r.attributes
             out.append(ids.make(
                 r.time_unix_nano, r.observed_time_unix_nano, kafka_ns, r.severity_number, r.severity_text,
-                body.string_value if body.WhichOneof("value") == "string_value" else to_text(any_value(body, "body")),
+                # A non-empty string_value is the usual body; anything else (including an empty
+                # string, which comes out "" either way) takes the general path.
+                body.string_value or to_text(any_value(body, "body")),
                 r.trace_id.hex(), r.span_id.hex(), attributes(kvs, "attributes") if kvs else {}, res))
         except RecordError as exc:
             errors.append(exc.at(record_path(_NAMES, i, j, k)))

@@ -7,6 +7,10 @@ sums, and the sum for histograms, exponential histograms and summaries.
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Exemplar as Exemplar_pb
 
 from pipeline.decode import enums
 from pipeline.decode.jsonfields import enum, get, items, ns, obj, string, unsigned
@@ -61,10 +65,10 @@ def metrics_from_json(doc: dict, errors: list[str]) -> list[MetricPoint]:
     return out
 
 
-def metrics_from_proto(req: object, errors: list[str]) -> list[MetricPoint]:
+def metrics_from_proto(req: ExportMetricsServiceRequest, errors: list[str]) -> list[MetricPoint]:
     """Every good point of one parsed ExportMetricsServiceRequest; bad ones add to `errors`."""
     out: list[MetricPoint] = []
-    for metric, res, i, j, k in pb_walk(req.resource_metrics, "scope_metrics", "metrics", _NAMES, errors):  # type: ignore[attr-defined]
+    for metric, res, i, j, k in pb_walk(req.resource_metrics, "scope_metrics", "metrics", _NAMES, errors):
         which = metric.WhichOneof("data")
         if which is None:
             errors.append(f"{record_path(_NAMES, i, j, k)}: metric {metric.name!r} {_NO_DATA}")
@@ -88,42 +92,55 @@ def metrics_from_proto(req: object, errors: list[str]) -> list[MetricPoint]:
     return out
 
 
-def _pb_fill(p: MetricPoint, dp: object, which: str) -> None:
+def _pb_fill(p: MetricPoint, dp: Any, which: str) -> None:
     """The type-specific fields of a protobuf data point, checked like their JSON forms."""
     if which == "gauge" or which == "sum":
-        v = dp.WhichOneof("value")  # type: ignore[attr-defined]
-        if v is None:
-            stale = dp.flags & 1  # type: ignore[attr-defined]
+        value = _pb_number(dp)
+        if value is None:
+            stale = dp.flags & 1
             raise RecordError("", "no value (asDouble or asInt)" + (
                 "; it is flagged 'no recorded value' (a staleness marker)" if stale else ""))
-        p.value = float(getattr(dp, v))
+        p.value = value
         return
-    p.count = dp.count  # type: ignore[attr-defined]
-    p.sum = p.value = dp.sum  # type: ignore[attr-defined]
+    p.count = dp.count
+    p.sum = p.value = dp.sum
     if which == "summary":
-        p.quantiles = [(q.quantile, q.value) for q in dp.quantile_values if q.value == q.value]  # type: ignore[attr-defined]
+        p.quantiles = [(q.quantile, q.value) for q in dp.quantile_values if q.value == q.value]
         return
-    if dp.HasField("min"):  # type: ignore[attr-defined]
-        p.min = dp.min  # type: ignore[attr-defined]
-    if dp.HasField("max"):  # type: ignore[attr-defined]
-        p.max = dp.max  # type: ignore[attr-defined]
+    if dp.HasField("min"):
+        p.min = dp.min
+    if dp.HasField("max"):
+        p.max = dp.max
     if which == "histogram":
-        p.bucket_counts = list(dp.bucket_counts)  # type: ignore[attr-defined]
-        p.bucket_bounds = list(dp.explicit_bounds)  # type: ignore[attr-defined]
+        p.bucket_counts = list(dp.bucket_counts)
+        p.bucket_bounds = list(dp.explicit_bounds)
         _check_buckets(p)
         return
-    p.exp_scale = dp.scale  # type: ignore[attr-defined]
-    p.exp_zero_count = dp.zero_count  # type: ignore[attr-defined]
-    pos, neg = dp.positive, dp.negative  # type: ignore[attr-defined]
+    p.exp_scale = dp.scale
+    p.exp_zero_count = dp.zero_count
+    pos, neg = dp.positive, dp.negative
     p.exp_positive_offset, p.exp_positive_counts = pos.offset, list(pos.bucket_counts)
     p.exp_negative_offset, p.exp_negative_counts = neg.offset, list(neg.bucket_counts)
 
 
-def _pb_exemplar(e: object, where: str) -> Exemplar:
-    v = e.WhichOneof("value")  # type: ignore[attr-defined]
-    return make_exemplar(e.time_unix_nano, 0.0 if v is None else float(getattr(e, v)),  # type: ignore[attr-defined]
-                         text_id(e.trace_id.hex(), where + ".traceId", 16),  # type: ignore[attr-defined]
-                         text_id(e.span_id.hex(), where + ".spanId", 8), where)  # type: ignore[attr-defined]
+def _pb_number(m: Any) -> float | None:
+    """as_double or as_int of a NumberDataPoint or Exemplar, None when neither is set.
+
+    A non-zero member must be the one set, so WhichOneof (slow with upb) is only asked about zeros.
+    """
+    x = m.as_double
+    if x:
+        return x
+    i = m.as_int
+    if i:
+        return float(i)
+    which = m.WhichOneof("value")
+    return None if which is None else float(getattr(m, which))  # a zero (or -0.0) that was set
+
+
+def _pb_exemplar(e: Exemplar_pb, where: str) -> Exemplar:
+    return make_exemplar(e.time_unix_nano, _pb_number(e) or 0.0, text_id(e.trace_id.hex(), where + ".traceId", 16),
+                         text_id(e.span_id.hex(), where + ".spanId", 8), where)
 
 
 def _check_buckets(p: MetricPoint) -> None:

@@ -10,6 +10,7 @@ same data give the same records and ids.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -85,8 +86,8 @@ def attributes(kvs: Iterable[KeyValue], where: str) -> dict[str, str]:
     return out
 
 
-def walk(resources: object, scopes: str, records: str, names: tuple[str, str, str],
-         errors: list[str]) -> Iterator[tuple[Message, Resource, int, int, int]]:
+def walk(resources: Iterable[Any], scopes: str, records: str, names: tuple[str, str, str],
+         errors: list[str]) -> Iterator[tuple[Any, Resource, int, int, int]]:
     """Yield (record, resource, i, j, k) for every record of a request's resource list.
 
     `scopes`/`records` are the protobuf field names of the two inner lists (e.g. "scope_spans",
@@ -94,7 +95,7 @@ def walk(resources: object, scopes: str, records: str, names: tuple[str, str, st
     resource entry; one whose attributes are unusable is an error and its records are skipped.
     """
     top, scope_name, _ = names
-    for i, rs in enumerate(resources):  # type: ignore[arg-type]
+    for i, rs in enumerate(resources):
         try:
             res = Resource(attributes(rs.resource.attributes, "resource.attributes"))
         except RecordError as exc:

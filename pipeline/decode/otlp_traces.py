@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as Span_pb
+
 from pipeline.decode import enums
 from pipeline.decode.jsonfields import enum, get, items, ns, obj, string
 from pipeline.decode.otlp_pb import attributes, record_path, walk as pb_walk
@@ -15,11 +18,11 @@ _LEVELS = (("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"), (
 _NAMES = ("resourceSpans", "scopeSpans", "spans")
 
 
-def spans_from_proto(req: object, errors: list[str]) -> list[Span]:
+def spans_from_proto(req: ExportTraceServiceRequest, errors: list[str]) -> list[Span]:
     """Every good span of one parsed ExportTraceServiceRequest; bad spans add a reason to `errors`."""
     out: list[Span] = []
     append = out.append
-    for s, res, i, j, k in pb_walk(req.resource_spans, "scope_spans", "spans", _NAMES, errors):  # type: ignore[attr-defined]
+    for s, res, i, j, k in pb_walk(req.resource_spans, "scope_spans", "spans", _NAMES, errors):
         try:
             append(_proto_span(s, res))
         except RecordError as exc:
@@ -27,16 +30,16 @@ def spans_from_proto(req: object, errors: list[str]) -> list[Span]:
     return out
 
 
-def _proto_span(s: object, res: Resource) -> Span:
+def _proto_span(s: Span_pb, res: Resource) -> Span:
     # Each field read is a call into upb, so every field is read once; empty lists are
     # skipped without building anything (most spans have no events).
-    kvs = s.attributes  # type: ignore[attr-defined]
-    evs = s.events  # type: ignore[attr-defined]
-    status = s.status  # type: ignore[attr-defined]
+    kvs = s.attributes
+    evs = s.events
+    status = s.status
     message = status.message
     return make_span(
-        s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.name,  # type: ignore[attr-defined]
-        s.start_time_unix_nano, s.end_time_unix_nano, s.kind, status.code,  # type: ignore[attr-defined]
+        s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.name,
+        s.start_time_unix_nano, s.end_time_unix_nano, s.kind, status.code,
         attr_text(message) if message else "",
         attributes(kvs, "attributes") if kvs else {},
         [{"time_ns": ev.time_unix_nano, "name": ev.name,

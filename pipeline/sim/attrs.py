@@ -7,6 +7,7 @@ per span. That is most of what makes file output fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 AttrValue = str | int | float | bool
@@ -51,7 +52,8 @@ class AttrsCache:
     def __init__(self) -> None:
         self._by_key: dict[object, Attrs] = {}
 
-    def get(self, key: object, build) -> Attrs:  # build: () -> tuple of pairs
+    def get(self, key: object, build: Callable[[], Iterable[tuple[str, AttrValue]]]) -> Attrs:
+        """The interned set for key, built by build() the first time."""
         a = self._by_key.get(key)
         if a is None:
             a = self._by_key[key] = Attrs(tuple(build()))

@@ -7,7 +7,7 @@ edge effects, so their marks appear where they would in production: the faulty i
 self time, errors and logs; callers' client spans (network delay/loss, refused connections,
 timeouts); pool waits as gaps inside the caller's server span.
 
-Records are plain tuples appended to per-instance lists (see `SPAN`, `LOG` below); times are
+Records are plain tuples appended to per-instance lists (layouts below); times are
 converted to the emitting host's clock as they are written.
 """
 
@@ -43,7 +43,7 @@ _STACK_FORMATS = ("java", "text", "container", "json")  # the rest keep one line
 class InstStats:
     """What an instance did since its last metric sample."""
 
-    __slots__ = ("n", "err", "busy_ns", "durs", "pool_busy_ns", "pool_wait_ns", "pool_waits", "pool_timeouts")
+    __slots__ = ("n", "err", "busy_ns", "durs", "pool_busy_ns", "pool_wait_ns", "pool_timeouts")
 
     def __init__(self) -> None:
         self.reset()
@@ -51,7 +51,7 @@ class InstStats:
     def reset(self) -> None:
         self.n = self.err = self.busy_ns = 0
         self.durs: list[int] = []  # request durations, ns
-        self.pool_busy_ns = self.pool_wait_ns = self.pool_waits = self.pool_timeouts = 0
+        self.pool_busy_ns = self.pool_wait_ns = self.pool_timeouts = 0
 
 
 class _Names:
@@ -341,7 +341,6 @@ class TraceGenerator:
             if self.fx[inst.index].pool_exhausted:
                 limit = caller.pool_timeout_ns
                 wait = int(limit * 0.75 * exp(0.45 * self.z[self.rng.getrandbits(16)]))
-                st.pool_waits += 1
                 if wait >= limit:
                     st.pool_timeouts += 1
                     st.pool_wait_ns += limit
@@ -462,6 +461,12 @@ class TraceGenerator:
             bst = self.stats[insts[0].index]
             bst.n += 1
             bst.durs.append(end - t)
+            edge = self.edges.get((caller.name, broker.name)) if self.edges else None
+            if edge is not None:  # a slow or lossy link to the broker delays the producer's ack
+                delay, loss = edge
+                end += int(delay * (0.8 + 0.4 * self.rng.random()))
+                if loss and self.rng.random() < loss:
+                    end += 200_000_000 * ((1 << (1 + gb(16) % 3)) - 1)
             consumers = self.routable[c.target.svc.name]
             if consumers:
                 consumer = consumers[gb(16) % len(consumers)]
