@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import faust
 import orjson
@@ -64,6 +65,7 @@ def create_app(settings: Settings, sink: Sink,
     )
     state = WorkerState()
     ingestor = Ingestor(settings)
+    decode_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telecorr-decode")
     dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
 
     async def dead_letter(topic: str, events: list, errors: list) -> list[tuple]:
@@ -84,6 +86,7 @@ def create_app(settings: Settings, sink: Sink,
 
     def make_agent(logical: str):
         async def ingest(stream):
+            loop = asyncio.get_running_loop()
             # Up to `max_inflight_batches` batches are written concurrently, so decoding the
             # next batch overlaps the insert of the previous one; each batch is acknowledged
             # only when its own write has finished (Faust commits the contiguous acked prefix).
@@ -112,7 +115,10 @@ def create_app(settings: Settings, sink: Sink,
                 state.first_batch_ts = state.first_batch_ts or time.time()
                 values = [e.message.value or b"" for e in events]
                 stamps = [int((e.message.timestamp or 0) * 1e9) for e in events]
-                batch = ingestor.process(logical, values, stamps)
+                # Decoding runs on one worker thread so the event loop (heartbeats, acks, timers)
+                # stays responsive during large batches; one thread, because the matcher is not
+                # thread-safe and the GIL would not let two run at once anyway.
+                batch = await loop.run_in_executor(decode_pool, ingestor.process, logical, values, stamps)
                 dlq_rows = await dead_letter(logical, events, batch.errors) if batch.errors else []
                 asyncio.ensure_future(finish(events, batch, dlq_rows))
         ingest.__name__ = f"ingest_{logical.replace('.', '_')}"

@@ -13,7 +13,7 @@ from pipeline.config import Settings
 from pipeline.decode import DecodeError, decode_batch
 from pipeline.logs import parse_logs
 from pipeline.model import LogRecord, MetricPoint, Span
-from pipeline.query import compile_rules, default_rules, load_rules
+from pipeline.query import compile_rules, rules_from_setting
 
 INPUT_KINDS = ("otlp_spans", "otlp_logs", "otlp_metrics", "telemetry.events", "telemetry.raw_logs")
 # Logical topic → decoder kind.
@@ -32,8 +32,7 @@ class Ingestor:
     """Holds what is costly to build once (the compiled rule set) and processes batches."""
 
     def __init__(self, settings: Settings) -> None:
-        rules = load_rules(settings.rules_file) if settings.rules_file else default_rules()
-        self._matcher = compile_rules(rules)
+        self._matcher = compile_rules(rules_from_setting(settings.rules_file))
         self._tz = settings.log_default_tz
 
     def process(self, topic: str, values: list[bytes], timestamps_ns: list[int]) -> IngestBatch:

@@ -159,23 +159,23 @@ def test_memory_cap_holds_with_a_million_traces_attempted():
 
 
 def test_memory_stays_bounded_under_tracemalloc():
-    eng = Correlator(CorrelateConfig(max_records=4_000, max_traces=4_000))
+    eng = Correlator(CorrelateConfig(max_records=2_000, max_traces=2_000))
 
     def feed(lo: int, hi: int) -> None:
-        for b in range(lo, hi, 4_000):
+        for b in range(lo, hi, 2_000):
             eng.add([Span(trace_id=f"{n:032x}", span_id="01", parent_span_id="", name="op",
-                          start_ns=T0 + n, end_ns=T0 + n + 1) for n in range(b, b + 4_000)],
+                          start_ns=T0 + n, end_ns=T0 + n + 1) for n in range(b, b + 2_000)],
                     [LogRecord(time_ns=T0 + n, body="x" * 100, trace_id=f"{n:032x}", span_id="01", id=str(n))
-                     for n in range(b, b + 4_000)])
+                     for n in range(b, b + 2_000)])
             eng.poll()
 
     tracemalloc.start()
     try:
-        feed(0, 12_000)
+        feed(0, 6_000)
         warm = tracemalloc.get_traced_memory()[0]
-        feed(12_000, 48_000)
+        feed(6_000, 24_000)
         after = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    assert eng.buffered_records() <= 4_000
-    assert after - warm < 1_000_000, (warm, after)  # 3x the traffic, no growth beyond noise
+    assert eng.buffered_records() <= 2_000
+    assert after - warm < 500_000, (warm, after)  # 3x the traffic, no growth beyond noise

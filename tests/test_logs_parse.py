@@ -229,3 +229,10 @@ def test_wrapper_fields_fill_what_the_inner_line_lacks():
     p, _ = parse_line(line)
     assert (p.format, p.message, p.severity_text, p.time_ns) == ("container/text", "user logged in", "WARN", T0)
     assert p.attributes["kubernetes.host"] == "n1"
+
+
+def test_structured_line_without_message_keeps_whole_line():
+    line = '{"event":"","user":7,"action":"login"}'
+    r = rec(line)
+    parse_logs([r])
+    assert r.format == "json" and r.body == line and r.attributes["action"] == "login"

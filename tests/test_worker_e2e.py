@@ -139,20 +139,28 @@ def test_malformed_input_goes_to_dlq_and_good_input_is_stored(broker, topic_pref
     originals = {rec.value for rec in records}
     assert all(value in originals for _, value, _ in bad)
 
-    assert sql(tmp_path / "ch", "SELECT count() c FROM spans FINAL")[0]["c"] == len(want_t)
+    spans = sql(tmp_path / "ch", "SELECT trace_id, count() c FROM spans FINAL GROUP BY trace_id")
+    per_trace = {r["trace_id"]: r["c"] for r in spans}
+    assert per_trace[want_t[0]["trace_id"]] == len(want_t)
+    # The good spans that shared a message with a bad one (seed 9: spans 2 and 3) are kept too.
+    assert per_trace[S.ids(9, 0)[0]] == 2
     logs = sql(tmp_path / "ch", "SELECT body, attributes FROM logs FINAL")
     bodies = [r["body"] for r in logs]
     assert sum(1 for b in bodies if b.startswith("seed 5 request")) == len(want_l)
     big = [b for b in bodies if b.startswith("yyyy")]
     assert len(big) == 1 and "truncated" in big[0] and len(big[0]) < 300_000
     assert any("second line ok" in b for b in bodies)
+    # A raw line with invalid UTF-8 is kept (replacement characters) and flagged, not dropped.
+    flagged = [r for r in logs if r["attributes"].get("telecorr.invalid_utf8") == "true"]
+    assert len(flagged) == 1 and "plain text with bad bytes" in flagged[0]["body"]
 
 
 def test_sigkill_mid_stream_then_restart_stores_every_record_once(broker, topic_prefix, tmp_path):
     settings = Settings(broker=broker, topic_prefix=topic_prefix)
     n_msgs, per_msg = 400, 500  # 200k spans
     publish(settings, (("otlp_spans", None, S.traces(1000 + i, per_msg)[0]) for i in range(n_msgs)))
-    env = worker_env(broker, topic_prefix, tmp_path / "ch", TELECORR_SINK_BATCH_ROWS="5000")
+    env = worker_env(broker, topic_prefix, tmp_path / "ch", TELECORR_SINK_BATCH_ROWS="5000",
+                     TELECORR_CONSUME_BATCH="10")
     proc = start_worker(env, idle_s=3)
     follower = StderrFollower(proc)
     stored_at_kill = 0

@@ -352,7 +352,8 @@ class Correlator:
     # -- state ---------------------------------------------------------------------------
 
     def counters(self) -> dict[str, int]:
-        """Everything counted so far (nothing is dropped without a count)."""
+        """Everything counted so far (nothing is dropped without a count). Join hits and
+        misses are counted per emission, so a re-emitted trace counts again."""
         out = dict(self._stats)
         out["traces_in_flight"] = len(self._live)
         out["traces_retained"] = len(self._retained)

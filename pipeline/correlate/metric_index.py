@@ -157,21 +157,20 @@ class MetricIndex:
             else:
                 a, b = start_ns, end_ns
             times = s.times
-            lo = bisect_left(times, a - w)
-            hi = bisect_right(times, b + w, lo)
-            if lo < hi:
-                # The latest sample inside the span, else the nearer neighbour (ties: later).
-                i = bisect_right(times, b, lo, hi) - 1
-                if i < lo or times[i] < a:
-                    if i + 1 < hi and (i < lo or times[i + 1] - b <= a - times[i]):
-                        i += 1
-            else:
-                i = bisect_right(times, b) - 1
-                if i < 0:
-                    continue
-                step = s.interval()
-                if step <= w or b - times[i] > 1.5 * step:
-                    continue
+            j = bisect_right(times, b)  # first sample after the span
+            i = j - 1
+            if i < 0 or times[i] < a:
+                # No sample inside the span: the nearer neighbour within the window (ties:
+                # later), else the covering sample of a coarse series.
+                before = i >= 0 and times[i] >= a - w
+                if j < len(times) and times[j] <= b + w and (not before or times[j] - b <= a - times[i]):
+                    i = j
+                elif not before:
+                    if i < 0:
+                        continue
+                    step = s.interval()
+                    if step <= w or b - times[i] > 1.5 * step:
+                        continue
             label = s.label
             vals[label] = s.values[i]
             z = s.zcache.get(times[i])

@@ -105,7 +105,9 @@ def parse_logs(logs: list[LogRecord], fmt: str = "auto", default_tz: str = "UTC"
 def _apply(rec: LogRecord, p: Parsed, failed: bool) -> None:
     rec.format = p.format
     rec.parse_failed = failed
-    if p.format != "text":
+    if p.format != "text" and p.message:
+        # Structured lines keep only their message as the body; one without a message
+        # field keeps its whole line, so text search still sees it.
         rec.body = p.message
     if p.time_ns and (not rec.time_ns or rec.time_ns == rec.observed_ns):
         rec.time_ns = p.time_ns
