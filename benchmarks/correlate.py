@@ -113,8 +113,9 @@ def section_engine(args: argparse.Namespace) -> dict:
         best_n, rows_n = min(best_n, el), len(rows)
     assert rows_e == rows_n == len(traffic.spans), (rows_e, rows_n, len(traffic.spans))
     eng, naive = records / best_e, records / best_n
-    print(f"engine: {n} traces over {n / 2.0:.0f} s of event time, {records} records ({len(traffic.spans)} spans, {len(traffic.logs)} logs, "
-          f"{len(traffic.metrics)} metric points), batches of {args.batch}, best of {args.rounds}")
+    print(f"engine: {n} traces over {n / 2.0:.0f} s of event time, {records} records "
+          f"({len(traffic.spans)} spans, {len(traffic.logs)} logs, {len(traffic.metrics)} metric points), "
+          f"batches of {args.batch}, best of {args.rounds}")
     print(f"  correlator        {eng:>12,.0f} records/s")
     print(f"  naive dict join   {naive:>12,.0f} records/s")
     print(f"  ratio             {eng / naive:>12.2f}x")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pipeline.correlate import CorrelateConfig, Correlator
 from pipeline.correlate.synthetic import Traffic, generate
-from pipeline.model import CorrelatedSpan
+from pipeline.model import CorrelatedSpan, Span
 
 S = 1_000_000_000
 PROVENANCE = ("completed_early", "late_amend", "trace_complete_ns")
@@ -61,7 +61,7 @@ def feed(engines: list[Correlator], items: list[tuple[int, str, object]], batch_
         i += n
         for idx, eng in enumerate(engines):
             mine = [rec for _, _, rec in chunk if route(rec) == idx]
-            eng.add([r for r in mine if hasattr(r, "parent_span_id")], [r for r in mine if not hasattr(r, "parent_span_id")],
+            eng.add([r for r in mine if isinstance(r, Span)], [r for r in mine if not isinstance(r, Span)],
                     partition=idx)
         if exchange:
             samples = [e.skew.export_samples() for e in engines]
@@ -165,6 +165,6 @@ def feed_partial(eng: Correlator, items: list, batch: int) -> list[CorrelatedSpa
     out: list[CorrelatedSpan] = []
     for i in range(0, len(items), batch):
         chunk = [rec for _, _, rec in items[i:i + batch]]
-        eng.add([r for r in chunk if hasattr(r, "parent_span_id")], [r for r in chunk if not hasattr(r, "parent_span_id")])
+        eng.add([r for r in chunk if isinstance(r, Span)], [r for r in chunk if not isinstance(r, Span)])
         out.extend(eng.poll())
     return out

@@ -9,12 +9,18 @@ it. Anything older than the lateness bound is counted and left to raw storage.
 
 Row versions. Every row of a trace carries version = 2 x (distinct spans and logs the trace
 held when the rows were built), +1 once its clock-skew table is decided (see skew.py; only
-multi-host traces right after a cold start are first emitted undecided, then re-emitted). Amendments
-only happen when a new distinct record arrives or the table gets decided, so versions rise
-with every re-emission (ReplacingMergeTree keeps the newest), and the final version depends
-only on the trace's data: a clean run, a shuffled run and a replay with duplicates end on
-the same version with the same content. If a trace's buffered state had to be evicted
-(memory pressure) its record count is remembered, and later records for it start above it.
+multi-host traces right after a cold start are first emitted undecided, then re-emitted).
+Amendments only happen when a new distinct record arrives or the table gets decided, so
+versions rise with every re-emission (ReplacingMergeTree keeps the newest), and the final
+version depends only on the trace's data: a clean run, a shuffled run and a replay with
+duplicates end on the same version with the same content. If a trace's buffered state had
+to be evicted (memory pressure) its record count is remembered, and later records for it
+start above it.
+
+Replay after a crash: the skew tables are a function of the pair samples, so a successor
+rebuilds the same tables only if it gets the samples that preceded its replay start, e.g. by
+saving `skew.export_samples()` with each offset commit and `skew.merge_samples()` at start.
+Two workers splitting the partitions get identical tables by exchanging the same sketches.
 
 Memory. Buffered spans + logs and buffered traces are capped. Under pressure, emitted traces
 kept only for amendments are dropped first (oldest first, counted), then the live traces with
@@ -134,7 +140,7 @@ class Correlator:
                     for k in kids:
                         if k.host != s.host and self.skew.add_pair(s, k):
                             tr.paired = True
-            if self._records > max_records or len(live) + len(self._retained) > max_traces:
+            if self._records > max_records or len(live) + len(self._retained) + len(self._unsettled) > max_traces:
                 self._relieve()
         st["spans_in"] += n
         st["too_late_spans"] += late
@@ -166,7 +172,7 @@ class Correlator:
             self._records += 1
             if t > tr.last:
                 tr.last = t
-            if self._records > max_records or len(live) + len(self._retained) > max_traces:
+            if self._records > max_records or len(live) + len(self._retained) + len(self._unsettled) > max_traces:
                 self._relieve()
         st["logs_in"] += n
         st["too_late_logs"] += late

@@ -10,14 +10,15 @@ hosts are left out), then bounded by max_skew.
 
 Determinism: samples are filed by event-time epoch in order-independent bottom-k sketches
 (keyed by a CRC-32 of the child span id, stable across processes, so duplicates collapse
-and two workers' sketches merge exactly). The table applied to a trace of epoch `e` uses only epochs older than
-`e - lag`, where `lag` covers the lateness bound and twice max_skew: every span that old has
-either arrived or been rejected as too late by the time such a trace completes. So the same
-input in any order within the lateness bound gives the same tables, hence the same rows.
-Right after a cold start no table has learnt enough yet: multi-host traces are then emitted
-with offsets from their own pairs (resolved outward from the root span's host) and re-emitted
-once the first mature table is final (`settle`). Hosts a table does not know are
-always resolved from the trace's own pairs, outward from the hosts it does know.
+and two workers' sketches merge exactly). The table applied to a trace of epoch `e` uses
+only epochs older than `e - lag`, where `lag` covers the lateness bound and twice max_skew:
+every span that old has either arrived or been rejected as too late by the time such a
+trace completes. So the same input in any order within the lateness bound gives the same
+tables, hence the same rows. Right after a cold start no table has learnt enough yet:
+multi-host traces are then emitted with offsets from their own pairs (resolved outward from
+the root span's host) and re-emitted once the first mature table is final (`settle`).
+Hosts a table does not know are always resolved from the trace's own pairs, outward from
+the hosts it does know.
 
 Offsets are host clock minus reference clock: corrected time = raw time - offset.
 """
