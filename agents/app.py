@@ -9,6 +9,7 @@ what ClickHouse holds (DESIGN.md "Delivery").
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -18,8 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 import faust
 import orjson
 
-from pipeline.config import Settings
+from agents.correlate import wire
+from pipeline.config import Settings, read_topics
 from pipeline.ingest import INPUT_KINDS, Ingestor
+from pipeline.route import by_trace_messages, metric_message
 from pipeline.store.writer import Sink
 
 PREVIEW_BYTES = 512
@@ -67,6 +70,19 @@ def create_app(settings: Settings, sink: Sink,
     ingestor = Ingestor(settings)
     decode_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telecorr-decode")
     dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
+    by_trace = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
+    metrics_topic = app.topic(settings.topic("telemetry.metrics"), key_serializer="raw", value_serializer="raw")
+    by_trace_partitions = dict(read_topics())["telemetry.by_trace"]
+    corr = wire(app, settings, sink, state)
+
+    async def forward(batch) -> None:
+        """Re-key spans and logs by trace, and share metric points, for the join (delivered
+        before the source is acknowledged, like everything else)."""
+        sends = [await by_trace.send(key=b"%d" % p, value=v, partition=p)
+                 for p, v in by_trace_messages(batch.spans, batch.logs, by_trace_partitions)]
+        if batch.metrics:
+            sends.append(await metrics_topic.send(value=metric_message(batch.metrics)))
+        await asyncio.gather(*sends)
 
     async def dead_letter(topic: str, events: list, errors: list) -> list[tuple]:
         """Send each undecodable message to the DLQ (original bytes, where it came from, why)."""
@@ -94,8 +110,10 @@ def create_app(settings: Settings, sink: Sink,
 
             async def finish(events: list, batch, dlq_rows: list) -> None:
                 try:
-                    await sink.write({"spans": batch.spans, "logs": batch.logs,
-                                      "metrics": batch.metrics, "dlq": dlq_rows})
+                    await asyncio.gather(
+                        sink.write({"spans": batch.spans, "logs": batch.logs,
+                                    "metrics": batch.metrics, "dlq": dlq_rows}),
+                        forward(batch))
                     for event in events:
                         await stream.ack(event)
                     state.records["spans"] += len(batch.spans)
@@ -131,7 +149,8 @@ def create_app(settings: Settings, sink: Sink,
     @app.timer(interval=settings.progress_s)
     async def progress() -> None:
         emit("progress", messages=sum(state.messages.values()), records=state.records,
-             dead_letters=state.dead_letters, stored=sink.stats.rows, store_failures=sink.stats.failures)
+             dead_letters=state.dead_letters, stored=sink.stats.rows, store_failures=sink.stats.failures,
+             correlation=corr.engine.counters(), held_messages=len(corr.held))
 
     if stop_when_idle_s is not None:
         @app.timer(interval=0.5)
@@ -143,10 +162,19 @@ def create_app(settings: Settings, sink: Sink,
             if not state.stopping and time.monotonic() - state.last_activity >= stop_when_idle_s:
                 state.stopping = True
                 await sink.flush()
+                if corr.streams:  # every input is in: complete the in-flight traces now
+                    await corr.emit(corr.streams[0], final=True)
                 await app.consumer.commit()
                 emit("idle-stop", idle_s=stop_when_idle_s, messages=sum(state.messages.values()),
                      records=state.records, dead_letters=state.dead_letters, stored=sink.stats.rows,
-                     first_batch_ts=state.first_batch_ts, last_batch_ts=state.last_batch_ts)
+                     first_batch_ts=state.first_batch_ts, last_batch_ts=state.last_batch_ts,
+                     correlation=corr.engine.counters())
                 os.kill(os.getpid(), signal.SIGTERM)
 
+    # Each batch allocates hundreds of thousands of acyclic records; at the default thresholds
+    # the cyclic GC kept re-scanning them and every startup object (a third of the worker's
+    # time in benchmarks/ingest.py). Startup objects are frozen out of collection and young
+    # collections run less often, so full ones become rare.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     return app, state

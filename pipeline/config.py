@@ -49,6 +49,7 @@ class Settings:
     trace_inactivity_s: float = 5.0
     max_lateness_s: float = 300.0
     max_skew_s: float = 10.0
+    skew_correction: bool = True
     # Seconds between the worker's structured progress lines.
     progress_s: float = 2.0
     # API.

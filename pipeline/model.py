@@ -116,11 +116,10 @@ def content_id(*parts: object) -> str:
     Used for logs and metric points, which carry no natural id: the same record replayed
     (after a crash, or published twice) gets the same id, so idempotent writes collapse it.
     """
-    h = hashlib.blake2b(digest_size=16)
-    for p in parts:
-        h.update(repr(p).encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.hexdigest()
+    # One joined string hashed in one call: the same bytes (so the same ids) as feeding each
+    # part's repr and separator in turn, at a fraction of the per-record cost.
+    text = "\x1f".join(map(repr, parts)) + "\x1f" if parts else ""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass(slots=True)

@@ -55,4 +55,5 @@ def from_settings(settings: object) -> CorrelateConfig:
         inactivity_ns=ns("trace_inactivity_s", base.inactivity_ns),
         max_lateness_ns=ns("max_lateness_s", base.max_lateness_ns),
         max_skew_ns=ns("max_skew_s", base.max_skew_ns),
+        skew_correction=bool(getattr(settings, "skew_correction", base.skew_correction)),
     )

@@ -192,6 +192,12 @@ class Correlator:
             heapq.heappush(self._heap, (tr.last, self._seq, tr))
         return tr
 
+    def is_pending(self, trace_id: str) -> bool:
+        """Whether a trace still owes rows: live (not completed yet) or emitted before its skew
+        table was decided (one more emission to come). Input holding its records must not be
+        acknowledged yet, so a crash replays it (DESIGN.md "Delivery")."""
+        return trace_id in self._live or trace_id in self._unsettled
+
     # -- output --------------------------------------------------------------------------
 
     def watermark(self) -> int | None:

@@ -149,8 +149,13 @@ def parse_json(line: str, default_tz: str, ref_ns: int) -> Parsed | None:
         return None
     if not isinstance(obj, dict):
         return None
-    fields: dict[str, object] = {}
-    _flatten(obj, "", fields)
+    for v in obj.values():
+        if isinstance(v, dict) and v:
+            fields: dict[str, object] = {}
+            _flatten(obj, "", fields)
+            break
+    else:
+        fields = obj  # already flat (the usual line): it is freshly parsed, so it is ours to edit
     return _from_fields("json", fields, default_tz, ref_ns)
 
 

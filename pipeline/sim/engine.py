@@ -37,6 +37,8 @@ _NORMALS = 1 << 16
 _ID_BATCH = 4096
 _DRAWS = 1 << 12  # pre-drawn samples per distribution (indexed by 12 random bits)
 _NET_NS = 250_000  # one-way in-cluster network latency, median
+_RECORD, _TEXT, _NONE, _MIXED = "record", "text", "none", "mixed"  # where a service puts trace ids in logs
+_HABITS = {h: h for h in (_RECORD, _TEXT, _NONE, _MIXED)}
 _STACK_FORMATS = ("java", "text", "container", "json")  # the rest keep one line per record
 
 
@@ -97,7 +99,7 @@ class _Op:
     """An operation's constants, flattened for the hot loop."""
 
     __slots__ = ("op", "svc", "draws", "err", "calls", "server", "client", "shapes", "consumer_shapes",
-                 "emits", "sets_status", "server_kind", "is_http")
+                 "emits", "sets_status", "server_kind", "is_http", "ok_shape")
 
     def __init__(self, op: Operation, names: _Names, attrs: AttrsCache, z: list[float]) -> None:
         svc = op.service
@@ -109,6 +111,7 @@ class _Op:
         self.server_kind = SPAN_SERVER if svc.sets_kind else 0
         self.shapes = [Shape(names.server, self.server_kind,
                              attrs.get(("s", op, o), lambda o=o: _server_pairs(names, op, o, ""))) for o in range(6)]
+        self.ok_shape = self.shapes[OK]
         self.consumer_shapes: dict[str, Shape] = {}
         self.is_http = svc.protocol == "http"
         self.calls: list[_Call] = []
@@ -118,7 +121,8 @@ class _Call:
     """A call site with everything the caller needs precomputed."""
 
     __slots__ = ("target", "lo", "hi", "parallel", "is_async", "via", "topic", "timeout", "retries",
-                 "critical", "prob", "pooled", "shapes", "producer_shapes", "run")
+                 "critical", "prob", "pooled", "shapes", "ok_shape", "producer_shapes", "run", "sets_status",
+                 "simple")
 
     def __init__(self, call: Call, caller: Service, target: _Op, names: _Names, attrs: AttrsCache) -> None:
         op = call.target
@@ -130,6 +134,8 @@ class _Call:
         client_kind = SPAN_CLIENT if caller.sets_kind else 0
         self.shapes = [Shape(names.client, client_kind, attrs.get(
             ("c", op, o, detailed), lambda o=o: _client_pairs(names, op, o, detailed))) for o in range(6)]
+        self.ok_shape, self.sets_status = self.shapes[OK], detailed
+        self.simple = not self.is_async and self.lo == self.hi == 1 and self.prob >= 1.0
         producer_kind = SPAN_PRODUCER if caller.sets_kind else 0
         self.producer_shapes = [Shape(f"{call.topic} publish", producer_kind, attrs.get(
             ("p", call.topic, o, detailed), lambda o=o: _producer_pairs(
@@ -148,7 +154,13 @@ class TraceGenerator:
         self.ips = ips
         self.z = [rng.gauss(0.0, 1.0) for _ in range(_NORMALS)]
         render = LogRenderer()
-        self.styles = [render.style(i) for i in topo.instances]
+        # Per instance: (format, trace-id habit, severity numbers and texts: zeros and '' if the
+        # record carries none); habits are the module's own string objects, compared by identity.
+        self.styles = []
+        for i in topo.instances:
+            fmt, carry, sets_severity = render.style(i)
+            self.styles.append((fmt, _HABITS[carry], SEV_NUMBER if sets_severity else (0,) * 5,
+                                SEV_TEXT if sets_severity else ("",) * 5))
         attrs = AttrsCache()
         names = {op: _Names(op) for svc in topo.services.values() for op in svc.operations.values()}
         self.ops = {op: _Op(op, names[op], attrs, self.z) for op in names}
@@ -202,14 +214,18 @@ class TraceGenerator:
         k = inst.index
         off, ep, rate = self.clk[k]
         et = t + off + int((t - ep) * rate)
-        fmt, carry, sets_severity = self.styles[k]
-        if carry == "mixed" and trace:
+        fmt, carry, sev_n, sev_t = self.styles[k]
+        if carry is _MIXED and trace:
             r = self.rng.random()
-            carry = "record" if r < 0.4 else "text" if r < 0.8 else "none"
-        body = fmt(inst, level, msg, et, trace if carry == "text" else "", span, exc)
-        rt, rs = (trace, span) if carry == "record" else ("", "")
-        sn, sv = (SEV_NUMBER[level], SEV_TEXT[level]) if sets_severity else (0, "")
-        self.logs[k].append((et, et + 1_000_000 + self.rng.getrandbits(24), sn, sv, body, rt, rs, trace, span))
+            carry = _RECORD if r < 0.4 else _TEXT if r < 0.8 else _NONE
+        if carry is _RECORD:
+            body = fmt(level, msg, et, "", span, exc)
+            self.logs[k].append((et, et + 1_000_000 + self.rng.getrandbits(24), sev_n[level], sev_t[level],
+                                 body, trace, span, trace, span))
+        else:
+            body = fmt(level, msg, et, trace if carry is _TEXT else "", span, exc)
+            self.logs[k].append((et, et + 1_000_000 + self.rng.getrandbits(24), sev_n[level], sev_t[level],
+                                 body, "", "", trace, span))
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -236,18 +252,23 @@ class TraceGenerator:
         """Run operation `o` on `inst` from true time t0; writes its span and logs. -> (end, outcome)."""
         rng = self.rng
         gb = rng.getrandbits
-        z = self.z
         k = inst.index
         fx = self.fx[k]
         ids = self._ids
         sid = ids.pop() if ids else self._refill_ids()
         own = o.draws[gb(12)] * fx.factor
         if fx.slow_ns:
-            own += fx.slow_ns * exp(0.25 * z[gb(16)])
+            own += fx.slow_ns * exp(0.25 * self.z[gb(16)])
         t = t0 + int(own * 0.6)
         outcome = OK
         cause = ""
         for c in o.calls:
+            if c.simple:  # the common case: one synchronous call, always made
+                t, out, why = c.run(c, inst, trace, sid, t)
+                if out and c.critical:
+                    outcome, cause = ERR, why
+                    break
+                continue
             if c.prob < 1.0 and rng.random() >= c.prob:
                 continue
             fail = None
@@ -294,6 +315,11 @@ class TraceGenerator:
         st.busy_ns += own
         st.durs.append(end - t0)
         off, ep, rate = self.clk[k]
+        if not outcome and not topic:  # the common case, kept short
+            self.spans[k].append((trace, sid, parent, o.ok_shape, t0 + off + int((t0 - ep) * rate),
+                                  end + off + int((end - ep) * rate), 0, "", None))
+            self._handled(o, inst, trace, sid, t0, end, own)
+            return end, OK
         events = None
         status, smsg = 0, ""
         if outcome:
@@ -325,13 +351,19 @@ class TraceGenerator:
                      exc[2] if inst.service.log_format in _STACK_FORMATS else "")
         elif outcome:
             self.log(inst, ERROR, f"{o.server} failed: {cause}", end - 1, trace, sid)
-        elif gb(3):  # most successful requests log their completion
+        else:
+            self._handled(o, inst, trace, sid, t0, end, own)
+        return end, outcome
+
+    def _handled(self, o: _Op, inst: Instance, trace: str, sid: str, t0: int, end: int, own: float) -> None:
+        """The handler's line for a request that succeeded: mostly its completion, sometimes a debug line."""
+        gb = self.rng.getrandbits
+        if gb(3):
             self.log(inst, INFO, f"{o.server} completed in {(end - t0) / 1e6:.1f}ms items={gb(5)}",
                      end - 1, trace, sid)
         else:
             self.log(inst, DEBUG, f"{o.server} cache lookup key={gb(20):x} hit={gb(1) == 1}",
                      t0 + int(own * 0.3), trace, sid)
-        return end, outcome
 
     def _call(self, c: _Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
         """A call that needs a pooled connection first, or may be retried (see _Call.run)."""
@@ -371,13 +403,10 @@ class TraceGenerator:
         """One try of a synchronous call: the client span, and the callee's work. -> (end, outcome, cause)."""
         target = c.target
         csvc = target.svc
-        rng = self.rng
-        gb = rng.getrandbits
-        z = self.z
+        gb = self.rng.getrandbits
         ids = self._ids
         sid = ids.pop() if ids else self._refill_ids()
         insts = self.routable[csvc.name]
-        cause = ""
         if not insts:
             end, outcome = t + 150_000 + gb(17), UNAVAILABLE
             cause = logtext.call_error(inst.service.language, "unavailable", csvc.name, "", 0)
@@ -385,44 +414,34 @@ class TraceGenerator:
             callee = insts[gb(16) % len(insts)] if len(insts) > 1 else insts[0]
             cfx = self.fx[callee.index]
             if cfx.down:
-                end, outcome = t + int(300_000 * exp(0.5 * z[gb(16)])), UNAVAILABLE
+                end, outcome = t + int(300_000 * exp(0.5 * self.z[gb(16)])), UNAVAILABLE
                 cause = logtext.call_error(inst.service.language, "refused", csvc.name, self.ips[callee.index], 0)
             else:
                 net = self.net[gb(12)]
-                extra = 0
-                reset = False
-                if self.edges:
-                    edge = self.edges.get((inst.service.name, csvc.name))
-                    if edge is not None:
-                        delay, loss = edge
-                        if delay:
-                            extra += int(delay * (0.8 + 0.4 * rng.random()))
-                        if loss and rng.random() < loss:
-                            # TCP retransmission timeouts: 200 ms, doubling; the third loss resets.
-                            lost = 1 + gb(16) % 3
-                            extra += 200_000_000 * ((1 << lost) - 1)
-                            reset = lost == 3 and gb(1) == 1
+                extra, reset = 0, False
+                edge = self.edges.get((inst.service.name, csvc.name)) if self.edges else None
+                if edge is not None:
+                    extra, reset = self._edge_delay(edge)
                 if reset:
                     end, outcome = t + net + extra, RESET
                     cause = logtext.call_error(inst.service.language, "reset", csvc.name, self.ips[callee.index], 0)
                 elif target.emits:
-                    s_end, sub = self.serve(target, callee, trace, sid, t + net + extra // 2, "")
-                    end = s_end + net + (extra - extra // 2)
-                    outcome = ERR if sub else OK
-                    if sub:
-                        cause = f"{csvc.name} responded {500 if target.is_http else 'INTERNAL'}"
+                    half = extra // 2
+                    end, outcome = self.serve(target, callee, trace, sid, t + net + half, "")
+                    end += net + extra - half
+                    cause = f"{csvc.name} responded {500 if target.is_http else 'INTERNAL'}" if outcome else ""
                 else:
                     dur = target.draws[gb(12)] * cfx.factor
                     if cfx.slow_ns:
-                        dur += cfx.slow_ns * exp(0.25 * z[gb(16)])
+                        dur += cfx.slow_ns * exp(0.25 * self.z[gb(16)])
                     end = t + 2 * net + extra + int(dur)
-                    outcome = OK
+                    outcome, cause = OK, ""
                     cst = self.stats[callee.index]
                     cst.n += 1
                     cst.busy_ns += dur
                     cst.durs.append(int(dur))
                     p = target.err + cfx.err_rate
-                    if p and rng.random() < p:
+                    if p and self.rng.random() < p:
                         outcome = ERR
                         cause = f"{csvc.protocol} error executing {target.client}"
                         cst.err += 1
@@ -430,16 +449,32 @@ class TraceGenerator:
                     end, outcome = t + c.timeout, TIMEOUT
                     cause = logtext.call_error(inst.service.language, "timeout", csvc.name, self.ips[callee.index],
                                                c.timeout // 1_000_000)
-        off, ep, rate = self.clk[inst.index]
-        if outcome and inst.service.sets_status:
-            status, smsg = 2, cause
+        k = inst.index
+        off, ep, rate = self.clk[k]
+        if outcome:
+            self.spans[k].append((trace, sid, parent, c.shapes[outcome], t + off + int((t - ep) * rate),
+                                  end + off + int((end - ep) * rate), 2 if c.sets_status else 0,
+                                  cause if c.sets_status else "", None))
+            if not c.retries:  # with retries, _call reports once it gives up
+                self.log(inst, ERROR if c.critical else WARN, f"call to {csvc.name} failed: {cause}", end, trace,
+                         parent)
         else:
-            status, smsg = 0, ""
-        self.spans[inst.index].append((trace, sid, parent, c.shapes[outcome], t + off + int((t - ep) * rate),
-                                       end + off + int((end - ep) * rate), status, smsg, None))
-        if outcome and not c.retries:  # with retries, _call reports once it gives up
-            self.log(inst, ERROR if c.critical else WARN, f"call to {csvc.name} failed: {cause}", end, trace, parent)
+            self.spans[k].append((trace, sid, parent, c.ok_shape, t + off + int((t - ep) * rate),
+                                  end + off + int((end - ep) * rate), 0, "", None))
         return end, outcome, cause
+
+    def _edge_delay(self, edge: tuple[int, float]) -> tuple[int, bool]:
+        """Extra time a faulty edge adds to one call, and whether the connection was reset."""
+        rng = self.rng
+        delay, loss = edge
+        extra = int(delay * (0.8 + 0.4 * rng.random())) if delay else 0
+        reset = False
+        if loss and rng.random() < loss:
+            # TCP retransmission timeouts: 200 ms, doubling; the third loss resets.
+            lost = 1 + rng.getrandbits(16) % 3
+            extra += 200_000_000 * ((1 << lost) - 1)
+            reset = lost == 3 and rng.getrandbits(1) == 1
+        return extra, reset
 
     def _publish(self, c: _Call, inst: Instance, trace: str, parent: str, t: int) -> tuple[int, int, str]:
         """Hand a message to the broker (producer span); the consumer runs later in the same trace."""

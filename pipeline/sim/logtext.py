@@ -56,86 +56,128 @@ class LogRenderer:
     def style(self, inst: Instance) -> tuple[Callable[..., str], str, bool]:
         """(format function, trace-context habit, whether the record carries the severity) for inst.
 
-        The format function takes (inst, level, msg, emitted_ns, trace_in_text, span, exc) and
-        returns the body; `trace_in_text` is '' when the ids do not go into the text.
+        The format function is bound to inst (its names, pid and port baked in once, as they are
+        the same on every line) and takes (level, msg, emitted_ns, trace_in_text, span, exc),
+        returning the body; `trace_in_text` is '' when the ids do not go into the text.
         """
         svc = inst.service
-        return self._by_format[svc.log_format], svc.trace_in_logs, svc.log_format in _SETS_SEVERITY
+        return self._by_format[svc.log_format](inst), svc.trace_in_logs, svc.log_format in _SETS_SEVERITY
 
-    def _json(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
-        svc = inst.service
-        if svc.language == "go":
-            head = f'{{"level":"{_LOWER[level]}","ts":{t / 1e9},"caller":"{svc.name}/handler.go:{88 + level}","msg":'
+    def _json(self, inst: Instance) -> Callable[..., str]:
+        face, dumps = self.face, orjson.dumps
+        name = inst.service.name
+        if inst.service.language == "go":
+            heads = tuple(f'{{"level":"{_LOWER[lv]}","ts":' for lv in range(5))
+            tails = tuple(f',"caller":"{name}/handler.go:{88 + lv}","msg":' for lv in range(5))
+
+            def head(level: int, t: int) -> str:
+                return f"{heads[level]}{t / 1e9}{tails[level]}"
         else:
+            heads = tuple(f'{{"level":"{_LOWER[lv]}","time":"' for lv in range(5))
+            tail = f'Z","logger":"{name}.app","msg":'
+
+            def head(level: int, t: int) -> str:
+                sec, frac = divmod(t, 1_000_000_000)
+                return f"{heads[level]}{face[sec][0]}.{frac // 1_000_000:03d}{tail}"
+
+        def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+            body = head(level, t) + dumps(msg).decode()
+            if trace:
+                body += f',"trace_id":"{trace}","span_id":"{span}"'
+            if exc:
+                body += ',"error":' + dumps(exc).decode()
+            return body + "}"
+        return render
+
+    def _logfmt(self, inst: Instance) -> Callable[..., str]:
+        face = self.face
+        levels = tuple(f"Z level={_LOWER[lv]} msg=\"" for lv in range(5))
+        svc = f'" service={inst.service.name}'
+
+        def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
             sec, frac = divmod(t, 1_000_000_000)
-            head = (f'{{"level":"{_LOWER[level]}","time":"{self.face[sec][0]}.{frac // 1_000_000:03d}Z",'
-                    f'"logger":"{svc.name}.app","msg":')
-        body = head + orjson.dumps(msg).decode()
-        if trace:
-            body += f',"trace_id":"{trace}","span_id":"{span}"'
-        if exc:
-            body += ',"error":' + orjson.dumps(exc).decode()
-        return body + "}"
+            body = f"time={face[sec][0]}.{frac // 1_000_000:03d}{levels[level]}{_q(msg)}{svc}"
+            if trace:
+                body += f" trace_id={trace} span_id={span}"
+            if exc:
+                body += f' error="{_q(exc.splitlines()[0])}"'
+            return body
+        return render
 
-    def _logfmt(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
-        sec, frac = divmod(t, 1_000_000_000)
-        body = (f'time={self.face[sec][0]}.{frac // 1_000_000:03d}Z level={_LOWER[level]} '
-                f'msg="{_q(msg)}" service={inst.service.name}')
-        if trace:
-            body += f" trace_id={trace} span_id={span}"
-        if exc:
-            body += f' error="{_q(exc.splitlines()[0])}"'
-        return body
+    def _syslog5424(self, inst: Instance) -> Callable[..., str]:
+        face = self.face
+        pri = tuple(f"<{128 + _SYSLOG_SEV[lv]}>1 " for lv in range(5))
+        who = f"Z {inst.host} {inst.service.name} {inst.pid} - - "
 
-    def _syslog5424(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
-        sec, frac = divmod(t, 1_000_000_000)
-        body = (f"<{128 + _SYSLOG_SEV[level]}>1 {self.face[sec][0]}.{frac // 1000:06d}Z {inst.host} "
-                f"{inst.service.name} {inst.pid} - - {msg}")
-        if trace:
-            body += f" traceparent=00-{trace}-{span}-01"
-        if exc:
-            body += " " + exc.splitlines()[0]
-        return body
+        def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+            sec, frac = divmod(t, 1_000_000_000)
+            body = f"{pri[level]}{face[sec][0]}.{frac // 1000:06d}{who}{msg}"
+            if trace:
+                body += f" traceparent=00-{trace}-{span}-01"
+            if exc:
+                body += " " + exc.splitlines()[0]
+            return body
+        return render
 
-    def _syslog3164(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
-        body = (f"<{128 + _SYSLOG_SEV[level]}>{self.face[t // 1_000_000_000][2]} {inst.host} "
-                f"{inst.service.name}[{inst.pid}]: {SEV_TEXT[level]} {msg}")
-        if trace:
-            body += f" TraceID: {trace}"
-        if exc:
-            body += " " + exc.splitlines()[0]
-        return body
+    def _syslog3164(self, inst: Instance) -> Callable[..., str]:
+        face = self.face
+        pri = tuple(f"<{128 + _SYSLOG_SEV[lv]}>" for lv in range(5))
+        who = tuple(f" {inst.host} {inst.service.name}[{inst.pid}]: {SEV_TEXT[lv]} " for lv in range(5))
 
-    def _container(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
-        sec, frac = divmod(t, 1_000_000_000)
-        iso, spaced, _ = self.face[sec]
-        line = f"{spaced}.{frac // 1_000_000:03d} {_PADDED[level]} {inst.service.name}: {msg}"
-        if trace:
-            line += f" TraceID: {trace}"
-        if exc:
-            line += "\n" + exc
-        return ('{"log":' + orjson.dumps(line + "\n").decode()
-                + f',"stream":"{"stderr" if level >= WARN else "stdout"}","time":"{iso}.{frac:09d}Z"}}')
+        def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+            body = f"{pri[level]}{face[t // 1_000_000_000][2]}{who[level]}{msg}"
+            if trace:
+                body += f" TraceID: {trace}"
+            if exc:
+                body += " " + exc.splitlines()[0]
+            return body
+        return render
 
-    def _java(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
-        sec, frac = divmod(t, 1_000_000_000)
+    def _container(self, inst: Instance) -> Callable[..., str]:
+        face, dumps = self.face, orjson.dumps
+        who = tuple(f" {_PADDED[lv]} {inst.service.name}: " for lv in range(5))
+        streams = tuple(f',"stream":"{"stderr" if lv >= WARN else "stdout"}","time":"' for lv in range(5))
+
+        def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+            sec, frac = divmod(t, 1_000_000_000)
+            iso, spaced, _ = face[sec]
+            line = f"{spaced}.{frac // 1_000_000:03d}{who[level]}{msg}"
+            if trace:
+                line += f" TraceID: {trace}"
+            if exc:
+                line += "\n" + exc
+            return '{"log":' + dumps(line + "\n").decode() + f'{streams[level]}{iso}.{frac:09d}Z"}}'
+        return render
+
+    def _java(self, inst: Instance) -> Callable[..., str]:
+        face = self.face
         svc = inst.service
-        body = (f"{self.face[sec][1]}.{frac // 1_000_000:03d} {_RPADDED[level]} {inst.pid} --- "
-                f"[nio-{svc.port}-exec-{1 + frac % 9}] c.shop.{svc.name}.Controller : {msg}")
-        if trace:
-            body += f" [trace_id={trace} span_id={span}]"
-        if exc:
-            body += "\n" + exc
-        return body
+        lead = tuple(f" {_RPADDED[lv]} {inst.pid} --- [nio-{svc.port}-exec-" for lv in range(5))
+        logger = f"] c.shop.{svc.name}.Controller : "
 
-    def _text(self, inst: Instance, level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
-        sec, frac = divmod(t, 1_000_000_000)
-        body = f"{self.face[sec][1]},{frac // 1_000_000:03d} {SEV_TEXT[level]} [{inst.id}] {msg}"
-        if trace:
-            body += f" TraceID: {trace}"
-        if exc:
-            body += "\n" + exc
-        return body
+        def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+            sec, frac = divmod(t, 1_000_000_000)
+            body = f"{face[sec][1]}.{frac // 1_000_000:03d}{lead[level]}{1 + frac % 9}{logger}{msg}"
+            if trace:
+                body += f" [trace_id={trace} span_id={span}]"
+            if exc:
+                body += "\n" + exc
+            return body
+        return render
+
+    def _text(self, inst: Instance) -> Callable[..., str]:
+        face = self.face
+        who = tuple(f" {SEV_TEXT[lv]} [{inst.id}] " for lv in range(5))
+
+        def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+            sec, frac = divmod(t, 1_000_000_000)
+            body = f"{face[sec][1]},{frac // 1_000_000:03d}{who[level]}{msg}"
+            if trace:
+                body += f" TraceID: {trace}"
+            if exc:
+                body += "\n" + exc
+            return body
+        return render
 
 
 def _q(s: str) -> str:

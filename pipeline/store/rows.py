@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline.model import LogRecord, MetricPoint, Span
+from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span
 
 SPAN_COLUMNS = ("id", "trace_id", "span_id", "parent_span_id", "name", "kind", "service", "instance",
                 "host", "start_ns", "end_ns", "status_code", "status_message", "attributes",
@@ -52,3 +52,21 @@ def metric_columns(points: list[MetricPoint]) -> list[list]:
 def dlq_columns(entries: list[tuple]) -> list[list]:
     """DLQ entries are already tuples in DLQ_COLUMNS order."""
     return [[e[i] for e in entries] for i in range(len(DLQ_COLUMNS))]
+
+
+CORRELATED_COLUMNS = ("id", "trace_id", "span_id", "parent_span_id", "name", "service", "instance", "host",
+                      "kind", "start_ns", "end_ns", "orig_start_ns", "orig_end_ns", "clock_offset_ns",
+                      "duration_ns", "self_time_ns", "status_code", "status_message", "is_error",
+                      "error_sources", "log_count", "log_severity_counts", "rule_ids", "error_logs",
+                      "log_ids", "metrics", "metric_z", "completed_early", "late_amend", "version",
+                      "trace_complete_ns")
+
+
+def correlated_columns(rows: list[CorrelatedSpan]) -> list[list]:
+    cols = [[r.trace_id + r.span_id for r in rows]]
+    for name in CORRELATED_COLUMNS[1:]:
+        if name == "error_logs":
+            cols.append([orjson.dumps(r.error_logs).decode() if r.error_logs else "" for r in rows])
+        else:
+            cols.append([getattr(r, name) for r in rows])
+    return cols

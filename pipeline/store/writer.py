@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import orjson
+
 from pipeline.store import rows
 
 log = logging.getLogger("telecorr.store")
@@ -28,14 +30,39 @@ TABLES: dict[str, tuple[Sequence[str], Callable[[list], list[list]]]] = {
     "logs": (rows.LOG_COLUMNS, rows.log_columns),
     "metrics": (rows.METRIC_COLUMNS, rows.metric_columns),
     "dlq": (rows.DLQ_COLUMNS, rows.dlq_columns),
+    "correlated_spans": (rows.CORRELATED_COLUMNS, rows.correlated_columns),
 }
 
 InsertFn = Callable[[str, list[list], Sequence[str]], None]
 
 
+# Tables with no float columns. orjson writes NaN and ±inf as null, so only these may take the
+# JSON path; the others (metrics) always go Native.
+JSON_TABLES = frozenset({"spans", "logs", "dlq"})
+
+
 def client_insert(client) -> InsertFn:
-    """Adapt a clickhouse-connect client to the writer's column-oriented insert call."""
+    """Adapt a clickhouse-connect client to the writer's column-oriented insert call.
+
+    Where it is exact, the columns go as one JSONCompactColumns document built by orjson:
+    serialising in C holds the GIL for a fraction of the time clickhouse-connect's Python
+    Native serialiser does, and ClickHouse parses the document without the GIL, so decoding
+    the next batch keeps running meanwhile. Anything orjson refuses (a lone surrogate, an int
+    beyond 64 bits) or ClickHouse rejects in that form is sent again through the Native insert,
+    which raises if the store itself is failing; rows have deterministic ids, so a repeat collapses.
+    """
     def insert(table: str, columns: list[list], names: Sequence[str]) -> None:
+        if table in JSON_TABLES:
+            try:
+                data = orjson.dumps(columns)
+            except TypeError:
+                data = None
+            if data is not None:
+                try:
+                    client.raw_insert(table, list(names), data, fmt="JSONCompactColumns")
+                    return
+                except Exception as exc:  # noqa: BLE001 - the Native insert below decides
+                    log.debug("JSON insert into %s failed (%s); using Native", table, exc)
         client.insert(table, columns, column_names=list(names), column_oriented=True)
     return insert
 
