@@ -7,25 +7,14 @@ benchmarks and tests call it directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pipeline.config import Settings
-from pipeline.decode import DecodeError, decode_batch
+from pipeline.decode import DecodeResult, decode_batch
 from pipeline.logs import parse_logs
-from pipeline.model import LogRecord, MetricPoint, Span
 from pipeline.query import compile_rules, rules_from_setting
 
 INPUT_KINDS = ("otlp_spans", "otlp_logs", "otlp_metrics", "telemetry.events", "telemetry.raw_logs")
 # Logical topic → decoder kind.
 _DECODER_KIND = {"telemetry.events": "events", "telemetry.raw_logs": "raw_logs"}
-
-
-@dataclass(slots=True)
-class IngestBatch:
-    spans: list[Span] = field(default_factory=list)
-    logs: list[LogRecord] = field(default_factory=list)
-    metrics: list[MetricPoint] = field(default_factory=list)
-    errors: list[DecodeError] = field(default_factory=list)
 
 
 class Ingestor:
@@ -35,10 +24,10 @@ class Ingestor:
         self._matcher = compile_rules(rules_from_setting(settings.rules_file))
         self._tz = settings.log_default_tz
 
-    def process(self, topic: str, values: list[bytes], timestamps_ns: list[int]) -> IngestBatch:
+    def process(self, topic: str, values: list[bytes], timestamps_ns: list[int]) -> DecodeResult:
         """Decode one consumed batch of `topic` (a logical name from INPUT_KINDS)."""
         res = decode_batch(_DECODER_KIND.get(topic, topic), values, timestamps_ns)
         if res.logs:
             parse_logs(res.logs, "auto", self._tz)
             self._matcher.tag(res.logs)
-        return IngestBatch(res.spans, res.logs, res.metrics, res.errors)
+        return res

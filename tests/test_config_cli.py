@@ -9,6 +9,7 @@ import pytest
 from pipeline.cli import build_parser
 from pipeline.commands.core import ReplayError, guess_format, replay_messages
 from pipeline.config import Settings, SettingsError, load_settings, read_topics
+from pipeline.framing import FramingError
 
 
 def test_precedence_defaults_file_env_flags(tmp_path):
@@ -64,7 +65,7 @@ def test_replay_reads_each_format(tmp_path):
 def test_replay_rejects_bad_files_clearly(tmp_path):
     bad = tmp_path / "traces.binpb"
     bad.write_bytes(b"\x05ab")
-    with pytest.raises(ReplayError, match="claims 5 bytes"):
+    with pytest.raises(FramingError, match="claims 5 bytes"):
         list(replay_messages([str(bad)], None, None, {}))
     unknown = tmp_path / "x.bin"
     unknown.write_bytes(b"\x01a")

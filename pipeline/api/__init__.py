@@ -1,1 +1,1 @@
-"""api stage."""
+"""The HTTP API: trace fetches and log search over ClickHouse, served by FastAPI."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from pipeline.config import load_settings, read_topics
+from pipeline.framing import FramingError, read_delimited
 from pipeline.kafka_io import BrokerUnavailable, publish
 from pipeline.store.client import StoreUnavailable, connect
 
@@ -61,25 +62,6 @@ def otlp_signal(line: bytes, forced: str | None, where: str) -> str:
                       "use --signal or --format")
 
 
-def _varint_frames(data: bytes, where: str) -> Iterator[bytes]:
-    pos = 0
-    while pos < len(data):
-        size = shift = 0
-        while True:
-            if pos >= len(data) or shift > 63:
-                raise ReplayError(f"{where}: truncated length prefix at byte {pos}")
-            b = data[pos]
-            pos += 1
-            size |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        if pos + size > len(data):
-            raise ReplayError(f"{where}: message at byte {pos} claims {size} bytes, file ends first")
-        yield data[pos:pos + size]
-        pos += size
-
-
 def _packed_lines(lines: list[bytes]) -> Iterator[bytes]:
     chunk: list[bytes] = []
     size = 0
@@ -109,7 +91,7 @@ def replay_messages(paths: list[str], fmt: str | None, signal: str | None,
             sig = signal or next((s for s in SIGNAL_TOPIC if s in Path(path).name), None)
             if sig is None:
                 raise ReplayError(f"{path}: cannot tell which signal this protobuf file holds; use --signal")
-            for frame in _varint_frames(data, path):
+            for frame in read_delimited(data, path):
                 counts[f"{sig} requests"] = counts.get(f"{sig} requests", 0) + 1
                 yield SIGNAL_TOPIC[sig], None, frame
         elif kind in ("jsonl", "text"):
@@ -127,7 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     try:
         sent = publish(settings, replay_messages(args.files, args.format, args.signal, counts))
-    except (ReplayError, OSError) as exc:
+    except (ReplayError, FramingError, OSError) as exc:
         print(f"telecorr replay: {exc}", file=sys.stderr)
         return 2
     except BrokerUnavailable as exc:

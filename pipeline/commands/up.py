@@ -147,14 +147,20 @@ def show_results(settings: Settings, truth: dict) -> None:
 
     client = connect(settings.clickhouse)
     q = client.query
-    counts = {t: q(f"SELECT count() FROM {t} FINAL").result_rows[0][0] for t in ("spans", "logs", "metrics", "dlq")}
+    tables = ("spans", "logs", "metrics", "correlated_spans", "dlq")
+    counts = {t: q(f"SELECT count() FROM {t} FINAL").result_rows[0][0] for t in tables}
     say("stored: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    rows = q("SELECT service, count() AS spans, countIf(status_code = 2) AS errors, "
-             "round(quantile(0.99)((end_ns - start_ns) / 1e6), 1) AS p99_ms FROM spans FINAL "
-             "GROUP BY service ORDER BY errors DESC, p99_ms DESC").result_rows
-    print(f"{'service':<16}{'spans':>10}{'error spans':>13}{'p99 ms':>10}")
-    for service, spans, errors, p99 in rows:
-        print(f"{service:<16}{spans:>10}{errors:>13}{p99:>10}")
+    # Errors count status, error logs, exceptions and 5xx (the correlated row's is_error), and
+    # self time is what a span spent outside its children.
+    rows = q("SELECT service, count() AS spans, countIf(is_error) AS errors, sum(log_count) AS logs, "
+             "round(quantile(0.99)(self_time_ns / 1e6), 1) AS self_p99_ms FROM correlated_spans FINAL "
+             "GROUP BY service ORDER BY errors DESC, self_p99_ms DESC").result_rows
+    print(f"{'service':<16}{'spans':>9}{'errors':>8}{'logs joined':>13}{'self-time p99 ms':>18}")
+    for service, spans, errors, logs, p99 in rows:
+        print(f"{service:<16}{spans:>9}{errors:>8}{logs:>13}{p99:>18}")
+    offsets = q("SELECT host, round(median(clock_offset_ns) / 1e6, 1) FROM correlated_spans FINAL "
+                "GROUP BY host ORDER BY host").result_rows
+    say("estimated clock offsets (ms, relative): " + ", ".join(f"{h} {o:+g}" for h, o in offsets))
     for fault in truth.get("faults", []):
         say(f"injected: {fault.get('type')} on {fault.get('target')} "
             f"from {fault.get('start')} to {fault.get('end')}")

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 import orjson
 
+from pipeline.framing import varint
 from pipeline.sim.simulator import Simulation
 
 FILE_NAMES = {
@@ -28,19 +29,6 @@ KAFKA_TOPICS = {
 }
 TRUTH_FILE = "ground_truth.json"
 LOG_TRUTH_FILE = "log_truth.jsonl"
-
-
-def varint(n: int) -> bytes:
-    """Protobuf base-128 varint, the length prefix of a delimited message stream."""
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def write_truth(sim: Simulation, directory: Path) -> Path:
@@ -93,21 +81,3 @@ def kafka_messages(sim: Simulation, truth_dir: str | Path) -> Iterator[tuple[str
     finally:
         if truth is not None:
             truth.close()
-
-
-def read_delimited(data: bytes) -> Iterator[bytes]:
-    """Split a varint-length-delimited stream back into messages (for readers and tests)."""
-    i, n = 0, len(data)
-    while i < n:
-        size = shift = 0
-        while True:
-            b = data[i]
-            i += 1
-            size |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        if i + size > n:
-            raise ValueError("truncated length-delimited stream")
-        yield data[i:i + size]
-        i += size

@@ -137,14 +137,6 @@ class Simulation:
         """Lifecycle events of the run, latest first (slices pop them off the end)."""
         return [e for e in reversed(self.plan.lifecycle()) if self.start_ns <= e[0] < self.end_ns]
 
-    def records(self) -> Iterator[dict[str, list[tuple[Attrs, list[tuple]]]]]:
-        """Per slice: signal -> [(resource, records)] in instance order (record tuples: engine.py)."""
-        events = self._pending_events()
-        for t0, t1 in self._slices():
-            with _gc_paused():
-                out = self._slice(t0, t1, events)
-            yield out
-
     def messages(self) -> Iterator[tuple[str, bytes]]:
         """(signal, payload): signal is traces/logs/metrics (or log_truth with truth_detail)."""
         encode = _ENCODERS[self.config.encoding]

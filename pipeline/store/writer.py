@@ -80,12 +80,12 @@ class Sink:
     """Buffers rows for several tables and flushes them together on size or age."""
 
     def __init__(self, insert: InsertFn, max_rows: int = 20000, flush_s: float = 1.0,
-                 retry_max_s: float = 30.0, extra_tables: dict | None = None) -> None:
+                 retry_max_s: float = 30.0) -> None:
         self._insert = insert
         self._max_rows = max_rows
         self._flush_s = flush_s
         self._retry_max_s = retry_max_s
-        self._tables = dict(TABLES, **(extra_tables or {}))
+        self._tables = TABLES
         self._buffers: dict[str, list] = {t: [] for t in self._tables}
         self._pending_rows = 0
         self._generation: asyncio.Future | None = None

@@ -1,0 +1,75 @@
+"""Every ClickHouse read the API makes, under per-query limits.
+
+The limits travel with each query (not the session) so a client shared with the worker keeps
+its own settings: read-only, a time budget and a result-size budget. A query over budget
+raises instead of returning a silently cut answer ('throw', not 'break'), and the error is
+turned into one the caller can act on (narrow the window, lower the limit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+# Settings names and defaults (the lead adds them to pipeline.config.Settings).
+DEFAULT_MAX_EXECUTION_S = 10.0
+DEFAULT_MAX_RESULT_ROWS = 1_000_000
+
+_TOO_MANY_ROWS = 396  # TOO_MANY_ROWS_OR_BYTES
+_TIMEOUT = 159  # TIMEOUT_EXCEEDED
+
+
+class ReadLimitError(Exception):
+    """A read exceeded a configured limit; `status` is the HTTP status that explains it."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    max_execution_s: float = DEFAULT_MAX_EXECUTION_S
+    max_result_rows: int = DEFAULT_MAX_RESULT_ROWS
+
+    @classmethod
+    def from_settings(cls, settings: object) -> ReadLimits:
+        return cls(float(getattr(settings, "api_max_execution_s", DEFAULT_MAX_EXECUTION_S)),
+                   int(getattr(settings, "api_max_result_rows", DEFAULT_MAX_RESULT_ROWS)))
+
+    def query_settings(self) -> dict[str, object]:
+        return {"readonly": 1, "max_execution_time": self.max_execution_s,
+                "max_result_rows": self.max_result_rows, "result_overflow_mode": "throw"}
+
+
+class Reader:
+    """Runs parameterised SELECTs with the limits attached; rows come back as dicts."""
+
+    def __init__(self, client, limits: ReadLimits) -> None:
+        self.client = client
+        self.limits = limits
+
+    def rows(self, sql: str, params: dict | None = None) -> list[dict]:
+        try:
+            result = self.client.query(sql, parameters=params or {}, settings=self.limits.query_settings())
+        except ClickHouseError as exc:
+            raise self._limit_error(exc) or exc
+        names = result.column_names
+        return [dict(zip(names, row)) for row in result.result_rows]
+
+    def ping(self) -> None:
+        """Raises unless ClickHouse answers `SELECT 1`."""
+        if self.rows("SELECT 1 AS ok") != [{"ok": 1}]:
+            raise ClickHouseError("SELECT 1 did not return 1")
+
+    def _limit_error(self, exc: ClickHouseError) -> ReadLimitError | None:
+        text = str(exc)
+        code = getattr(exc, "code", None)
+        if code == _TOO_MANY_ROWS or "TOO_MANY_ROWS_OR_BYTES" in text:
+            return ReadLimitError(f"the answer has more than {self.limits.max_result_rows} rows "
+                                  "(api_max_result_rows); narrow the time range or lower the limit", 413)
+        if code == _TIMEOUT or "TIMEOUT_EXCEEDED" in text:
+            return ReadLimitError(f"the query ran longer than {self.limits.max_execution_s:g} s "
+                                  "(api_max_execution_s); narrow the time range or the query", 422)
+        return None

@@ -1,0 +1,56 @@
+"""Serving the app with uvicorn, in the foreground (`telecorr api`) or on a background thread
+of a process that owns the store (`telecorr worker --api`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+
+from pipeline.api.app import create_app
+
+
+class BackgroundServer:
+    """A uvicorn server on its own thread; `stop()` asks it to finish and waits for it."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
+        self.server = server
+        self.thread = thread
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when asked for port 0)."""
+        return self.server.servers[0].sockets[0].getsockname()[1]
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout_s)
+
+
+def _server(settings: object, client, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(create_app(settings, client), host=host, port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    return uvicorn.Server(config)
+
+
+def serve(settings: object, client, host: str, port: int) -> None:
+    """Serve until interrupted (uvicorn handles SIGINT/SIGTERM)."""
+    _server(settings, client, host, port).run()
+
+
+def serve_in_background(settings: object, client, host: str, port: int,
+                        start_timeout_s: float = 10.0) -> BackgroundServer:
+    """Start serving on a daemon thread (uvicorn leaves signals to the main thread) and return
+    once the socket listens; raise OSError when it cannot bind (e.g. the port is taken)."""
+    server = _server(settings, client, host, port)
+    thread = threading.Thread(target=server.run, name="telecorr-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(1.0)
+            raise OSError(f"the API could not start listening on {host}:{port}")
+        time.sleep(0.02)
+    return BackgroundServer(server, thread)

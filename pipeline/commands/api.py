@@ -1,0 +1,34 @@
+"""`telecorr api`: serve the HTTP API from its own process over the configured store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipeline.config import load_settings
+from pipeline.store.client import StoreUnavailable, connect
+from pipeline.store.migrate import migrate
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from pipeline.api.server import serve  # FastAPI/uvicorn load only for this command
+
+    settings = load_settings(args)
+    host = args.host if args.host is not None else settings.api_host
+    port = args.port if args.port is not None else settings.api_port
+    try:
+        client = connect(settings.clickhouse)
+        migrate(client, settings)
+    except StoreUnavailable as exc:
+        print(f"telecorr api: {exc}", file=sys.stderr)
+        return 1
+    print(f"telecorr api: serving on http://{host}:{port}", file=sys.stderr)
+    serve(settings, client, host, port)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("api", parents=[common], help="serve the HTTP API (traces, log search, metrics)")
+    p.add_argument("--host", default=None, help="address to listen on (default: setting api_host, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default: setting api_port, 8080)")
+    p.set_defaults(func=cmd_api)

@@ -1,0 +1,328 @@
+"""The HTTP API with a real client against chDB-backed data: traces, log search, errors,
+auth, limits, health and metrics."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from pipeline.api.app import create_app
+from pipeline.api.logsearch import LOG_COLUMNS
+from pipeline.config import Settings
+from pipeline.model import LogRecord, MetricPoint, Span
+from pipeline.query import Rule, RuleMatcher
+from pipeline.store import rows
+from pipeline.store.migrate import migrate
+from pipeline.store.writer import client_insert
+
+S = 1_000_000_000
+T0 = 1_790_000_000 * S  # 2026-09-21T...Z
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SHORT = "00f067aa0ba902b7"  # a 64-bit id, stored left-padded to 32 digits
+ROOT, CART, DB = "a" * 16, "b" * 16, "c" * 16
+
+
+def _settings(**over) -> SimpleNamespace:
+    return SimpleNamespace(**{**Settings().as_dict(), **over})
+
+
+def _span(span_id: str, parent: str, service: str, instance: str, host: str, start_ms: int, end_ms: int,
+          status: int = 0, trace: str = TRACE, name: str = "op") -> Span:
+    return Span(trace_id=trace, span_id=span_id, parent_span_id=parent, name=name,
+                start_ns=T0 + start_ms * 1_000_000, end_ns=T0 + end_ms * 1_000_000, kind=2,
+                status_code=status, service=service, instance=instance, host=host)
+
+
+def _log(i: int, time_ms: int, body: str, service: str = "", span_id: str = "", trace: str = TRACE,
+         level: tuple[str, int] = ("INFO", 9), host: str = "", attrs: dict | None = None) -> LogRecord:
+    return LogRecord(time_ns=T0 + time_ms * 1_000_000, body=body, severity_text=level[0], severity_number=level[1],
+                     trace_id=trace, span_id=span_id, service=service, host=host, attributes=attrs or {},
+                     id=f"{i:032x}")
+
+
+def _metric(name: str, instance: str, host: str, time_ms: int, value: float) -> MetricPoint:
+    return MetricPoint(name=name, type="gauge", time_ns=T0 + time_ms * 1_000_000, value=value,
+                       instance=instance, host=host, id=f"{name}-{instance}-{host}-{time_ms}")
+
+
+def _insert(client, spans=(), logs=(), metrics=()) -> None:
+    insert = client_insert(client)
+    if spans:
+        insert("spans", rows.span_columns(list(spans)), rows.SPAN_COLUMNS)
+    if logs:
+        insert("logs", rows.log_columns(list(logs)), rows.LOG_COLUMNS)
+    if metrics:
+        insert("metrics", rows.metric_columns(list(metrics)), rows.METRIC_COLUMNS)
+
+
+TRACE_SPANS = [
+    _span(ROOT, "", "frontend", "fe-1", "node-1", 0, 1000, status=1, name="GET /checkout"),
+    _span(CART, ROOT, "cart", "cart-1", "node-2", 100, 600, status=2, name="cart.add"),
+    _span(DB, CART, "cart", "cart-1", "node-2", 200, 400, name="db.query"),
+]
+TRACE_LOGS = [
+    _log(1, 150, "cart failed: boom", service="cart", span_id=CART, level=("ERROR", 17)),
+    _log(2, 300, "querying db", service="cart"),  # no span id: innermost cart span holds it
+    _log(3, 300, "waiting for cart", service="frontend"),  # same time, but its service's span
+    _log(4, 1500, "late cleanup", service="frontend"),  # within the 1 s pad after the root
+    _log(5, 300_000, "much later", service="cart"),  # far outside every span
+]
+TRACE_METRICS = [
+    _metric("cpu", "cart-1", "node-2", -10_000, 0.1),  # too early for any span
+    _metric("cpu", "cart-1", "node-2", 300, 0.7),
+    _metric("cpu", "cart-1", "node-2", 500, 0.9),  # the latest within ±2 s of the cart spans
+    _metric("cpu", "cart-1", "node-2", 5_000, 1.0),  # too late
+    _metric("load", "", "node-2", 1_000, 3.5),  # host-level reading on the cart spans' host
+    _metric("cpu", "other-1", "node-1", 100, 0.2),  # another instance on the root's host
+    _metric("mem", "fe-1", "node-1", 2_900, 512.0),  # within 2 s of the root's end
+]
+
+
+@pytest.fixture
+def store(ch_client):
+    migrate(ch_client, Settings())
+    _insert(ch_client, TRACE_SPANS, TRACE_LOGS, TRACE_METRICS)
+    _insert(ch_client, [_span("d" * 16, "", "auth", "auth-1", "node-3", 0, 10, trace=SHORT.rjust(32, "0"))])
+    return ch_client
+
+
+@pytest.fixture
+def api(store):
+    with TestClient(create_app(_settings(), store)) as c:
+        yield c
+
+
+def test_trace_has_spans_logs_and_metrics(api):
+    r = api.get(f"/v1/traces/{TRACE}")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["trace_id"] == TRACE
+    spans = {s["span_id"]: s for s in body["spans"]}
+    assert set(spans) == {ROOT, CART, DB}
+    root, cart, db = spans[ROOT], spans[CART], spans[DB]
+    for s in body["spans"]:
+        assert {"span_id", "parent_span_id", "service", "instance", "host", "name", "start_ns", "end_ns",
+                "status", "clock_offset_ns", "logs", "metrics"} <= set(s)
+        assert s["clock_offset_ns"] == 0
+    assert (root["status"], cart["status"], db["status"]) == ("ok", "error", "unset")
+    assert cart["parent_span_id"] == ROOT and db["start_ns"] == T0 + 200_000_000
+    assert [lg["body"] for lg in cart["logs"]] == ["cart failed: boom"]
+    assert [lg["body"] for lg in db["logs"]] == ["querying db"]
+    assert [lg["body"] for lg in root["logs"]] == ["waiting for cart", "late cleanup"]
+    assert [lg["body"] for lg in body["unattached_logs"]] == ["much later"]
+    assert cart["metrics"] == {"cpu": 0.9, "load": 3.5} and db["metrics"] == {"cpu": 0.9, "load": 3.5}
+    assert root["metrics"] == {"mem": 512.0}
+
+
+def test_short_trace_id_is_left_padded(api):
+    r = api.get(f"/v1/traces/{SHORT.upper()}")
+    assert r.status_code == 200
+    assert r.json()["trace_id"] == SHORT.rjust(32, "0")
+    assert [s["service"] for s in r.json()["spans"]] == ["auth"]
+
+
+def test_unknown_trace_is_404_json(api):
+    r = api.get("/v1/traces/" + "1" * 32)
+    assert r.status_code == 404
+    assert "1" * 32 in r.json()["error"]
+
+
+@pytest.mark.parametrize("bad, words", [("xyz", "hexadecimal"), ("abc123", "6 hex digits"),
+                                        ("a" * 33, "33 hex digits"), ("0" * 32, "all zeros"),
+                                        ("4bf92f3577b34da6a3ce929d0e0e473g", "hexadecimal")])
+def test_malformed_trace_ids_are_400_naming_the_problem(api, bad, words):
+    r = api.get(f"/v1/traces/{bad}")
+    assert r.status_code == 400
+    assert words in r.json()["error"]
+
+
+# --- log search -----------------------------------------------------------------------
+
+SEARCH_LOGS = [
+    _log(100 + i, i * 1000, body, service=svc, level=lvl, host=host, trace="", attrs=attrs)
+    for i, (body, svc, lvl, host, attrs) in enumerate([
+        ("ERROR: connection refused to db:5432", "cart", ("ERROR", 17), "node-2", {"status": "503"}),
+        ("Timeout after 30s", "checkout", ("WARN", 13), "node-1", {"status": "504"}),
+        ("java.lang.OutOfMemoryError: Java heap space", "cart", ("FATAL", 21), "node-2", {}),
+        ("GET /api 200 ok", "frontend", ("INFO", 9), "node-1", {"status": "200"}),
+        ("pod OOMKilled", "cart", ("ERROR", 17), "node-3", {}),
+        ("retrying connection", "checkout", ("DEBUG", 5), "node-1", {"status": "500"}),
+        ("café au lait served", "frontend", ("INFO", 9), "node-1", {}),
+    ])
+]
+
+
+@pytest.fixture
+def search_api(ch_client):
+    migrate(ch_client, Settings())
+    _insert(ch_client, logs=SEARCH_LOGS)
+    with TestClient(create_app(_settings(), ch_client)) as c:
+        yield c
+
+
+def _stream_ids(query: str) -> set[str]:
+    res = RuleMatcher([Rule("q", query)]).match_batch(SEARCH_LOGS)
+    return {r.id for r, ids in zip(SEARCH_LOGS, res) if ids == ["q"]}
+
+
+@pytest.mark.parametrize("query", [
+    "connection", "level:error", "level >= warn", "service:cart AND NOT message:/OOM/",
+    'message:"heap space" OR status > 500', "(service:cart OR service:frontend) AND host:node-1",
+    "café", "status:*", "message:/^[A-Z]+:/",
+])
+def test_log_search_agrees_with_stream_matcher(search_api, query):
+    r = search_api.post("/v1/logs/search", json={"query": query})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {row["id"] for row in body["logs"]} == _stream_ids(query)
+    assert body["count"] == len(body["logs"]) and body["truncated"] is False
+    assert "{p0:" in body["sql"] and query not in body["sql"]
+    for row in body["logs"]:
+        assert set(row) == set(LOG_COLUMNS)
+    times = [row["time_ns"] for row in body["logs"]]
+    assert times == sorted(times, reverse=True)
+
+
+def test_log_search_time_range_and_limit(search_api):
+    r = search_api.post("/v1/logs/search", json={
+        "query": "level >= debug", "from": T0 + 1000 * 1_000_000, "to": str(T0 + 4000 * 1_000_000), "limit": 2})
+    body = r.json()
+    assert r.status_code == 200
+    assert [row["body"] for row in body["logs"]] == ["pod OOMKilled", "GET /api 200 ok"]
+    assert body["count"] == 2 and body["truncated"] is True
+    # The same window in RFC 3339 (T0 is a whole second).
+    from datetime import datetime, timezone
+    iso = lambda ns: datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc).isoformat().replace("+00:00", "Z")
+    r2 = search_api.post("/v1/logs/search", json={
+        "query": "level >= debug", "from": iso(T0 + 1000 * 1_000_000), "to": iso(T0 + 4000 * 1_000_000), "limit": 2})
+    assert r2.json()["logs"] == body["logs"]
+
+
+@pytest.mark.parametrize("query, position", [("service:cart AND (", 18), ("", 0), ("message:/a(/", 8)])
+def test_log_search_query_error_is_400_with_position(search_api, query, position):
+    r = search_api.post("/v1/logs/search", json={"query": query})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error"].startswith("query: ") and body["position"] == position
+
+
+@pytest.mark.parametrize("payload, words, status", [
+    ({"query": "x", "from": "yesterday"}, "from: time 'yesterday'", 400),
+    ({"query": "x", "to": "2026-02-30T00:00:00Z"}, "not a valid date", 400),
+    ({"query": "x", "from": T0 + 10, "to": T0}, "'from' is after 'to'", 400),
+    ({"query": "x", "from": 2**70}, "64-bit", 400),
+    ({"query": "x", "limit": 10_001}, "limit", 422),
+    ({"query": "x", "limit": 0}, "limit", 422),
+    ({"limit": 5}, "query", 422),
+    ({"query": "x", "bogus": 1}, "bogus", 422),
+])
+def test_log_search_bad_input_is_4xx_naming_it(search_api, payload, words, status):
+    r = search_api.post("/v1/logs/search", json=payload)
+    assert r.status_code == status
+    assert words in r.json()["error"]
+
+
+def test_log_search_malformed_json_is_422(search_api):
+    r = search_api.post("/v1/logs/search", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "error" in r.json()
+
+
+# --- limits, auth, health, metrics, schema -------------------------------------------------
+
+def test_result_row_limit_gives_a_clear_413(store):
+    with TestClient(create_app(_settings(api_max_result_rows=2), store)) as c:
+        r = c.post("/v1/logs/search", json={"query": "level >= trace OR NOT level >= trace", "limit": 10})
+        assert r.status_code == 413 and "api_max_result_rows" in r.json()["error"]
+        r = c.get(f"/v1/traces/{TRACE}")  # three spans, more than two
+        assert r.status_code == 413 and "more than 2 rows" in r.json()["error"]
+
+
+def test_execution_time_limit_is_a_4xx(ch_client):
+    from pipeline.api.reads import Reader, ReadLimitError, ReadLimits
+
+    reader = Reader(ch_client, ReadLimits(max_execution_s=0.2))
+    with pytest.raises(ReadLimitError) as info:
+        reader.rows("SELECT sleepEachRow(0.05) FROM numbers(40) SETTINGS max_block_size = 1")
+    assert info.value.status == 422 and "api_max_execution_s" in str(info.value)
+
+
+def test_reads_are_read_only_and_leave_the_client_writable(ch_client):
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    from pipeline.api.reads import Reader, ReadLimits
+
+    migrate(ch_client, Settings())
+    reader = Reader(ch_client, ReadLimits())
+    with pytest.raises(DatabaseError, match="readonly"):
+        reader.rows("CREATE TABLE nope (x UInt8) ENGINE = Memory")
+    _insert(ch_client, logs=SEARCH_LOGS[:1])  # the shared client still writes afterwards
+    assert reader.rows("SELECT count() AS n FROM logs") == [{"n": 1}]
+
+
+def test_bearer_token(store, monkeypatch):
+    monkeypatch.setenv("TELECORR_API_TOKEN", "s3cret")
+    with TestClient(create_app(_settings(), store)) as c:
+        for path in (f"/v1/traces/{TRACE}", "/openapi.json", "/metrics"):
+            assert c.get(path).status_code == 401
+            assert c.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+            assert c.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        r = c.post("/v1/logs/search", json={"query": "x"})
+        assert r.status_code == 401 and "bearer" in r.json()["error"]
+        assert c.get("/healthz").status_code == 200  # probes need no token
+
+
+def test_no_token_configured_means_open(api, monkeypatch):
+    monkeypatch.delenv("TELECORR_API_TOKEN", raising=False)
+    assert api.get(f"/v1/traces/{TRACE}").status_code == 200
+
+
+def test_healthz_ok_and_unavailable(api, store):
+    assert api.get("/healthz").json() == {"status": "ok"}
+
+    class Down:
+        def query(self, *a, **k):
+            raise ConnectionError("connection refused")
+
+    with TestClient(create_app(_settings(), Down())) as c:
+        r = c.get("/healthz")
+        assert r.status_code == 503 and "refused" in r.json()["error"]
+
+
+def test_metrics_count_requests_per_endpoint_and_status(api):
+    api.get(f"/v1/traces/{TRACE}")
+    api.get(f"/v1/traces/{TRACE}")
+    api.get("/v1/traces/" + "2" * 32)
+    api.post("/v1/logs/search", json={"query": "("})
+    text = api.get("/metrics").text
+    counts, latency_counts = {}, {}
+    for fam in text_string_to_metric_families(text):
+        for sample in fam.samples:
+            key = (sample.labels.get("endpoint"), sample.labels.get("status"))
+            if sample.name == "telecorr_api_requests_total":
+                counts[key] = sample.value
+            if sample.name == "telecorr_api_request_seconds_count":
+                latency_counts[key] = sample.value
+    assert counts[("/v1/traces/{trace_id}", "200")] == 2
+    assert counts[("/v1/traces/{trace_id}", "404")] == 1
+    assert counts[("/v1/logs/search", "400")] == 1
+    assert latency_counts == counts
+
+
+def test_apps_have_separate_metric_registries(store):
+    with TestClient(create_app(_settings(), store)) as a, TestClient(create_app(_settings(), store)) as b:
+        a.get("/healthz")
+        assert 'endpoint="/healthz"' in a.get("/metrics").text
+        assert 'endpoint="/healthz"' not in b.get("/metrics").text
+
+
+def test_openapi_lists_the_contract(api):
+    doc = api.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["paths"]) == {"/v1/traces/{trace_id}", "/v1/logs/search", "/healthz", "/metrics"}
+    body = doc["paths"]["/v1/logs/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    props = doc["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert set(props) == {"query", "from", "to", "limit"}
+    assert "400" in doc["paths"]["/v1/traces/{trace_id}"]["get"]["responses"]
