@@ -59,3 +59,32 @@ def test_logs_attach_to_their_true_span_despite_skew(broker, topic_prefix, tmp_p
     ref = min(est)  # offsets are estimated relative to a reference host: compare differences
     for host in est:
         assert abs((est[host] - est[ref]) - (true[host] - true[ref])) < 50_000_000, (host, est, true)
+
+
+ROW = ("SELECT id, version, start_ns, end_ns, clock_offset_ns, self_time_ns, is_error, log_count, "
+       "arraySort(log_ids) AS logs, arraySort(rule_ids) AS rules, metrics FROM correlated_spans FINAL ORDER BY id")
+
+
+def test_duplicated_and_reordered_input_gives_the_same_rows(broker, topic_prefix, tmp_path):
+    import random
+
+    def messages() -> list:
+        sim = Simulation(SimConfig(preset="shop", duration_ns=40 * 10**9, rps=10, seed=21, encoding="otlp-proto",
+                                   faults=[parse_fault("type=latency,target=cart,start=+10s,duration=15s")],
+                                   skews=[parse_skew(s) for s in SKEWS]))
+        return list(kafka_messages(sim, tmp_path / "truth"))
+
+    clean = messages()
+    messy = clean + clean  # every message twice
+    rnd = random.Random(5)
+    # Reorder within blocks of 40 messages (a few seconds of simulated time each).
+    messy = [m for i in range(0, len(messy), 40) for m in rnd.sample(messy[i:i + 40], len(messy[i:i + 40]))]
+    results = []
+    for name, msgs in (("clean", clean), ("messy", messy)):
+        prefix = f"{topic_prefix}{name}."
+        publish(Settings(broker=broker, topic_prefix=prefix), msgs)
+        rc, err = run_worker(worker_env(broker, prefix, tmp_path / name), idle_s=4)
+        assert rc == 0, err[-3000:]
+        results.append(sql(tmp_path / name, ROW))
+    assert len(results[0]) > 1000
+    assert results[1] == results[0]

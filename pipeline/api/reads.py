@@ -1,7 +1,8 @@
 """Every ClickHouse read the API makes, under per-query limits.
 
-The limits travel with each query (not the session) so a client shared with the worker keeps
-its own settings: read-only, a time budget and a result-size budget. A query over budget
+The limits travel with each query (a SETTINGS clause, not the session): read-only, a time
+budget and a result-size budget. readonly=2 rather than 1: both refuse every write and DDL,
+but 1 also refuses the other settings of the same query, i.e. the limits themselves. A query over budget
 raises instead of returning a silently cut answer ('throw', not 'break'), and the error is
 turned into one the caller can act on (narrow the window, lower the limit).
 """
@@ -39,7 +40,7 @@ class ReadLimits:
                    int(getattr(settings, "api_max_result_rows", DEFAULT_MAX_RESULT_ROWS)))
 
     def query_settings(self) -> dict[str, object]:
-        return {"readonly": 1, "max_execution_time": self.max_execution_s,
+        return {"readonly": 2, "max_execution_time": self.max_execution_s,
                 "max_result_rows": self.max_result_rows, "result_overflow_mode": "throw"}
 
 
@@ -54,7 +55,10 @@ class Reader:
         try:
             result = self.client.query(sql, parameters=params or {}, settings=self.limits.query_settings())
         except ClickHouseError as exc:
-            raise self._limit_error(exc) or exc
+            limit = self._limit_error(exc)
+            if limit is not None and limit.status == 422:
+                self._resync()
+            raise limit or exc
         names = result.column_names
         return [dict(zip(names, row)) for row in result.result_rows]
 
@@ -62,6 +66,14 @@ class Reader:
         """Raises unless ClickHouse answers `SELECT 1`."""
         if self.rows("SELECT 1 AS ok") != [{"ok": 1}]:
             raise ClickHouseError("SELECT 1 did not return 1")
+
+    def _resync(self) -> None:
+        """chDB (clickhouse-connect's embedded backend) hands the next query on a handle the
+        leftovers of one stopped by max_execution_time; a throwaway query takes them."""
+        try:
+            self.client.query("SELECT 1")
+        except ClickHouseError:
+            pass
 
     def _limit_error(self, exc: ClickHouseError) -> ReadLimitError | None:
         text = str(exc)
