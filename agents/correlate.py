@@ -37,15 +37,20 @@ class Correlation:
         self.held: list[_Held] = []
         self.lock = asyncio.Lock()
         self.rows_written = 0
+        self.offsets: dict[str, int] = {}  # last offsets written to clock_offsets
         self.streams: list = []  # the by-trace agent's stream, once it runs (acks go through it)
 
     async def emit(self, stream, final: bool = False) -> None:
         """Write what the engine completed, then acknowledge what no longer owes rows."""
         async with self.lock:
             rows = self.engine.flush_all() if final else self.engine.poll()
-            if rows:
-                await self.sink.write({"correlated_spans": rows})
+            offsets = self.engine.current_offsets()
+            changed = [(h, o, self.engine.watermark() or 0) for h, o in offsets.items()
+                       if self.offsets.get(h) != o]
+            if rows or changed:
+                await self.sink.write({"correlated_spans": rows, "clock_offsets": changed})
                 self.rows_written += len(rows)
+                self.offsets.update(offsets)
             still = []
             for held in self.held:
                 held.traces = {t for t in held.traces if self.engine.is_pending(t)}

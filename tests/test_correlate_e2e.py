@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import orjson
 import pytest
 
@@ -56,6 +59,12 @@ def test_logs_attach_to_their_true_span_despite_skew(broker, topic_prefix, tmp_p
     assert without_fix <= with_fix
     assert set(plain["offsets"].values()) == {0}
     est, true = info["offsets"], info["true_offsets"]
+    # `telecorr skew` reports the engine's current estimates, the same picture.
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--clickhouse", f"chdb://{tmp_path / 'fix' / 'ch'}",
+                          "skew", "--json"], capture_output=True, text=True, check=True).stdout
+    reported = {d["host"]: d["offset_ns"] for d in map(orjson.loads, out.splitlines())}
+    assert set(reported) == set(est)
+    assert all(abs(reported[h] - est[h]) < 50_000_000 for h in est)
     ref = min(est)  # offsets are estimated relative to a reference host: compare differences
     for host in est:
         assert abs((est[host] - est[ref]) - (true[host] - true[ref])) < 50_000_000, (host, est, true)

@@ -65,7 +65,9 @@ class LogSearchRequest(BaseModel):
 
 
 _ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 413, 422)}
-TraceId = Annotated[str, Path(description="32 hex digits; a 16-digit (64-bit) id is left-padded with zeros")]
+# The pattern is documentation only: the handler checks ids itself, to name what is wrong.
+TraceId = Annotated[str, Path(description="32 hex digits; a 16-digit (64-bit) id is left-padded with zeros",
+                              json_schema_extra={"pattern": "^([0-9a-fA-F]{16}|[0-9a-fA-F]{32})$"})]
 
 
 def _token(settings: object) -> str:

@@ -44,7 +44,14 @@ def serve_in_background(settings: object, client, host: str, port: int,
     """Start serving on a daemon thread (uvicorn leaves signals to the main thread) and return
     once the socket listens; raise OSError when it cannot bind (e.g. the port is taken)."""
     server = _server(settings, client, host, port)
-    thread = threading.Thread(target=server.run, name="telecorr-api", daemon=True)
+
+    def run() -> None:
+        try:
+            server.run()
+        except SystemExit:  # uvicorn's way of saying it could not bind; reported below
+            pass
+
+    thread = threading.Thread(target=run, name="telecorr-api", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s
     while not server.started:

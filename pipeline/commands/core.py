@@ -159,6 +159,27 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_skew(args: argparse.Namespace) -> int:
+    """The newest per-host clock offsets the correlation engine estimated."""
+    settings = load_settings(args)
+    try:
+        client = connect(settings.clickhouse)
+        rows = client.query("SELECT host, argMax(offset_ns, updated_at), argMax(watermark_ns, updated_at), "
+                            "max(updated_at) FROM clock_offsets GROUP BY host ORDER BY host").result_rows
+    except StoreUnavailable as exc:
+        print(f"telecorr skew: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        for host, off, wm, at in rows:
+            print(orjson.dumps({"host": host, "offset_ns": off, "as_of_event_ns": wm, "updated_at": at}).decode())
+        return 0
+    if not rows:
+        print("no clock offsets estimated yet (they need cross-host parent/child spans)")
+    for host, off, wm, at in rows:
+        print(f"{host:<24}{off / 1e6:>+12.1f} ms   (event time {wm}, written {at})")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("config", parents=[common], help="print the effective settings")
     p.set_defaults(func=cmd_config)
@@ -170,6 +191,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--signal", choices=sorted(SIGNAL_TOPIC), default=None,
                    help="which signal OTLP input holds (default: read from each request)")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("skew", parents=[common], help="print the estimated per-host clock offsets")
+    p.add_argument("--json", action="store_true", help="one JSON object per host")
+    p.set_defaults(func=cmd_skew)
 
     p = sub.add_parser("sql", parents=[common], help="run a read-only query against the configured ClickHouse")
     p.add_argument("query", metavar="SQL")

@@ -51,7 +51,12 @@ def metric_columns(points: list[MetricPoint]) -> list[list]:
 
 def dlq_columns(entries: list[tuple]) -> list[list]:
     """DLQ entries are already tuples in DLQ_COLUMNS order."""
-    return [[e[i] for e in entries] for i in range(len(DLQ_COLUMNS))]
+    return tuple_columns(entries, len(DLQ_COLUMNS))
+
+
+def tuple_columns(entries: list[tuple], width: int) -> list[list]:
+    """Rows given as tuples in column order, turned into columns."""
+    return [[e[i] for e in entries] for i in range(width)]
 
 
 CORRELATED_COLUMNS = ("id", "trace_id", "span_id", "parent_span_id", "name", "service", "instance", "host",
@@ -70,3 +75,11 @@ def correlated_columns(rows: list[CorrelatedSpan]) -> list[list]:
         else:
             cols.append([getattr(r, name) for r in rows])
     return cols
+
+
+OFFSET_COLUMNS = ("host", "offset_ns", "watermark_ns")
+
+
+def offset_columns(entries: list[tuple]) -> list[list]:
+    """(host, offset_ns, watermark_ns) tuples."""
+    return tuple_columns(entries, len(OFFSET_COLUMNS))

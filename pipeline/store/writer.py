@@ -31,6 +31,7 @@ TABLES: dict[str, tuple[Sequence[str], Callable[[list], list[list]]]] = {
     "metrics": (rows.METRIC_COLUMNS, rows.metric_columns),
     "dlq": (rows.DLQ_COLUMNS, rows.dlq_columns),
     "correlated_spans": (rows.CORRELATED_COLUMNS, rows.correlated_columns),
+    "clock_offsets": (rows.OFFSET_COLUMNS, rows.offset_columns),
 }
 
 InsertFn = Callable[[str, list[list], Sequence[str]], None]
