@@ -47,11 +47,26 @@ def run_worker(args: argparse.Namespace) -> int:
         insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
     sink = Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
     app, _state = create_app(settings, sink, args.stop_when_idle)
+    api = None
+    if args.api:
+        from pipeline.api.server import serve_in_background
+
+        # The API gets its own session on the same embedded engine: chDB is one process,
+        # and a read-only API session must never share the writer's.
+        try:
+            api = serve_in_background(settings, connect(settings.clickhouse), args.host or settings.api_host,
+                                      args.port or settings.api_port)
+        except OSError as exc:
+            print(f"telecorr worker: cannot serve the API: {exc}", file=sys.stderr)
+            return 1
     worker = faust.Worker(app, loglevel="WARN", quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
+    finally:
+        if api is not None:
+            api.stop()
     return 0
 
 
@@ -59,4 +74,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("worker", parents=[common], help="consume the input topics and store what they carry")
     p.add_argument("--stop-when-idle", dest="stop_when_idle", type=float, default=None, metavar="SECONDS",
                    help="flush and exit 0 once every input topic has been idle this long (backfills, CI)")
+    p.add_argument("--api", action="store_true",
+                   help="also serve the HTTP API from this process (embedded chDB belongs to one process)")
+    p.add_argument("--host", default=None, help="API address (default: api_host, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="API port (default: api_port, 8080)")
     p.set_defaults(func=run_worker)

@@ -55,6 +55,9 @@ class Settings:
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    # Per-query ClickHouse limits for API reads.
+    api_max_execution_s: float = 10.0
+    api_max_result_rows: int = 1_000_000
 
     def topic(self, name: str) -> str:
         """The configured Kafka topic name for a logical topic from topics.txt."""

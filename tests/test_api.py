@@ -315,6 +315,33 @@ def test_metrics_count_requests_per_endpoint_and_status(api):
     assert latency_counts == counts
 
 
+def test_unknown_paths_and_methods_are_json_errors(api):
+    r = api.get("/v1/nope")
+    assert r.status_code == 404 and r.json() == {"error": "Not Found"}
+    r = api.delete(f"/v1/traces/{TRACE}")
+    assert r.status_code == 405 and r.json() == {"error": "Method Not Allowed"}
+
+
+class _Failing:
+    """A client whose every query fails with the given ClickHouse error."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def query(self, *a, **k):
+        raise DatabaseError(self.message)
+
+
+def test_store_failure_is_503_and_rejected_arguments_400():
+    with TestClient(create_app(_settings(), _Failing("Code: 210. DB::Exception: Connection refused"))) as c:
+        r = c.get(f"/v1/traces/{TRACE}")
+        assert r.status_code == 503 and "Connection refused" in r.json()["error"]
+        assert c.get("/healthz").status_code == 503
+    with TestClient(create_app(_settings(), _Failing("Code: 427. DB::Exception: cannot compile regexp"))) as c:
+        r = c.post("/v1/logs/search", json={"query": "message:/x+/"})
+        assert r.status_code == 400 and "rejected the query" in r.json()["error"]
+
+
 def test_apps_have_separate_metric_registries(store):
     with TestClient(create_app(_settings(), store)) as a, TestClient(create_app(_settings(), store)) as b:
         a.get("/healthz")

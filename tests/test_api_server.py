@@ -43,6 +43,31 @@ def test_background_server_serves_and_stops(ch_client):
         httpx.get(base + "/healthz")
 
 
+def test_concurrent_requests_all_answer(ch_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.test_api import SEARCH_LOGS, TRACE, TRACE_LOGS, TRACE_METRICS, TRACE_SPANS, _insert
+
+    migrate(ch_client, Settings())
+    _insert(ch_client, TRACE_SPANS, TRACE_LOGS + SEARCH_LOGS, TRACE_METRICS)
+    handle = serve_in_background(Settings(), ch_client, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{handle.port}"
+
+    def one(i: int) -> tuple[int, int]:
+        if i % 2:
+            r = httpx.get(f"{base}/v1/traces/{TRACE}", timeout=30)
+            return r.status_code, len(r.json()["spans"])
+        r = httpx.post(f"{base}/v1/logs/search", json={"query": "level >= warn"}, timeout=30)
+        return r.status_code, r.json()["count"]
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(one, range(32)))
+    finally:
+        handle.stop()
+    assert set(answers) == {(200, 3), (200, 5)}
+
+
 def test_background_server_reports_a_taken_port(ch_client):
     first = serve_in_background(Settings(), ch_client, "127.0.0.1", 0)
     try:

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline.api.ids import TraceIdError, normalise_trace_id
 from pipeline.api.instrument import MetricsMiddleware, RequestMetrics
 from pipeline.api.logsearch import DEFAULT_LIMIT, MAX_LIMIT, search_logs
-from pipeline.api.reads import Reader, ReadLimitError, ReadLimits
+from pipeline.api.reads import Reader, ReadLimitError, ReadLimits, error_code
 from pipeline.api.times import TimeFormatError, parse_time_ns
 from pipeline.api.traces import fetch_trace
 from pipeline.query import QueryError
@@ -70,16 +70,16 @@ TraceId = Annotated[str, Path(description="32 hex digits; a 16-digit (64-bit) id
                               json_schema_extra={"pattern": "^([0-9a-fA-F]{16}|[0-9a-fA-F]{32})$"})]
 
 
-def _token(settings: object) -> str:
-    return getattr(settings, "api_token", "") or os.environ.get("TELECORR_API_TOKEN", "")
-
-
 def create_app(settings: object, client) -> FastAPI:
     """The API over `client` (a clickhouse-connect client); every read carries the limits
-    from `settings` (api_max_execution_s, api_max_result_rows)."""
+    from `settings` (api_max_execution_s, api_max_result_rows). Give it a client of its own:
+    in a process that already writes, `connect(dsn)` again opens a second session on the same
+    embedded engine, so chDB's session quirks (a non-SELECT refused in read-only mode leaves
+    the session read-only) can never reach the writer. The bearer token is read from the
+    environment only (TELECORR_API_TOKEN), so `telecorr config` never prints it."""
     reader = Reader(client, ReadLimits.from_settings(settings))
     metrics = RequestMetrics()
-    token = _token(settings)
+    token = os.environ.get("TELECORR_API_TOKEN", "")
     log_window_s = float(getattr(settings, "log_window_s", 1.0))
     metric_window_s = float(getattr(settings, "metric_window_s", 2.0))
 
@@ -122,7 +122,7 @@ def create_app(settings: object, client) -> FastAPI:
     @app.exception_handler(ClickHouseError)
     async def store_error(_: Request, exc: ClickHouseError) -> JsonResponse:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if getattr(exc, "code", None) in _BAD_ARGUMENT_CODES:
+        if error_code(exc) in _BAD_ARGUMENT_CODES:
             return JsonResponse({"error": f"ClickHouse rejected the query: {first}"}, status_code=400)
         return JsonResponse({"error": f"ClickHouse failed: {first}"}, status_code=503)
 

@@ -2,23 +2,36 @@
 
 The limits travel with each query (a SETTINGS clause, not the session): read-only, a time
 budget and a result-size budget. readonly=2 rather than 1: both refuse every write and DDL,
-but 1 also refuses the other settings of the same query, i.e. the limits themselves. A query over budget
-raises instead of returning a silently cut answer ('throw', not 'break'), and the error is
-turned into one the caller can act on (narrow the window, lower the limit).
+but 1 also refuses the other settings of the same query, i.e. the limits themselves. A query
+over budget raises instead of returning a silently cut answer ('throw', not 'break'), and the
+error is turned into one the caller can act on (narrow the window, lower the limit).
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-# Settings names and defaults (the lead adds them to pipeline.config.Settings).
+# Defaults of the settings api_max_execution_s / api_max_result_rows, for a settings object
+# that lacks them.
 DEFAULT_MAX_EXECUTION_S = 10.0
 DEFAULT_MAX_RESULT_ROWS = 1_000_000
 
 _TOO_MANY_ROWS = 396  # TOO_MANY_ROWS_OR_BYTES
 _TIMEOUT = 159  # TIMEOUT_EXCEEDED
+_CODE = re.compile(r"Code: (\d+)\.")
+
+
+def error_code(exc: BaseException) -> int | None:
+    """ClickHouse's numeric error code: the driver's, else the one quoted in the message."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    m = _CODE.search(str(exc))
+    return int(m.group(1)) if m else None
 
 
 class ReadLimitError(Exception):
@@ -36,8 +49,7 @@ class ReadLimits:
 
     @classmethod
     def from_settings(cls, settings: object) -> ReadLimits:
-        return cls(float(getattr(settings, "api_max_execution_s", DEFAULT_MAX_EXECUTION_S)),
-                   int(getattr(settings, "api_max_result_rows", DEFAULT_MAX_RESULT_ROWS)))
+        return cls(float(settings.api_max_execution_s), int(settings.api_max_result_rows))
 
     def query_settings(self) -> dict[str, object]:
         return {"readonly": 2, "max_execution_time": self.max_execution_s,
@@ -45,22 +57,27 @@ class ReadLimits:
 
 
 class Reader:
-    """Runs parameterised SELECTs with the limits attached; rows come back as dicts."""
+    """Runs parameterised SELECTs with the limits attached; rows come back as dicts.
+
+    Reads are serialised: the API answers from a thread pool, and a clickhouse-connect client
+    allows one query at a time (chDB's handle, or a server session) anyway."""
 
     def __init__(self, client, limits: ReadLimits) -> None:
         self.client = client
         self.limits = limits
+        self._lock = threading.Lock()
 
     def rows(self, sql: str, params: dict | None = None) -> list[dict]:
-        try:
-            result = self.client.query(sql, parameters=params or {}, settings=self.limits.query_settings())
-        except ClickHouseError as exc:
-            limit = self._limit_error(exc)
-            if limit is not None and limit.status == 422:
-                self._resync()
-            raise limit or exc
-        names = result.column_names
-        return [dict(zip(names, row)) for row in result.result_rows]
+        with self._lock:
+            try:
+                result = self.client.query(sql, parameters=params or {}, settings=self.limits.query_settings())
+                names, rows = result.column_names, result.result_rows
+            except ClickHouseError as exc:
+                limit = self._limit_error(exc)
+                if limit is not None and limit.status == 422:
+                    self._resync()
+                raise limit or exc
+        return [dict(zip(names, row)) for row in rows]
 
     def ping(self) -> None:
         """Raises unless ClickHouse answers `SELECT 1`."""
@@ -76,12 +93,11 @@ class Reader:
             pass
 
     def _limit_error(self, exc: ClickHouseError) -> ReadLimitError | None:
-        text = str(exc)
-        code = getattr(exc, "code", None)
-        if code == _TOO_MANY_ROWS or "TOO_MANY_ROWS_OR_BYTES" in text:
+        code = error_code(exc)
+        if code == _TOO_MANY_ROWS:
             return ReadLimitError(f"the answer has more than {self.limits.max_result_rows} rows "
                                   "(api_max_result_rows); narrow the time range or lower the limit", 413)
-        if code == _TIMEOUT or "TIMEOUT_EXCEEDED" in text:
+        if code == _TIMEOUT:
             return ReadLimitError(f"the query ran longer than {self.limits.max_execution_s:g} s "
                                   "(api_max_execution_s); narrow the time range or the query", 422)
         return None
