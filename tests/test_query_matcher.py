@@ -159,3 +159,19 @@ def test_batches_of_any_size_agree():
     whole = m.match_batch(logs)
     parts = [ids for i in range(0, len(logs), 7) for ids in m.match_batch(logs[i:i + 7])]
     assert whole == parts and m.match_batch([]) == []
+
+
+def test_trailing_repeats_cut_for_scanning_keep_answers():
+    # Trailing `x+` classes are scanned as one `x` (matcher._existence_form); answers must
+    # stay RE2's, including multi-byte text, values ending mid-run and repeated hits.
+    rules = [Rule("code", r"message:/code \d+/"), Rule("id", r"message:/id=\S+/"),
+             Rule("dot", "message:/é.+/"), Rule("neg", "message:/k[^ ]+/"),
+             Rule("ci", "message:/ab[c-e]+/i")]
+    m = RuleMatcher(rules)
+    assert m._rule_of_leaf is not None  # one leaf per rule: the no-expansion path
+    bodies = ["code 5", "code  5", "code 500 code 42", "id=ü", "id=", "id= x", "é", "éé", "éx\x00y",
+              "k", "kö", "k k", "ABC", "abz", "abcde id=1 code 1 k1", "", "x\x00code 7"]
+    logs = [rec(b) for b in bodies]
+    want = [sorted(r.id for r in rules if naive(optimize(parse(r.query)), x)) for x in logs]
+    assert m.match_batch(logs) == want
+    assert sum(map(bool, want)) >= 8  # the cases really exercise hits

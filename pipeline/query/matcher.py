@@ -1,11 +1,12 @@
 """Rules compiled to one Hyperscan database per field, matched over batches of logs.
 
-A batch is matched with one Hyperscan call per field: the batch's values are joined with
-NUL separators (the dialect rewrite in regex.py keeps patterns inside one value) and every
+A batch is matched with a few Hyperscan calls per field (one per ~32 KB): the batch's
+values are joined with NUL separators (the dialect rewrite in regex.py keeps patterns inside one value) and every
 hit's end offset is mapped back to its line with numpy. Python-level work is then per hit,
 not per line × rule:
 
-- rules that are a leaf or an OR of leaves come straight from the (line, leaf) hits;
+- rules that are a leaf or an OR of leaves come straight from the (line, leaf) hits (with
+  no expansion at all when each rule is its own single leaf);
 - other rules that cannot match without a leaf hit are evaluated only on lines where one
   of their leaves hit, over that line's set of hit leaves;
 - rules that can match with no leaf hit (`NOT x`, `a OR NOT b`) are evaluated for the whole
@@ -22,6 +23,7 @@ import hashlib
 import operator
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from itertools import repeat
 from threading import Lock
 
 import hyperscan
@@ -42,6 +44,9 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
 _CACHE: dict[str, RuleMatcher] = {}
 _CACHE_LOCK = Lock()
 _CACHE_MAX = 16
+_SCAN_CHUNK = 32 * 1024  # bytes per Hyperscan call
+# A character class repeated one-or-more times at the very end of a Hyperscan pattern.
+_TRAILING_REPEAT = re2.compile(r"(\[(?:\^\\x\{0\}|[^\^\[\]])[^\[\]]*\])\+\z")
 
 Values = Callable[[list[LogRecord]], list]
 
@@ -89,9 +94,20 @@ class _Field:
         self.leaves = sorted({leaf for leaf, p in patterns if (leaf, p) not in rejected})
 
 
+def _existence_form(pattern: str) -> str:
+    """The pattern with a trailing `[class]+` cut to `[class]`: a value has a match of one
+    exactly when it has a match of the other, and the shorter form reports one end offset
+    per match start instead of one per repeated character (fewer callbacks, less work).
+    Only classes that cannot match NUL are cut, so the match stays inside its value."""
+    m = _TRAILING_REPEAT.search(pattern)
+    if m is None or (not m.group(1).startswith("[^") and "\\x{0}" in m.group(1)):
+        return pattern
+    return pattern[:m.start()] + m.group(1)
+
+
 def _build_db(patterns: list[tuple[int, str]]) -> hyperscan.Database:
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=[p.encode() for _, p in patterns], ids=[i for i, _ in patterns],
+    db.compile(expressions=[_existence_form(p).encode() for _, p in patterns], ids=[i for i, _ in patterns],
                elements=len(patterns), flags=[hyperscan.HS_FLAG_UTF8] * len(patterns))
     return db
 
@@ -189,9 +205,27 @@ class RuleMatcher:
                     tree_of[li].append(r)
         self._direct = _csr(direct)
         self._tree = _csr(tree_of)
+        self._rule_of_leaf = self._one_to_one(direct)
         self._capture_plan(trees)
 
     # -- compilation helpers -------------------------------------------------------------
+
+    def _one_to_one(self, direct: list[list[int]]) -> np.ndarray | None:
+        """leaf -> rule (-1 for none) when every rule is one leaf, no two rules share a leaf
+        and rule order follows leaf order: then sorted unique (line, leaf) hits map straight
+        to sorted unique (line, rule) pairs, with no expansion or second sort."""
+        if self._tree_fns or self._always or self._every:
+            return None
+        rule_of = np.full(self._nleaves, -1, dtype=np.int64)
+        last = -1
+        for leaf, rules in enumerate(direct):
+            if len(rules) > 1 or any(r <= last for r in rules):
+                return None
+            if rules:
+                rule_of[leaf] = last = rules[0]
+        if last + 1 != len(self.rules) or int((rule_of >= 0).sum()) != len(self.rules):
+            return None
+        return rule_of
 
     def _collect(self, node: Node) -> None:
         if isinstance(node, (Match, Compare, AnyOf)):
@@ -311,12 +345,22 @@ class RuleMatcher:
                 seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
             found: list[int] = []
             app = found.append
+            base = 0
 
             def on_match(leaf: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
                 app(leaf)
-                app(to)
+                app(to + base)
 
-            fld.db.scan(buf, match_event_handler=on_match, scratch=fld.scratch)
+            # Scan in chunks of whole values (NUL to NUL, so anchors and matches are as in
+            # one scan): Hyperscan runs 15-25 % faster per byte on cache-sized pieces here.
+            step = max(1, n * _SCAN_CHUNK // len(buf))
+            cuts = seps[::step].tolist()
+            if cuts[-1] != seps[-1]:
+                cuts.append(int(seps[-1]))
+            db, scratch = fld.db, fld.scratch
+            for a, b in zip(cuts, cuts[1:]):
+                base = a
+                db.scan(buf[a:b + 1], match_event_handler=on_match, scratch=scratch)
             if found:
                 arr = np.array(found, dtype=np.int64).reshape(-1, 2)
                 lines = np.searchsorted(seps, arr[:, 1] - 1, side="left") - 1
@@ -356,6 +400,10 @@ class RuleMatcher:
         n = len(logs)
         R = max(1, len(self.rules))
         hl, hf = self._hits(logs)
+        if self._rule_of_leaf is not None:
+            rules = self._rule_of_leaf[hf]
+            keep = rules >= 0
+            return hl[keep], rules[keep]
         parts: list[np.ndarray] = []
         if len(hl):
             rl, rr = _expand(hl, hf, *self._direct)
@@ -403,7 +451,7 @@ class RuleMatcher:
         with _no_gc():
             # One fresh list per record; with many live records around, the cyclic GC would
             # otherwise rescan the heap several times while these are allocated.
-            out: list[list[str]] = [[] for _ in range(len(logs))]
+            out: list[list[str]] = [[] for _ in repeat(None, len(logs))]
             for line, r in zip(lines.tolist(), rules.tolist()):
                 out[line].append(ids[r])
         return out
