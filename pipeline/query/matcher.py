@@ -18,11 +18,9 @@ comparisons and `field:*` are evaluated per value in Python (RE2 for regexes).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import operator
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from itertools import repeat
 from threading import Lock
 
@@ -30,6 +28,7 @@ import hyperscan
 import numpy as np
 import re2
 
+from pipeline.gcpause import gc_paused
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
 from pipeline.query.errors import QueryError
@@ -448,7 +447,7 @@ class RuleMatcher:
         """For each record, the sorted ids of the rules it matches."""
         lines, rules = self.match_pairs(logs)
         ids = self.ids
-        with _no_gc():
+        with gc_paused():
             # One fresh list per record; with many live records around, the cyclic GC would
             # otherwise rescan the heap several times while these are allocated.
             out: list[list[str]] = [[] for _ in repeat(None, len(logs))]
@@ -460,7 +459,7 @@ class RuleMatcher:
         """Set each record's `rules`, and add named regex captures of matched rules as
         attributes (values the record already has win)."""
         lines, rules = self.match_pairs(logs)
-        with _no_gc():
+        with gc_paused():
             for rec in logs:
                 rec.rules = []
         ids = self.ids
@@ -484,18 +483,6 @@ def _compile_expr(source: str, rule_id: str) -> Callable:
         return eval(source)  # noqa: S307 - source is built from ints and operators, no user text
     except (SyntaxError, RecursionError, MemoryError):
         raise QueryError(f"rule {rule_id!r} is too deeply nested to compile", 0, "a flatter query") from None
-
-
-@contextmanager
-def _no_gc():
-    """Pause the cyclic GC around bulk allocation of acyclic objects."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _is_direct(node: Node) -> bool:

@@ -9,14 +9,13 @@ same bytes.
 
 from __future__ import annotations
 
-import gc
 import random
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
 
+from pipeline.gcpause import gc_paused
 from pipeline.sim import flat_events, otlp_json, otlp_proto
 from pipeline.sim.attrs import Attrs
 from pipeline.sim.clock import SkewSpec, host_clocks
@@ -146,7 +145,7 @@ class Simulation:
         for t0, t1 in self._slices():
             # Generate and encode in one pause, and drop the records before the collector is back:
             # otherwise its first pass walks every tuple of the slice, for nothing (~10 % of a run).
-            with _gc_paused():
+            with gc_paused():
                 out = self._slice(t0, t1, events)
                 ready = []
                 for signal in SIGNALS:
@@ -175,19 +174,6 @@ class Simulation:
                           for i in self.topo.instances],
             "counts": dict(self.counts),
         }
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic GC while a slice is built: it makes millions of acyclic tuples and strings, and
-    the collector's passes over them cost ~10 %. Never held across a yield to the caller."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _log_truth(res: Attrs, recs: list[tuple]) -> bytes:
