@@ -32,7 +32,6 @@ class WorkerState:
     """What the worker has done, for --stop-when-idle, status output and tests."""
 
     def __init__(self) -> None:
-        self.started = time.monotonic()
         self.last_activity = time.monotonic()
         self.messages: dict[str, int] = {k: 0 for k in INPUT_KINDS}
         self.records = {"spans": 0, "logs": 0, "metrics": 0}
@@ -50,7 +49,7 @@ def emit(event: str, **fields) -> None:
 
 
 def create_app(settings: Settings, sink: Sink,
-               stop_when_idle_s: float | None = None) -> tuple[faust.App, WorkerState]:
+               stop_when_idle_s: float | None = None) -> faust.App:
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{settings.broker}",
@@ -162,8 +161,7 @@ def create_app(settings: Settings, sink: Sink,
             if not state.stopping and time.monotonic() - state.last_activity >= stop_when_idle_s:
                 state.stopping = True
                 await sink.flush()
-                if corr.streams:  # every input is in: complete the in-flight traces now
-                    await corr.emit(corr.streams[0], final=True)
+                await corr.emit(final=True)  # every input is in: complete the in-flight traces now
                 await app.consumer.commit()
                 emit("idle-stop", idle_s=stop_when_idle_s, messages=sum(state.messages.values()),
                      records=state.records, dead_letters=state.dead_letters, stored=sink.stats.rows,
@@ -177,4 +175,4 @@ def create_app(settings: Settings, sink: Sink,
     # collections run less often, so full ones become rare.
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    return app, state
+    return app

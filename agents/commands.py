@@ -46,7 +46,7 @@ def run_worker(args: argparse.Namespace) -> int:
     if os.environ.get("TELECORR_TEST_STORE_OUTAGE_S"):
         insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
     sink = Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
-    app, _state = create_app(settings, sink, args.stop_when_idle)
+    app = create_app(settings, sink, args.stop_when_idle)
     api = None
     if args.api:
         from pipeline.api.server import serve_in_background

@@ -31,17 +31,18 @@ class Correlation:
     """The engine plus the acknowledgements it holds back."""
 
     def __init__(self, settings: Settings, sink: Sink) -> None:
-        self.settings = settings
         self.engine = Correlator(from_settings(settings))
         self.sink = sink
         self.held: list[_Held] = []
         self.lock = asyncio.Lock()
-        self.rows_written = 0
         self.offsets: dict[str, int] = {}  # last offsets written to clock_offsets
         self.streams: list = []  # the by-trace agent's stream, once it runs (acks go through it)
 
-    async def emit(self, stream, final: bool = False) -> None:
+    async def emit(self, final: bool = False) -> None:
         """Write what the engine completed, then acknowledge what no longer owes rows."""
+        if not self.streams:  # the by-trace agent has not started: nothing is held
+            return
+        stream = self.streams[0]
         async with self.lock:
             rows = self.engine.flush_all() if final else self.engine.poll()
             offsets = self.engine.current_offsets()
@@ -49,7 +50,6 @@ class Correlation:
                        if self.offsets.get(h) != o]
             if rows or changed:
                 await self.sink.write({"correlated_spans": rows, "clock_offsets": changed})
-                self.rows_written += len(rows)
                 self.offsets.update(offsets)
             still = []
             for held in self.held:
@@ -64,11 +64,10 @@ class Correlation:
 def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
     corr = Correlation(settings, sink)
     topic = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
-    streams = corr.streams
 
     @app.agent(topic, name="telecorr.correlate")
     async def correlate(stream):
-        streams.append(stream)
+        corr.streams.append(stream)
         async for events in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
             for event in events:
                 spans, logs = read_by_trace(event.message.value)
@@ -79,8 +78,7 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
 
     @app.timer(interval=0.5)
     async def emitter() -> None:
-        if streams:
-            await corr.emit(streams[0])
+        await corr.emit()
 
     @app.task
     async def read_all_metrics() -> None:
@@ -91,10 +89,8 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
                                     max_partition_fetch_bytes=8 * 1024 * 1024)
         await consumer.start()
         try:
+            await consumer.topics()  # fetch cluster metadata, so the partitions are known
             parts = consumer.partitions_for_topic(name) or set()
-            if not parts:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(name) or set()
             consumer.assign([TopicPartition(name, p) for p in sorted(parts)])
             await consumer.seek_to_beginning()
             while True:
