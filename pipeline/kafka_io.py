@@ -67,27 +67,18 @@ async def ensure_topics(bootstrap: str, prefix: str, topics: list[tuple[str, int
         await admin.close()
 
 
-def producer(bootstrap: str, **kw) -> AIOKafkaProducer:
-    """A producer tuned for bulk telemetry: batched, compressed, acks from the leader."""
-    opts = dict(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024,
-                max_request_size=MAX_REQUEST_BYTES, acks=1, compression_type=None,
-                request_timeout_ms=30000)
-    opts.update(kw)
-    return AIOKafkaProducer(**opts)
-
-
-async def publish_async(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]],
-                        create_topics: bool = True) -> dict[str, int]:
+async def publish_async(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> dict[str, int]:
     """Send (logical topic, key, value) messages; returns messages sent per logical topic.
 
     Sends are pipelined and awaited in chunks so memory stays flat for long streams, and
     nothing is reported as sent before the broker acknowledged it.
     """
     await wait_for_broker(settings.broker)
-    if create_topics:
-        await ensure_topics(settings.broker, settings.topic_prefix)
+    await ensure_topics(settings.broker, settings.topic_prefix)
     counts: dict[str, int] = {}
-    prod = producer(settings.broker)
+    # Bulk telemetry: batched, leader acks, requests up to the message size we assume.
+    prod = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5, max_batch_size=1024 * 1024,
+                            max_request_size=MAX_REQUEST_BYTES, acks=1, request_timeout_ms=30000)
     await prod.start()
     try:
         pending: list[asyncio.Future] = []
@@ -104,10 +95,9 @@ async def publish_async(settings: Settings, messages: Iterable[tuple[str, bytes 
     return counts
 
 
-def publish(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]],
-            create_topics: bool = True) -> dict[str, int]:
+def publish(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> dict[str, int]:
     """Blocking wrapper of publish_async for command-line use."""
-    return asyncio.run(publish_async(settings, messages, create_topics))
+    return asyncio.run(publish_async(settings, messages))
 
 
 def ensure_topics_blocking(settings: Settings, wait_s: float = 30.0) -> list[str]:
