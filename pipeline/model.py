@@ -168,6 +168,11 @@ class CorrelatedSpan:
     late_amend: bool = False
     version: int = 0
     trace_complete_ns: int = 0
+    # The service a client or producer span calls ("" for server and internal spans).
+    peer: str = ""
+    service_version: str = ""
+    # An error that none of the span's children explains: where a failure starts.
+    own_error: bool = False
 
     @property
     def id(self) -> str:

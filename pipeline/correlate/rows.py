@@ -21,6 +21,20 @@ _SEVERITY_WORDS = {
     "panic": "fatal",
 }
 _HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
+# Where OTel semantic conventions (old and new) name the other end of an outgoing call.
+_PEER_KEYS = ("peer.service", "server.address", "net.peer.name", "db.system", "messaging.system")
+_SERVER_SIDE = (2, 5)  # server and consumer spans describe work done here, not a call out
+
+
+def peer_of(span: Span) -> str:
+    """The service an outgoing call goes to; "" for spans that serve a request."""
+    if span.kind in _SERVER_SIDE or not span.attributes:
+        return ""
+    for k in _PEER_KEYS:
+        v = span.attributes.get(k)
+        if v:
+            return v
+    return ""
 
 
 def severity_name(log: LogRecord) -> str:
@@ -192,8 +206,12 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
             start, end, s.start_ns, s.end_ns, off, end - start, self_ns,
             s.status_code, s.status_message, bool(sources), sources,
             len(log_ids), sev, rule_ids, errors, log_ids, vals, zs,
-            early, amend, version, complete_ns,
+            early, amend, version, complete_ns, peer_of(s),
+            s.resource.get("service.version", "") if s.resource else "",
         ))
+    failing_parents = {r.parent_span_id for r in rows if r.is_error}
+    for r in rows:
+        r.own_error = r.is_error and r.span_id not in failing_parents
     stats["log_join_hit"] += hit
     stats["log_join_miss"] += log_miss
     stats["metric_join_hit"] += mhit

@@ -64,7 +64,7 @@ CORRELATED_COLUMNS = ("id", "trace_id", "span_id", "parent_span_id", "name", "se
                       "duration_ns", "self_time_ns", "status_code", "status_message", "is_error",
                       "error_sources", "log_count", "log_severity_counts", "rule_ids", "error_logs",
                       "log_ids", "metrics", "metric_z", "completed_early", "late_amend", "version",
-                      "trace_complete_ns")
+                      "trace_complete_ns", "peer", "service_version", "own_error")
 
 
 def correlated_columns(rows: list[CorrelatedSpan]) -> list[list]:
