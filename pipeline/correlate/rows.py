@@ -23,7 +23,8 @@ _SEVERITY_WORDS = {
 _HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
 # Where OTel semantic conventions (old and new) name the other end of an outgoing call.
 _PEER_KEYS = ("peer.service", "server.address", "net.peer.name", "db.system", "messaging.system")
-_SERVER_SIDE = (2, 5)  # server and consumer spans describe work done here, not a call out
+_SERVER_SIDE = (2, 5)
+_CONSUMER = 5  # server and consumer spans describe work done here, not a call out
 
 
 def peer_of(span: Span) -> str:
@@ -82,6 +83,26 @@ def _union_ns(intervals: list[tuple[int, int]]) -> int:
     return total
 
 
+def _inside_parent(child: Span, parent: Span, offsets: dict[str, int]) -> tuple[int, int]:
+    """A remote child's corrected interval, nudged inside its parent when it pokes out.
+
+    A synchronous call's server span lies within the client span that made it; when the two
+    hosts' offset estimates are a little off (drifting clocks, a fresh estimate), the corrected
+    child overhangs one end and would count as the parent's own time. Children that do not
+    overlap the parent at all (consumers of a message, long async work) are left where they are.
+    """
+    coff, poff = offsets.get(child.host, 0), offsets.get(parent.host, 0)
+    a, b = child.start_ns - coff, child.end_ns - coff
+    start, end = parent.start_ns - poff, parent.end_ns - poff
+    if child.kind == _CONSUMER or b - a > end - start or b <= start or a >= end:
+        return a, b
+    if a < start:
+        return start, b + (start - a)
+    if b > end:
+        return a - (b - end), end
+    return a, b
+
+
 def attach_logs(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],
                 window_ns: int) -> tuple[dict[str, list[LogRecord]], int]:
     """Map span_id -> attached logs (by time, then id), and the count that matched no span.
@@ -135,13 +156,19 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
     attached, log_miss = attach_logs(spans, logs, offsets, config.log_window_ns) if logs else ({}, 0)
     children: dict[str, list[tuple[int, int]]] = {}
     for s in spans.values():
-        if s.parent_span_id in spans:
-            off = offsets.get(s.host, 0)
+        parent = spans.get(s.parent_span_id)
+        if parent is not None:
+            a, b = s.start_ns, s.end_ns
+            if s.host != parent.host:
+                a, b = _inside_parent(s, parent, offsets)
+            else:  # one clock: no correction can make them disagree
+                poff = offsets.get(parent.host, 0)
+                a, b = a - poff, b - poff
             lst = children.get(s.parent_span_id)
             if lst is None:
-                children[s.parent_span_id] = [(s.start_ns - off, s.end_ns - off)]
+                children[s.parent_span_id] = [(a, b)]
             else:
-                lst.append((s.start_ns - off, s.end_ns - off))
+                lst.append((a, b))
     exemplars = metrics.exemplars(trace_id)
     series_for = metrics.series_for
     readings = metrics.readings

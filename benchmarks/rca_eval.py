@@ -1,0 +1,127 @@
+"""Root-cause ranking accuracy on simulated faults, beside baselines ranked in the same run.
+
+For every fault type of the simulator, several seeds and both presets: simulate a normal
+period then one fault, run every pipeline stage in-process into embedded ClickHouse (one
+database per run, kept under benchmarks/.work/ and reused when its configuration matches), then
+rank the fault's window with telecorr and with the baselines: most error spans, largest
+latency increase, largest metric deviation, and RCAEval's published methods when that package
+is installed. A run is right at top-k when the fault's service is among the first k answers.
+
+    python benchmarks/rca_eval.py [--quick] [--json] [--seeds N] [--presets shop,large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import clickhouse_connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import orjson  # noqa: E402
+
+from pipeline.config import Settings  # noqa: E402
+from pipeline.offline import OfflinePipeline  # noqa: E402
+from pipeline.rca.evaluate import evaluate_truth, summarise  # noqa: E402
+from pipeline.sim.faults import FAULT_TYPES, parse_fault  # noqa: E402
+from pipeline.sim.scenarios import fault_spec  # noqa: E402
+from pipeline.sim.simulator import SimConfig, Simulation  # noqa: E402
+from pipeline.sim.topology import load_topology  # noqa: E402
+from pipeline.store.migrate import migrate  # noqa: E402
+
+WORK = Path(__file__).resolve().parent / ".work" / "rca_eval"
+S = 10**9
+
+
+def load_run(admin, preset: str, ftype: str, seed: int, rps: float, normal_s: int, fault_s: int) -> tuple:
+    """The database holding one simulated run (made now unless already stored), and its truth."""
+    topo = load_topology(preset, None)
+    spec = fault_spec(topo, ftype, seed, rps, normal_s, fault_s)
+    cfg = SimConfig(preset=preset, duration_ns=(normal_s + fault_s + 10) * S, rps=rps, seed=seed,
+                    faults=[parse_fault(spec)])
+    key = hashlib.sha1(f"v1|{preset}|{spec}|{seed}|{rps}|{normal_s}|{fault_s}".encode()).hexdigest()[:12]
+    db = f"rca_{key}"
+    sim = Simulation(cfg)
+    truth = sim.ground_truth()
+    done = admin.query(f"SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'run_done'")
+    client = clickhouse_connect.get_client(dsn=f"chdb://{WORK}", database=db) if done.result_rows[0][0] else None
+    if client is None:
+        admin.command(f"DROP DATABASE IF EXISTS {db} SYNC")
+        admin.command(f"CREATE DATABASE {db}")
+        client = clickhouse_connect.get_client(dsn=f"chdb://{WORK}", database=db)
+        migrate(client, Settings())
+        pipe = OfflinePipeline(client)
+        pipe.feed_simulation(sim)
+        pipe.close()
+        client.command("CREATE TABLE run_done (spec String) ENGINE = Memory")
+        client.insert("run_done", [[spec]], column_names=["spec"])
+    return client, truth, spec
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one seed of the shop preset, shorter runs")
+    ap.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per preset and fault type")
+    ap.add_argument("--presets", default=None, help="comma-separated presets (shop,large)")
+    ap.add_argument("--types", default=",".join(FAULT_TYPES), help="comma-separated fault types")
+    ap.add_argument("--no-rcaeval", action="store_true", help="skip RCAEval's methods")
+    args = ap.parse_args()
+    presets = (args.presets or ("shop" if args.quick else "shop,large")).split(",")
+    seeds = args.seeds or (1 if args.quick else 3)
+    normal_s, fault_s = (90, 45) if args.quick else (150, 60)
+    WORK.mkdir(parents=True, exist_ok=True)
+    admin = clickhouse_connect.get_client(dsn=f"chdb://{WORK}")
+    extra = {}
+    if not args.no_rcaeval:
+        try:
+            import rcaeval_methods  # benchmarks/ is on the path when run as a script
+            ok, why = rcaeval_methods.available()
+        except ImportError as exc:
+            ok, why = False, str(exc)
+        if ok:
+            for m in rcaeval_methods.METHODS:
+                extra[f"rcaeval_{m}"] = (lambda m: lambda c, lo, hi, bf: rcaeval_methods.rank_services(
+                    c, m, lo, hi, bf))(m)
+        print(f"RCAEval: {'methods ' + ', '.join(extra) if ok else 'not used: ' + why}")
+    results = []
+    t_all = time.perf_counter()
+    for preset in presets:
+        for seed in range(1, seeds + 1):
+            for ftype in args.types.split(","):
+                t0 = time.perf_counter()
+                client, truth, spec = load_run(admin, preset, ftype, seed, 20.0, normal_s, fault_s)
+                t1 = time.perf_counter()
+                for r in evaluate_truth(client, truth, extra=extra):
+                    r.update(preset=preset, seed=seed, spec=spec)
+                    results.append(r)
+                    bl = " ".join(f"{k}={v}" for k, v in r["baselines"].items())
+                    print(f"{preset:5} seed={seed} {spec:70} rank={r['rank']} kind={r['kind']} "
+                          f"top={','.join(r['top'])} | {bl} (load {t1 - t0:.0f}s, rank {time.perf_counter() - t1:.1f}s)",
+                          flush=True)
+    summary = summarise(results)
+    print(f"\n{len(results)} faults in {time.perf_counter() - t_all:.0f} s")
+    names = ["telecorr"] + sorted(summary["baselines"])
+    print(f"{'fault type':16} " + " ".join(f"{n[:18]:>18}" for n in names) + "   (top1/top3)")
+    for t, figs in summary["by_type"].items():
+        print(f"{t:16} " + " ".join(f"{figs[n]['top1']:>9.2f}/{figs[n]['top3']:<8.2f}" for n in names))
+    allfig = {"telecorr": summary, **summary["baselines"]}
+    print(f"{'all':16} " + " ".join(f"{allfig[n]['top1']:>9.2f}/{allfig[n]['top3']:<8.2f}" for n in names))
+    best = max((summary["baselines"][b]["top1"] for b in summary["baselines"]), default=0.0)
+    print(f"telecorr top-1 {summary['top1']:.3f} vs best baseline {best:.3f} "
+          f"(ratio {summary['top1'] / best if best else float('inf'):.2f}), mrr {summary['mrr']:.3f}")
+    if args.json:
+        print(orjson.dumps({"faults": summary["faults"], "top1": summary["top1"], "top3": summary["top3"],
+                            "mrr": summary["mrr"],
+                            "baselines": {b: {"top1": v["top1"], "top3": v["top3"]}
+                                          for b, v in summary["baselines"].items()},
+                            "by_type": summary["by_type"]}).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Score the window ranking against a simulator's ground truth, beside simple baselines.
+
+For every injected fault the window is the fault's true [start, end) and the answer is right
+when a candidate names the fault's service (for a network fault on an edge, the callee). The
+baselines answer the same question the obvious way, from the same store, so the comparison
+says what the attribution and the call-graph reasoning buy.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pipeline.rca.source import as_rows
+from pipeline.rca.window import rank_window
+from pipeline.rca.window_sql import Period, _SPAN_SCOPE
+
+BASELINE_NS = 30 * 60 * 10**9
+
+# Baselines charge a call to the service called (as telecorr does), so that a database or a
+# dead service, which writes no spans itself, can be named at all.
+# Rank services by how many of their spans are errors in the window.
+_MOST_ERRORS = f"""
+SELECT if(peer != '', peer, service) AS target, countIf(is_error AND start_ns >= {{wf:Int64}}) AS score
+FROM correlated_spans FINAL WHERE {_SPAN_SCOPE}
+GROUP BY target HAVING score > 0 ORDER BY score DESC, target
+"""
+
+# Rank services by the rise of their spans' median duration, window over baseline.
+_LATENCY_INCREASE = f"""
+SELECT if(peer != '', peer, service) AS target, quantileTDigestIf(0.5)(duration_ns, start_ns >= {{wf:Int64}})
+                / greatest(quantileTDigestIf(0.5)(duration_ns, start_ns < {{wf:Int64}}), 1) AS score
+FROM correlated_spans FINAL WHERE {_SPAN_SCOPE}
+GROUP BY target HAVING countIf(start_ns >= {{wf:Int64}}) > 0 AND countIf(start_ns < {{wf:Int64}}) > 0
+ORDER BY score DESC, target
+"""
+
+# Rank services by their largest gauge deviation (|z| of the window mean against the baseline).
+_METRIC_DEVIATION = """
+SELECT service AS target, max(abs(mean_w - mean_b) / (sd_b + 1e-9)) AS score FROM (
+    SELECT service, instance, name,
+           avgIf(value, time_ns >= {wf:Int64}) AS mean_w, avgIf(value, time_ns < {bt:Int64}) AS mean_b,
+           stddevPopIf(value, time_ns < {bt:Int64}) AS sd_b
+    FROM metrics FINAL
+    WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} AND type = 'gauge'
+    GROUP BY service, instance, name
+    HAVING countIf(time_ns >= {wf:Int64}) > 0 AND countIf(time_ns < {bt:Int64}) > 1
+)
+WHERE service != '' GROUP BY service ORDER BY score DESC, service
+"""
+
+BASELINES = {"most_errors": _MOST_ERRORS, "latency_increase": _LATENCY_INCREASE,
+             "metric_deviation": _METRIC_DEVIATION}
+
+
+def baseline_ranking(client, name: str, from_ns: int, to_ns: int, base_from_ns: int) -> list[str]:
+    """Services ranked by one baseline method."""
+    src = as_rows(client)
+    period = Period(from_ns, to_ns, base_from_ns, from_ns)
+    return [r["target"] for r in src.rows(BASELINES[name], period.params())]
+
+
+def rank_of(services: list[str], truth: str) -> int | None:
+    """1-based rank of the true service, None when absent."""
+    for i, s in enumerate(services):
+        if s == truth:
+            return i + 1
+    return None
+
+
+def evaluate_truth(client, truth: dict, baselines: bool = True, extra: dict | None = None) -> list[dict]:
+    """One result per fault: the true service's rank by telecorr and by each baseline.
+
+    `extra` maps a method name to a callable(client, from_ns, to_ns, base_from_ns) -> services,
+    for comparison methods outside this package.
+    """
+    out = []
+    sim_start = truth.get("start_ns") or 0
+    for f in truth["faults"]:
+        lo, hi = f["start_ns"], f["end_ns"]
+        base_from = max(lo - BASELINE_NS, sim_start)
+        answer = rank_window(client, lo, hi, limit=10, baseline_ns=lo - base_from)
+        services = [c["service"] for c in answer["candidates"]]
+        top = answer["candidates"][0] if answer["candidates"] else None
+        row = {"type": f["type"], "target": f["target"], "service": f["service"],
+               "rank": rank_of(services, f["service"]), "top": services[:3],
+               "kind": top["kind"] if top else None, "confidence": answer["confidence"], "baselines": {}}
+        methods = dict(BASELINES) if baselines else {}
+        for name in methods:
+            row["baselines"][name] = rank_of(baseline_ranking(client, name, lo, hi, base_from), f["service"])
+        for name, fn in (extra or {}).items():
+            row["baselines"][name] = rank_of(fn(client, lo, hi, base_from), f["service"])
+        out.append(row)
+    return out
+
+
+def summarise(results: list[dict]) -> dict:
+    """top1/top3/mrr overall and per fault type, for telecorr and every baseline."""
+    def figures(ranks: list[int | None]) -> dict:
+        n = len(ranks)
+        if not n:
+            return {"n": 0, "top1": 0.0, "top3": 0.0, "mrr": 0.0}
+        return {"n": n, "top1": round(sum(1 for r in ranks if r == 1) / n, 4),
+                "top3": round(sum(1 for r in ranks if r and r <= 3) / n, 4),
+                "mrr": round(sum(1 / r for r in ranks if r) / n, 4)}
+
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        by_type[r["type"]].append(r)
+    names = sorted({b for r in results for b in r["baselines"]})
+    summary = {"faults": len(results), **figures([r["rank"] for r in results]),
+               "baselines": {b: figures([r["baselines"].get(b) for r in results]) for b in names},
+               "by_type": {}}
+    for t, rs in sorted(by_type.items()):
+        summary["by_type"][t] = {"telecorr": figures([r["rank"] for r in rs]),
+                                 **{b: figures([r["baselines"].get(b) for r in rs]) for b in names}}
+    return summary

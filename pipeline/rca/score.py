@@ -1,0 +1,296 @@
+"""Rank services from window-versus-baseline aggregates (pure Python over a few hundred rows).
+
+Anomalies are attributed where they start before anything is compared: an error counts only
+for the span no child of which failed (`own_error`), latency only as a span's self-time, and a
+call out counts for the service it calls, so a database that refuses connections or a link
+that drops packets is charged to the callee, not to every caller above it. What remains of
+upstream symptoms (a caller waiting on a pool because the database behind it is slow) is
+discounted along the call graph: a service whose anomaly a more anomalous dependency below
+it explains ranks below that dependency.
+
+A service's score combines how anomalous it is (effect size, gated by significance) with how
+much of the window's total excess errors or latency it accounts for, raised by corroborating
+metric deviations and rule-tagged logs. Kinds follow the strongest evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+# Metrics that describe load rather than a resource; their change is a symptom, not a cause.
+_SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
+                    "system.network.io.rate")
+_RESOURCE_RULE_SIGNALS = ("resource", "lifecycle")
+_REFUSED_WORDS = ("refused", "unavailable", "no route", "unreachable", "connection error", "econnrefused")
+_NETWORK_WORDS = ("reset", "broken pipe", "econnreset", "packet", "tls", "handshake")
+_MIN_ERR_Z = 3.0
+_MIN_LAT_Z = 4.0
+_MIN_LAT_SHIFT_NS = 1_000_000
+_MIN_LAT_REL = 0.25
+
+
+@dataclass(slots=True)
+class Part:
+    """One component's contribution: own spans of (service, instance, operation) or an edge."""
+
+    service: str  # the service charged
+    caller: str  # for edges: the calling service; "" for own spans
+    instance: str  # own spans: the instance; edges: the caller's instance
+    operation: str
+    n_w: int
+    n_b: int
+    err_excess: float = 0.0
+    err_z: float = 0.0
+    err_rate_w: float = 0.0
+    err_rate_b: float = 0.0
+    lat_excess_ms: float = 0.0
+    lat_z: float = 0.0
+    p50_w_ms: float = 0.0
+    p50_b_ms: float = 0.0
+    p90_w_ms: float = 0.0
+    p90_b_ms: float = 0.0
+    new_versions: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class ServiceScore:
+    service: str
+    parts: list[Part] = field(default_factory=list)
+    err_excess: float = 0.0
+    lat_excess_ms: float = 0.0
+    err_strength: float = 0.0
+    lat_strength: float = 0.0
+    metric_strength: float = 0.0
+    metric_series: list[dict] = field(default_factory=list)
+    log_strength: float = 0.0
+    log_rules: list[dict] = field(default_factory=list)
+    silent: bool = False
+    anomaly: float = 0.0
+    score: float = 0.0
+    discount: str = ""
+    kind: str = "error"
+    instance: str = ""
+    operation: str = ""
+
+
+def _ms(ns: float | None) -> float:
+    return 0.0 if ns is None or math.isnan(ns) else ns / 1e6
+
+
+def component_part(row: dict) -> Part:
+    """Error and latency excess of one component row from window_sql.COMPONENTS."""
+    peer = row["peer"]
+    part = Part(service=peer or row["service"], caller=row["service"] if peer else "",
+                instance=row["instance"], operation=row["name"], n_w=row["n_w"], n_b=row["n_b"])
+    n_w, n_b = row["n_w"], row["n_b"]
+    if n_w:
+        # Baseline rate with a weak prior, so a component with a clean but short baseline is
+        # not infinitely surprised by its first error.
+        rate_b = (row["own_err_b"] + 0.5) / (n_b + 50)
+        expected = n_w * rate_b
+        part.err_excess = row["own_err_w"] - expected
+        part.err_z = part.err_excess / math.sqrt(expected + 1.0)
+        part.err_rate_w = row["own_err_w"] / n_w
+        part.err_rate_b = row["own_err_b"] / n_b if n_b else 0.0
+    qw, qb = row["self_q_w"], row["self_q_b"]
+    if n_w and n_b >= 5 and len(qw) == 2 and len(qb) == 3:
+        p50w, p90w, p50b, p90b = qw[0], qw[1], qb[0], qb[1]
+        part.p50_w_ms, part.p90_w_ms, part.p50_b_ms, part.p90_b_ms = _ms(p50w), _ms(p90w), _ms(p50b), _ms(p90b)
+        shift = max(p50w - p50b, 0.5 * (p90w - p90b))
+        scale = max((p90b - p50b) / 1.28, 0.05 * p50b, 50_000.0)
+        part.lat_z = (p50w - p50b) / (1.25 * scale / math.sqrt(n_w)) if n_w else 0.0
+        part.lat_z = max(part.lat_z, (p90w - p90b) / (2.0 * scale / math.sqrt(max(1, n_w // 10))))
+        rel = shift / max(p50b, 1.0)
+        if shift >= _MIN_LAT_SHIFT_NS and rel >= _MIN_LAT_REL and part.lat_z >= _MIN_LAT_Z:
+            part.lat_excess_ms = n_w * shift / 1e6
+    if not peer and row.get("versions_w"):
+        part.new_versions = tuple(sorted(v for v in row["versions_w"] if v and v not in (row.get("versions_b") or [])))
+    return part
+
+
+def metric_deviations(rows: list[dict]) -> dict[str, list[dict]]:
+    """Per service: gauge series whose window departs from the baseline, strongest first."""
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r["name"] in _SYMPTOM_METRICS or not r["service"]:
+            continue
+        n_w, n_b = r["n_w"], r["n_b"]
+        if n_b and not n_w:
+            out[r["service"]].append({**r, "z": 50.0, "silent": True})
+            continue
+        if not n_w or n_b < 3:
+            continue
+        mean_b, sd_b = r["mean_b"], r["sd_b"] or 0.0
+        scale = sd_b + 0.05 * abs(mean_b) + 1e-9
+        z = max((r["mean_w"] - mean_b) / scale, 0.5 * (r["max_w"] - r["max_b"]) / scale)
+        if z >= 3.0:
+            out[r["service"]].append({**r, "z": round(z, 2), "silent": False})
+    for lst in out.values():
+        lst.sort(key=lambda d: -d["z"])
+    return out
+
+
+def rule_excess(rows: list[dict], signals: dict[str, str]) -> dict[str, list[dict]]:
+    """Per service: rules with a resource or lifecycle signal that fire more in the window."""
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        if signals.get(r["rule"]) not in _RESOURCE_RULE_SIGNALS or not r["service"]:
+            continue
+        excess = r["n_w"] - r["n_b"] * 0.1  # baseline is longer; a tenth is generous
+        if r["n_w"] >= 2 and excess >= 2:
+            out[r["service"]].append({**r, "signal": signals[r["rule"]], "excess": excess})
+    return out
+
+
+def _strength(effect: float, z: float, z_min: float) -> float:
+    if z < z_min or effect <= 0:
+        return 0.0
+    return (1 - math.exp(-effect)) * min(1.0, (z - z_min + 1) / 4)
+
+
+def score_services(components: list[dict], metrics: list[dict], rules: list[dict],
+                   failures: list[dict], signals: dict[str, str],
+                   mentions: list[dict] = ()) -> list[ServiceScore]:
+    """Every service with some anomaly, best candidate first.
+
+    `mentions` (window_sql.LOG_MENTIONS) tell how calls to a service failed as its callers
+    logged it, for services whose failed calls carry no status message.
+    """
+    by: dict[str, ServiceScore] = {}
+
+    def get(name: str) -> ServiceScore:
+        s = by.get(name)
+        if s is None:
+            s = by[name] = ServiceScore(name)
+        return s
+
+    spans_w: dict[str, int] = defaultdict(int)
+    spans_b: dict[str, int] = defaultdict(int)
+    edges: dict[tuple[str, str], int] = defaultdict(int)
+    for row in components:
+        part = component_part(row)
+        if not part.caller:
+            spans_w[part.service] += part.n_w
+            spans_b[part.service] += part.n_b
+        else:
+            edges[(part.caller, part.service)] += part.n_w + part.n_b
+        s = get(part.service)
+        s.parts.append(part)
+        if part.err_z >= _MIN_ERR_Z and part.err_excess > 0:
+            s.err_excess += part.err_excess
+        s.lat_excess_ms += part.lat_excess_ms
+    total_err = sum(s.err_excess for s in by.values())
+    total_lat = sum(s.lat_excess_ms for s in by.values())
+    for s in by.values():
+        sig = [p for p in s.parts if p.err_z >= _MIN_ERR_Z and p.err_excess > 0]
+        if sig:
+            n_w = sum(p.n_w for p in sig)
+            rate_gain = s.err_excess / max(n_w, 1)
+            z = s.err_excess / math.sqrt(sum(p.n_w * (p.err_rate_b + 0.001) for p in sig) + 1)
+            s.err_strength = _strength(8 * rate_gain, z, _MIN_ERR_Z) * (0.5 + 0.5 * s.err_excess / total_err)
+        lat_parts = [p for p in s.parts if p.lat_excess_ms > 0]
+        if lat_parts:
+            top = max(lat_parts, key=lambda p: p.lat_excess_ms)
+            rel = (max(top.p50_w_ms - top.p50_b_ms, 0.5 * (top.p90_w_ms - top.p90_b_ms))) / max(top.p50_b_ms, 0.001)
+            s.lat_strength = _strength(rel, top.lat_z, _MIN_LAT_Z) * (0.5 + 0.5 * s.lat_excess_ms / total_lat)
+        s.silent = spans_b.get(s.service, 0) >= 20 and spans_w.get(s.service, 0) == 0 and any(
+            p.caller for p in s.parts)
+    for svc, series in metric_deviations(metrics).items():
+        s = get(svc)
+        s.metric_series = series[:5]
+        top = series[0]
+        s.metric_strength = 1.0 if top["silent"] else 1 - math.exp(-max(0.0, top["z"] - 3) / 6)
+    for svc, lst in rule_excess(rules, signals).items():
+        s = get(svc)
+        s.log_rules = sorted(lst, key=lambda d: -d["excess"])
+        s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
+    for s in by.values():
+        s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0)
+    _discount_symptoms(by, edges)
+    for s in by.values():
+        s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
+        _describe(s, failures, [m for m in mentions if m["peer"] == s.service], signals)
+    ranked = [s for s in by.values() if s.score > 0.01]
+    ranked.sort(key=lambda s: (-s.score, s.service))
+    return ranked
+
+
+def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str], int]) -> None:
+    """Halve a service whose anomaly a stronger anomaly below it in the call graph explains."""
+    calls: dict[str, set[str]] = defaultdict(set)
+    for caller, callee in edges:
+        if caller != callee:
+            calls[caller].add(callee)
+
+    def below(svc: str) -> set[str]:
+        seen, todo = set(), [svc]
+        while todo:
+            for nxt in calls.get(todo.pop(), ()):
+                if nxt not in seen and nxt != svc:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    base = {name: s.anomaly for name, s in by.items()}
+    for name, s in by.items():
+        if not base[name]:
+            continue
+        worst = max(((base.get(d, 0.0), d) for d in below(name)), default=(0.0, ""))
+        if worst[0] >= 0.8 * base[name]:
+            s.anomaly = base[name] * 0.5
+            s.discount = worst[1]
+
+
+def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signals: dict[str, str]) -> None:
+    """Kind, instance and operation of a service candidate, from where its anomaly lives."""
+    own = [p for p in s.parts if not p.caller]
+    edge = [p for p in s.parts if p.caller]
+    weight = {id(p): max(p.err_excess, 0) * 50 + p.lat_excess_ms for p in s.parts}
+    top = max(s.parts, key=lambda p: weight[id(p)], default=None)
+    if top is not None and weight[id(top)] > 0:
+        s.operation = top.operation
+    own_w = defaultdict(float)
+    for p in own:
+        own_w[p.instance] += weight[id(p)]
+    total_own = sum(own_w.values())
+    if total_own > 0:
+        inst, w = max(own_w.items(), key=lambda kv: kv[1])
+        if w >= 0.7 * total_own and len(own_w) > 1:
+            s.instance = inst
+    if not s.instance and s.metric_series and s.metric_strength >= 0.5:
+        insts = {m["instance"] for m in s.metric_series if m["z"] >= 0.5 * s.metric_series[0]["z"]}
+        if len(insts) == 1:
+            s.instance = next(iter(insts))
+    msgs = [f for f in failures if f["peer"] == s.service]
+    refused = sum(f["n"] for f in msgs if any(w in f["message"].lower() for w in _REFUSED_WORDS))
+    reset = sum(f["n"] for f in msgs if any(w in f["message"].lower() for w in _NETWORK_WORDS))
+    refused += sum(m["n"] for m in mentions if signals.get(m["rule"]) == "dependency" and m["rule"] != "timeout")
+    reset += sum(m["n"] for m in mentions if signals.get(m["rule"]) == "network")
+    edge_anom = sum(weight[id(p)] for p in edge)
+    own_anom = sum(weight[id(p)] for p in own)
+    res_metric = any(m["name"].startswith(("process.cpu", "process.memory", "runtime.gc", "db.client.connections"))
+                     and not m["silent"] and m["z"] >= 6 and _resource_level(m) for m in s.metric_series)
+    if any(p.new_versions and weight[id(p)] > 0 for p in own):
+        s.kind = "deploy"
+    elif s.silent or refused > max(reset, 0) and refused >= 3:
+        s.kind = "resource" if res_metric or s.log_strength >= 0.5 else "dependency"
+    elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0):
+        s.kind = "network"
+    elif res_metric or s.log_strength >= 0.5:
+        s.kind = "resource"
+    elif s.err_strength >= s.lat_strength and s.err_strength > 0:
+        s.kind = "error"
+    elif s.lat_strength > 0:
+        s.kind = "latency"
+    elif s.metric_strength > 0:
+        s.kind = "resource"
+
+
+def _resource_level(m: dict) -> bool:
+    """A resource metric deviates in a way that means pressure, not just change."""
+    name = m["name"]
+    if name == "process.cpu.utilization":
+        return m["mean_w"] >= 0.7 or m["max_w"] >= 0.85
+    return True

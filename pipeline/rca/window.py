@@ -1,0 +1,210 @@
+""""This service is slow/failing between T1 and T2: where did it start?"
+
+Compares the window with the stored period before it (default: the preceding 30 minutes of
+whatever is stored), ranks services (pipeline/rca/score.py) and backs each candidate with
+evidence rows fetched for it: failed or slow spans, log lines, metric series.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pipeline.query import rules_from_setting
+from pipeline.rca import window_sql as sql
+from pipeline.rca.model import Candidate, Evidence
+from pipeline.rca.score import Part, ServiceScore, score_services
+from pipeline.rca.source import as_rows
+
+DEFAULT_BASELINE_NS = 30 * 60 * 10**9
+_MIN_BASELINE_NS = 30 * 10**9
+
+
+class WindowError(ValueError):
+    """A window the ranking cannot answer (the message says why)."""
+
+
+def period_for(src, from_ns: int, to_ns: int, baseline_ns: int) -> tuple[sql.Period, list[str]]:
+    """The window and its baseline, clipped to what is stored; notes say what is thin."""
+    if to_ns <= from_ns:
+        raise WindowError("'to' must be after 'from'")
+    notes = []
+    cov = src.rows(sql.COVERAGE)[0]
+    first = cov["first_ns"] or 0
+    base_from = max(from_ns - baseline_ns, first)
+    if from_ns - base_from < _MIN_BASELINE_NS:
+        notes.append(f"only {(from_ns - base_from) / 1e9:.0f} s of telemetry is stored before the window; "
+                     "the baseline is thin, so confidence is lower")
+    return sql.Period(from_ns, to_ns, min(base_from, from_ns), from_ns), notes
+
+
+def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, limit: int = 5,
+                baseline_ns: int = DEFAULT_BASELINE_NS, rules_file: str | None = None) -> dict:
+    """Ranked root-cause candidates for a window, optionally scoped to one service and what it calls."""
+    src = as_rows(client)
+    period, notes = period_for(src, from_ns, to_ns, baseline_ns)
+    components = sql.fetch(src, sql.COMPONENTS, period)
+    metrics = sql.fetch(src, sql.METRICS, period)
+    rules = sql.fetch(src, sql.LOG_RULES, period)
+    failures = sql.fetch(src, sql.CALL_FAILURES, period)
+    peers = sorted({r["peer"] for r in components if r["peer"]})
+    mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
+    signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
+    ranked = score_services(components, metrics, rules, failures, signals, mentions)
+    edges = _edges(components)
+    if service:
+        scope = {service} | _below(service, edges)
+        if not any(r["service"] == service for r in components):
+            notes.append(f"no spans of service {service!r} are stored in this period")
+        ranked = [s for s in ranked if s.service in scope]
+    if not components:
+        notes.append("no correlated spans in the window or its baseline")
+    if not metrics:
+        notes.append("no metrics stored for this period: resource causes cannot be seen")
+    if not rules:
+        notes.append("no rule-tagged logs in this period")
+    top = ranked[:max(1, limit)]
+    candidates = [_candidate(src, period, s, i + 1) for i, s in enumerate(top)]
+    return {
+        "mode": "window", "from_ns": from_ns, "to_ns": to_ns,
+        "baseline": {"from_ns": period.base_from_ns, "to_ns": period.base_to_ns},
+        "service": service, "trace_id": None,
+        "confidence": _confidence(ranked, notes), "notes": notes,
+        "candidates": [c.as_dict() for c in candidates],
+        "graph": _graph(edges, components, ranked, top[0].service if top else None),
+    }
+
+
+def _confidence(ranked: list[ServiceScore], notes: list[str]) -> float:
+    """How sure the top answer is: its score, its lead over the runner-up, less for missing signals."""
+    if not ranked:
+        return 0.0
+    first = ranked[0].score
+    second = ranked[1].score if len(ranked) > 1 else 0.0
+    c = first * (0.5 + 0.5 * (first - second) / max(first, 1e-9))
+    return round(c * (0.85 ** len(notes)), 3)
+
+
+def _edges(components: list[dict]) -> dict[tuple[str, str], dict]:
+    out: dict[tuple[str, str], dict] = {}
+    for r in components:
+        if not r["peer"] or r["peer"] == r["service"]:
+            continue
+        e = out.setdefault((r["service"], r["peer"]), {"calls": 0, "errors": 0, "calls_b": 0, "errors_b": 0,
+                                                       "p50_w": [], "p50_b": []})
+        e["calls"] += r["n_w"]
+        e["errors"] += r["err_w"]
+        e["calls_b"] += r["n_b"]
+        e["errors_b"] += r["err_b"]
+        if r["n_w"]:
+            e["p50_w"].append((r["n_w"], r["dur_p50_w"]))
+        if r["n_b"]:
+            e["p50_b"].append((r["n_b"], r["dur_p50_b"]))
+    return out
+
+
+def _below(service: str, edges: dict) -> set[str]:
+    calls = defaultdict(set)
+    for caller, callee in edges:
+        calls[caller].add(callee)
+    seen, todo = set(), [service]
+    while todo:
+        for nxt in calls.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _wavg(pairs: list[tuple[int, float]]) -> float | None:
+    n = sum(c for c, _ in pairs)
+    return round(sum(c * v for c, v in pairs) / n / 1e6, 3) if n else None
+
+
+def _graph(edges: dict, components: list[dict], ranked: list[ServiceScore], suspect: str | None) -> dict:
+    scores = {s.service: round(s.score, 3) for s in ranked}
+    names = {r["service"] for r in components} | {r["peer"] for r in components if r["peer"]}
+    nodes = [{"service": n, "score": scores.get(n, 0.0), "suspect": n == suspect} for n in sorted(names)]
+    out = []
+    for (caller, callee), e in sorted(edges.items()):
+        out.append({"caller": caller, "callee": callee, "calls": e["calls"], "errors": e["errors"],
+                    "error_rate": round(e["errors"] / e["calls"], 4) if e["calls"] else 0.0,
+                    "baseline_error_rate": round(e["errors_b"] / e["calls_b"], 4) if e["calls_b"] else 0.0,
+                    "p50_ms": _wavg(e["p50_w"]), "baseline_p50_ms": _wavg(e["p50_b"])})
+    return {"nodes": nodes, "edges": out}
+
+
+def _part_summary(p: Part) -> str | None:
+    where = f"calls from {p.caller} ({p.operation})" if p.caller else f"{p.operation} on {p.instance}"
+    bits = []
+    if p.err_excess > 0 and p.n_w:
+        bits.append(f"{p.err_rate_w:.1%} of {p.n_w} failed here with healthy children "
+                    f"(baseline {p.err_rate_b:.1%})")
+    if p.lat_excess_ms > 0:
+        bits.append(f"self time p50 {p.p50_w_ms:.1f} ms, p90 {p.p90_w_ms:.1f} ms "
+                    f"(baseline {p.p50_b_ms:.1f} / {p.p90_b_ms:.1f} ms)")
+    return f"{where}: " + "; ".join(bits) if bits else None
+
+
+_SPAN_EVIDENCE = f"""
+SELECT trace_id, span_id, service, instance, name, peer, own_error, self_time_ns, duration_ns,
+       status_message, error_logs
+FROM correlated_spans FINAL
+WHERE {sql._SPAN_SCOPE} AND start_ns >= {{wf:Int64}}
+  AND ((service = {{svc:String}} AND peer = '') OR peer = {{svc:String}})
+  AND (own_error OR self_time_ns >= {{slow:Int64}})
+ORDER BY own_error DESC, self_time_ns DESC
+LIMIT 3
+"""
+
+_LOG_EVIDENCE = """
+SELECT id, trace_id, span_id, instance, time_ns, substring(body, 1, 300) AS excerpt, rules
+FROM logs
+WHERE service = {svc:String} AND time_ns >= {wf:Int64} AND time_ns < {wt:Int64}
+  AND (severity_number >= 13 OR notEmpty(rules))
+ORDER BY notEmpty(rules) DESC, severity_number DESC, time_ns
+LIMIT 2
+"""
+
+
+def _candidate(src, period: sql.Period, s: ServiceScore, rank: int) -> Candidate:
+    ev: list[Evidence] = []
+    parts = sorted((p for p in s.parts if p.err_excess > 0 or p.lat_excess_ms > 0),
+                   key=lambda p: -(max(p.err_excess, 0) * 50 + p.lat_excess_ms))
+    for p in parts[:3]:
+        text = _part_summary(p)
+        if text:
+            ev.append(Evidence("span", text, {"service": s.service, "caller": p.caller or None,
+                                              "instance": p.instance, "operation": p.operation}))
+    if s.silent:
+        ev.append(Evidence("span", f"{s.service} wrote no spans in the window although its callers kept "
+                                   "calling it", {"service": s.service}))
+    if s.discount:
+        ev.append(Evidence("span", f"ranked lower: {s.discount}, which {s.service} calls, is more anomalous "
+                                   "and may explain this", {"service": s.discount}))
+    slow = int(max((p.p90_b_ms for p in parts if p.lat_excess_ms > 0), default=0) * 1e6 * 2) or (1 << 62)
+    for r in src.rows(_SPAN_EVIDENCE, {**period.params(), "svc": s.service, "slow": slow}):
+        what = "failed: " + (r["status_message"] or "error") if r["own_error"] else \
+            f"took {r['self_time_ns'] / 1e6:.1f} ms of its own time"
+        who = f"{r['service']} → {r['peer']}" if r["peer"] else f"{r['service']} on {r['instance']}"
+        ev.append(Evidence("span", f"{r['name']} ({who}) {what}",
+                           {"trace_id": r["trace_id"], "span_id": r["span_id"]}))
+    for m in s.metric_series[:3]:
+        if m["silent"]:
+            text = f"{m['name']} on {m['instance']}: no samples in the window (baseline mean {m['mean_b']:.4g})"
+        else:
+            text = (f"{m['name']} on {m['instance']}: window mean {m['mean_w']:.4g}, max {m['max_w']:.4g} "
+                    f"against baseline {m['mean_b']:.4g} ± {m['sd_b']:.2g} (z {m['z']:.1f})")
+        ev.append(Evidence("metric", text, {"service": s.service, "instance": m["instance"], "metric": m["name"],
+                                            "window_value": m["mean_w"] if m["n_w"] else None,
+                                            "window_max": m["max_w"] if m["n_w"] else None,
+                                            "baseline_value": m["mean_b"], "z": m["z"]}))
+    for r in s.log_rules[:2]:
+        ev.append(Evidence("log", f"rule {r['rule']} ({r['signal']}) matched {r['n_w']} log lines of "
+                                  f"{r['instance'] or s.service} in the window ({r['n_b']} in the baseline)",
+                           {"rule": r["rule"], "service": s.service, "instance": r["instance"],
+                            "log_id": r["first_id"]}))
+    for r in src.rows(_LOG_EVIDENCE, {**period.params(), "svc": s.service}):
+        ev.append(Evidence("log", r["excerpt"], {"log_id": r["id"], "trace_id": r["trace_id"] or None,
+                                                 "span_id": r["span_id"] or None, "instance": r["instance"],
+                                                 "time_ns": r["time_ns"], "rules": list(r["rules"])}))
+    return Candidate(s.service, s.instance, s.operation, s.kind, round(s.score, 4), ev, rank)
