@@ -43,7 +43,7 @@ def load_run(admin, preset: str, ftype: str, seed: int, rps: float, normal_s: in
     spec = fault_spec(topo, ftype, seed, rps, normal_s, fault_s)
     cfg = SimConfig(preset=preset, duration_ns=(normal_s + fault_s + 10) * S, rps=rps, seed=seed,
                     faults=[parse_fault(spec)])
-    key = hashlib.sha1(f"v1|{preset}|{spec}|{seed}|{rps}|{normal_s}|{fault_s}".encode()).hexdigest()[:12]
+    key = hashlib.sha1(f"v2|{preset}|{spec}|{seed}|{rps}|{normal_s}|{fault_s}".encode()).hexdigest()[:12]
     db = f"rca_{key}"
     sim = Simulation(cfg)
     truth = sim.ground_truth()

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "pipeline.commands.core",
     "pipeline.commands.simulate",
     "pipeline.commands.match",
+    "pipeline.commands.rca",
     "pipeline.commands.api",
 )
 

@@ -30,6 +30,14 @@ def chdb_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("chdb")
 
 
+@pytest.fixture(scope="session")
+def rca_runs(chdb_root):
+    """One simulated run per root-cause test case, loaded once for every module that ranks."""
+    from tests.rca_support import CASES, load_fault
+
+    return {name: load_fault(chdb_root, spec) for name, (spec, _, _) in CASES.items()}
+
+
 @pytest.fixture
 def ch_client(chdb_root):
     """A clickhouse-connect client on this process's chDB, inside a fresh database."""

@@ -14,21 +14,25 @@ from typing import Annotated
 
 import orjson
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from fastapi import Body, FastAPI, Path, Request
+from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.api import report
 from pipeline.api.ids import TraceIdError, normalise_trace_id
 from pipeline.api.instrument import MetricsMiddleware, RequestMetrics
 from pipeline.api.logsearch import DEFAULT_LIMIT, MAX_LIMIT, search_logs
 from pipeline.api.reads import Reader, ReadLimitError, ReadLimits, error_code
+from pipeline.api.series import series_routes
 from pipeline.api.times import TimeFormatError, parse_time_ns
 from pipeline.api.traces import fetch_trace
 from pipeline.query import QueryError
+from pipeline.rca import WindowError, rank_trace, rank_window
 
 PUBLIC_PATHS = frozenset({"/healthz"})
+DEFAULT_CANDIDATES, MAX_CANDIDATES = 5, 50
 # ClickHouse codes that mean "this query's arguments are unacceptable", i.e. user input.
 _BAD_ARGUMENT_CODES = frozenset({6, 36, 43, 69, 427})
 
@@ -82,6 +86,7 @@ def create_app(settings: object, client) -> FastAPI:
     token = os.environ.get("TELECORR_API_TOKEN", "")
     log_window_s = float(getattr(settings, "log_window_s", 1.0))
     metric_window_s = float(getattr(settings, "metric_window_s", 2.0))
+    rules_file = getattr(settings, "rules_file", None) or None
 
     app = FastAPI(title="telecorr", version="1", default_response_class=JsonResponse,
                   description="Traces, logs and root causes from telecorr's ClickHouse store.")
@@ -150,6 +155,34 @@ def create_app(settings: object, client) -> FastAPI:
         except QueryError as exc:
             raise ApiError(400, f"query: {exc}", position=exc.position, expected=exc.expected) from exc
 
+    @app.get("/v1/root-cause", responses={**_ERRORS, 404: {"model": ErrorBody}},
+             summary="Ranked root-cause candidates for one trace, or for a time window against its baseline")
+    def get_root_cause(
+        trace_id: Annotated[str | None, Query(description="rank one trace (32 hex digits)")] = None,
+        from_: Annotated[str | None, Query(alias="from", description="window start: RFC 3339 or Unix ns")] = None,
+        to: Annotated[str | None, Query(description="window end: RFC 3339 or Unix ns")] = None,
+        service: Annotated[str | None, Query(max_length=200, description="only this service and what it calls")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_CANDIDATES)] = DEFAULT_CANDIDATES,
+    ) -> JsonResponse:
+        if trace_id is not None:
+            if from_ is not None or to is not None or service is not None:
+                raise ApiError(400, "give either trace_id, or from and to (with an optional service), not both")
+            try:
+                tid = normalise_trace_id(trace_id)
+            except TraceIdError as exc:
+                raise ApiError(400, str(exc)) from exc
+            answer = rank_trace(reader, tid, limit, rules_file)
+            if answer is None:
+                raise ApiError(404, f"trace {tid} is not stored or not correlated yet")
+            return JsonResponse(answer)
+        if from_ is None or to is None:
+            raise ApiError(400, "give trace_id, or both from and to")
+        lo, hi = _time(from_, "from"), _time(to, "to")
+        try:
+            return JsonResponse(rank_window(reader, lo, hi, service or None, limit, rules_file=rules_file))
+        except WindowError as exc:
+            raise ApiError(400, str(exc)) from exc
+
     @app.get("/healthz", responses={503: {"model": ErrorBody}}, summary="Whether ClickHouse answers")
     def healthz() -> JsonResponse:
         try:
@@ -164,6 +197,8 @@ def create_app(settings: object, client) -> FastAPI:
         data, content_type = metrics.exposition()
         return Response(data, media_type=content_type)
 
+    app.include_router(series_routes(reader))
+    report.register(app, reader, settings)
     app.state.reader = reader
     app.state.metrics = metrics
     return app

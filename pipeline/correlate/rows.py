@@ -23,8 +23,8 @@ _SEVERITY_WORDS = {
 _HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
 # Where OTel semantic conventions (old and new) name the other end of an outgoing call.
 _PEER_KEYS = ("peer.service", "server.address", "net.peer.name", "db.system", "messaging.system")
-_SERVER_SIDE = (2, 5)
-_CONSUMER = 5  # server and consumer spans describe work done here, not a call out
+_SERVER_SIDE = (2, 5)  # server and consumer spans describe work done here, not a call out
+_CLIENT, _PRODUCER, _CONSUMER = 3, 4, 5
 
 
 def peer_of(span: Span) -> str:
@@ -88,14 +88,17 @@ def _inside_parent(child: Span, parent: Span, offsets: dict[str, int]) -> tuple[
 
     A synchronous call's server span lies within the client span that made it; when the two
     hosts' offset estimates are a little off (drifting clocks, a fresh estimate), the corrected
-    child overhangs one end and would count as the parent's own time. Children that do not
-    overlap the parent at all (consumers of a message, long async work) are left where they are.
+    child overhangs the call or misses it entirely, and would count as the caller's own time.
+    Consumers of a message, children of a producer and children longer than their parent are
+    left where they are, and so is a child outside a parent that is not a call out (async work).
     """
     coff, poff = offsets.get(child.host, 0), offsets.get(parent.host, 0)
     a, b = child.start_ns - coff, child.end_ns - coff
     start, end = parent.start_ns - poff, parent.end_ns - poff
-    if child.kind == _CONSUMER or b - a > end - start or b <= start or a >= end:
+    if child.kind == _CONSUMER or parent.kind == _PRODUCER or b - a > end - start:
         return a, b
+    if (b <= start or a >= end) and parent.kind != _CLIENT and not peer_of(parent):
+        return a, b  # not a call out: a child outside may really run after its parent
     if a < start:
         return start, b + (start - a)
     if b > end:

@@ -29,6 +29,7 @@ _MIN_ERR_Z = 3.0
 _MIN_LAT_Z = 4.0
 _MIN_LAT_SHIFT_NS = 1_000_000
 _MIN_LAT_REL = 0.25
+_MIN_IMPACT = 0.02  # added self time below this share of the users' waiting scales down
 
 
 @dataclass(slots=True)
@@ -152,9 +153,11 @@ def _strength(effect: float, z: float, z_min: float) -> float:
 
 def score_services(components: list[dict], metrics: list[dict], rules: list[dict],
                    failures: list[dict], signals: dict[str, str],
-                   mentions: list[dict] = ()) -> list[ServiceScore]:
+                   mentions: list[dict] = (), user_ms: float = 0.0) -> list[ServiceScore]:
     """Every service with some anomaly, best candidate first.
 
+    `user_ms` is the time all requests (root spans) in the window took: added self time
+    that is a sliver of it (a 2 ms slower publish) is real but not what hurts users.
     `mentions` (window_sql.LOG_MENTIONS) tell how calls to a service failed as its callers
     logged it, for services whose failed calls carry no status message.
     """
@@ -194,7 +197,8 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         if lat_parts:
             top = max(lat_parts, key=lambda p: p.lat_excess_ms)
             rel = (max(top.p50_w_ms - top.p50_b_ms, 0.5 * (top.p90_w_ms - top.p90_b_ms))) / max(top.p50_b_ms, 0.001)
-            s.lat_strength = _strength(rel, top.lat_z, _MIN_LAT_Z) * (0.5 + 0.5 * s.lat_excess_ms / total_lat)
+            impact = min(1.0, s.lat_excess_ms / (_MIN_IMPACT * user_ms)) if user_ms > 0 else 1.0
+            s.lat_strength = _strength(rel, top.lat_z, _MIN_LAT_Z) * (0.5 + 0.5 * s.lat_excess_ms / total_lat) * impact
         s.silent = spans_b.get(s.service, 0) >= 20 and spans_w.get(s.service, 0) == 0 and any(
             p.caller for p in s.parts)
     for svc, series in metric_deviations(metrics).items():
@@ -207,7 +211,7 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s.log_rules = sorted(lst, key=lambda d: -d["excess"])
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
     for s in by.values():
-        s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0)
+        s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
     _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
@@ -215,6 +219,13 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     ranked = [s for s in by.values() if s.score > 0.01]
     ranked.sort(key=lambda s: (-s.score, s.service))
     return ranked
+
+
+def _weak_lead(s: ServiceScore) -> float:
+    """A small score for failures too few to be significant, so that a quiet window still
+    names where its handful of new errors came from (the answer says confidence is low)."""
+    z = max((p.err_z for p in s.parts if p.err_excess >= 1), default=0.0)
+    return min(0.15, 0.05 * z) if z >= 1.0 else 0.0
 
 
 def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str], int]) -> None:
@@ -276,7 +287,7 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "deploy"
     elif s.silent or refused > max(reset, 0) and refused >= 3:
         s.kind = "resource" if res_metric or s.log_strength >= 0.5 else "dependency"
-    elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0):
+    elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0) or _one_slow_link(edge, weight):
         s.kind = "network"
     elif res_metric or s.log_strength >= 0.5:
         s.kind = "resource"
@@ -286,6 +297,24 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "latency"
     elif s.metric_strength > 0:
         s.kind = "resource"
+
+
+def _one_slow_link(edge: list[Part], weight: dict[int, float]) -> bool:
+    """For a service seen only through its callers: one caller's calls slowed while another
+    caller's calls, with as much traffic, did not. The service itself is then fine; the link is not."""
+    by_caller: dict[str, list[Part]] = defaultdict(list)
+    for p in edge:
+        by_caller[p.caller].append(p)
+    if len(by_caller) < 2:
+        return False
+    anom = {c: sum(weight[id(p)] for p in ps) for c, ps in by_caller.items()}
+    total = sum(anom.values())
+    if total <= 0:
+        return False
+    worst = max(anom, key=anom.get)
+    calm = [c for c in by_caller if c != worst and sum(p.n_w for p in by_caller[c]) >= 30
+            and all(p.lat_z < 2 for p in by_caller[c])]
+    return anom[worst] >= 0.9 * total and bool(calm)
 
 
 def _resource_level(m: dict) -> bool:

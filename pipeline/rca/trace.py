@@ -88,7 +88,7 @@ def rank_trace(client, trace_id: str, limit: int = 5, rules_file: str | None = N
                                                 f"{p50 / 1e6:.1f} ms, p99 {p99 / 1e6:.1f} ms)",
                                         {"trace_id": trace_id, "span_id": s["span_id"]}))
         for name, z in (s["metric_z"] or {}).items():
-            if abs(z) >= 4 and not name.startswith("service."):
+            if z >= 4 and _pressure(name, s["metrics"].get(name)):
                 c["res"] = max(c["res"], 1 - math.exp(-(abs(z) - 3) / 6))
                 c["ev"].append(Evidence("metric", f"{name} = {s['metrics'].get(name, float('nan')):.4g} on "
                                                   f"{s['instance']} during the span (z {z:.1f} against its recent "
@@ -107,7 +107,7 @@ def rank_trace(client, trace_id: str, limit: int = 5, rules_file: str | None = N
         score = 1 - (1 - anomaly) * (1 - 0.35 * c["res"])
         if score <= 0.01:
             continue
-        kind = "resource" if c["res"] >= 0.5 else ("error" if c["err"] >= c["lat"] else "latency")
+        kind = max((c["err"], 2, "error"), (c["lat"], 1, "latency"), (c["res"], 0, "resource"))[2]
         if c["caller"] and c["err"]:
             msgs = " ".join(e.summary.lower() for e in c["ev"])
             kind = "network" if "reset" in msgs else ("dependency" if "refused" in msgs or "unavailable" in msgs
@@ -121,6 +121,15 @@ def rank_trace(client, trace_id: str, limit: int = 5, rules_file: str | None = N
             "service": None, "confidence": round(ranked[0].score, 3) if ranked else 0.0, "notes": notes,
             "candidates": [c.as_dict() for c in ranked[:max(1, limit)]],
             "graph": _graph(spans, by_id, ranked[0].service if ranked else None)}
+
+
+def _pressure(metric: str, value: float | None) -> bool:
+    """A reading that says the instance is short of a resource, not merely busier than usual."""
+    if value is None or metric.startswith("service.") or metric.startswith("system.network"):
+        return False
+    if metric == "process.cpu.utilization":
+        return value >= 0.7
+    return True
 
 
 def _reaches_root(span: dict, by_id: dict) -> bool:

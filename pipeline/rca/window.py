@@ -16,6 +16,7 @@ from pipeline.rca.score import Part, ServiceScore, score_services
 from pipeline.rca.source import as_rows
 
 DEFAULT_BASELINE_NS = 30 * 60 * 10**9
+MAX_WINDOW_NS = 24 * 3600 * 10**9
 _MIN_BASELINE_NS = 30 * 10**9
 
 
@@ -27,6 +28,8 @@ def period_for(src, from_ns: int, to_ns: int, baseline_ns: int) -> tuple[sql.Per
     """The window and its baseline, clipped to what is stored; notes say what is thin."""
     if to_ns <= from_ns:
         raise WindowError("'to' must be after 'from'")
+    if to_ns - from_ns > MAX_WINDOW_NS:
+        raise WindowError("the window is longer than 24 hours; narrow it")
     notes = []
     cov = src.rows(sql.COVERAGE)[0]
     first = cov["first_ns"] or 0
@@ -49,7 +52,8 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     peers = sorted({r["peer"] for r in components if r["peer"]})
     mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
-    ranked = score_services(components, metrics, rules, failures, signals, mentions)
+    roots = sql.fetch(src, sql.ROOTS, period)[0]
+    ranked = score_services(components, metrics, rules, failures, signals, mentions, roots["total_ns"] / 1e6)
     edges = _edges(components)
     if service:
         scope = {service} | _below(service, edges)
@@ -62,6 +66,10 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
         notes.append("no metrics stored for this period: resource causes cannot be seen")
     if not rules:
         notes.append("no rule-tagged logs in this period")
+    if ranked and ranked[0].score < 0.3:
+        notes.append("no strong anomaly against the baseline: the candidates are weak leads")
+    elif not ranked:
+        notes.append("no anomaly stands out against the baseline")
     top = ranked[:max(1, limit)]
     candidates = [_candidate(src, period, s, i + 1) for i, s in enumerate(top)]
     return {

@@ -58,6 +58,13 @@ FROM (
 GROUP BY service, peer, instance, name
 """
 
+# What users saw: requests (root spans) and the time they took, in the window.
+ROOTS = f"""
+SELECT count() AS n, sum(duration_ns) AS total_ns, countIf(is_error) AS errors
+FROM correlated_spans FINAL
+WHERE {_SPAN_SCOPE} AND start_ns >= {{wf:Int64}} AND parent_span_id = ''
+"""
+
 # Error messages of failed calls per edge, to tell a refused or unreachable dependency from a
 # reset connection or a timeout.
 CALL_FAILURES = f"""
