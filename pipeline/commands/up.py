@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -60,7 +61,18 @@ def say(text: str) -> None:
     print(f"telecorr: {text}", flush=True)
 
 
-def worker_command(args: argparse.Namespace, idle_s: float | None) -> list[str]:
+def free_port(host: str, wanted: int) -> int:
+    """`wanted` when nothing listens there, else any free port (said aloud by the caller)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, wanted))
+            return wanted
+        except OSError:
+            sock.bind((host, 0))
+            return sock.getsockname()[1]
+
+
+def worker_command(args: argparse.Namespace, idle_s: float | None, api_port: int | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "pipeline.cli"]
     for flag, name in (("--broker", "broker"), ("--clickhouse", "clickhouse"), ("--topic-prefix", "topic_prefix"),
                        ("--config", "config")):
@@ -69,16 +81,19 @@ def worker_command(args: argparse.Namespace, idle_s: float | None) -> list[str]:
     cmd.append("worker")
     if idle_s is not None:
         cmd += ["--stop-when-idle", str(idle_s)]
+    if api_port is not None:
+        cmd += ["--api", "--host", "127.0.0.1", "--port", str(api_port)]
     return cmd
 
 
 class Progress:
     """Reads the worker's structured stderr and keeps the newest progress event."""
 
-    def __init__(self, proc: subprocess.Popen) -> None:
+    def __init__(self, proc: subprocess.Popen, published: int) -> None:
         self.latest: dict = {}
         self.final: dict = {}
         self.other: list[str] = []
+        self.published = published
         threading.Thread(target=self._pump, args=(proc,), daemon=True).start()
 
     def _pump(self, proc: subprocess.Popen) -> None:
@@ -97,8 +112,14 @@ class Progress:
         if not e:
             return "worker starting (joining the consumer group)…"
         stored = e["stored"]
-        return (f"consumed {e['messages']} messages | stored spans {stored.get('spans', 0)}, "
-                f"logs {stored.get('logs', 0)}, metrics {stored.get('metrics', 0)} | dead letters {e['dead_letters']}")
+        corr = e.get("correlation", {})
+        lag = max(0, self.published - e["messages"])
+        records = e["records"]
+        records = sum(records.values()) if isinstance(records, dict) else records
+        return (f"in {records} records ({e['messages']}/{self.published} messages, lag {lag}) | "
+                f"out spans {stored.get('spans', 0)}, logs {stored.get('logs', 0)}, "
+                f"metrics {stored.get('metrics', 0)}, correlated {stored.get('correlated_spans', 0)} | "
+                f"traces completed {corr.get('traces_completed', 0)} | dead letters {e['dead_letters']}")
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -114,21 +135,26 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     truth_dir.mkdir(parents=True, exist_ok=True)
     (truth_dir / "ground_truth.json").write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2))
     say(f"published {sum(sent.values())} messages ({', '.join(f'{k}: {v}' for k, v in sorted(sent.items()))})")
-    # The worker starts once the traffic is in Kafka, so its idle stop cannot fire early.
-    proc = subprocess.Popen(worker_command(args, idle_s=5.0), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    progress = Progress(proc)
+    port = free_port("127.0.0.1", args.port or int(settings.api_port))
+    base = f"http://127.0.0.1:{port}"
+    # The worker starts once the traffic is in Kafka, so its idle stop cannot fire early. It
+    # owns the embedded store, so it also serves the API and report pages while it works.
+    proc = subprocess.Popen(worker_command(args, idle_s=5.0, api_port=port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    say(f"worker started (pid {proc.pid}); live report while it works: {base}/report/")
+    progress = Progress(proc, sum(sent.values()))
     try:
         live, shown = sys.stdout.isatty(), ""
         while proc.poll() is None:
             text = progress.line()
             if live:
-                print("\r" + text.ljust(110), end="", flush=True)
-            elif text != shown:
+                print("\r" + text[:160].ljust(160), end="", flush=True)
+            elif text != shown and (not shown or time.monotonic() - getattr(progress, "_shown_at", 0) >= 5):
                 print(text, flush=True)
                 shown = text
+                progress._shown_at = time.monotonic()
             time.sleep(0.5)
-        print(("\r" if live else "") + progress.line().ljust(110 if live else 0), flush=True)
+        print(("\r" if live else "") + progress.line()[:160].ljust(160 if live else 0), flush=True)
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -137,33 +163,66 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write("\n".join(progress.other[-30:]) + "\n")
         say(f"the worker exited with code {proc.returncode}")
         return 1
-    show_results(settings, truth)
-    return 0
+    return answer_and_serve(args, settings, truth, port)
 
 
-def show_results(settings: Settings, truth: dict) -> None:
-    """What landed, per service, beside what was injected."""
+def answer_and_serve(args: argparse.Namespace, settings: Settings, truth: dict, port: int) -> int:
+    """Find the symptom, rank its window, print the causes and the report URL; serve the report
+    until Ctrl-C when asked to (or when a person is watching the terminal)."""
+    from pipeline.commands.rca import format_answer
+    from pipeline.rca import rank_window
+    from pipeline.rca.symptoms import find_symptom
     from pipeline.store.client import connect
 
     client = connect(settings.clickhouse)
+    show_stored(client)
+    symptom = find_symptom(client, truth["start_ns"], truth["end_ns"])
+    if symptom is None:
+        say("no user-facing symptom stands out in the simulated traffic; ranking the whole run instead")
+        lo, hi = truth["start_ns"] + (truth["end_ns"] - truth["start_ns"]) // 2, truth["end_ns"]
+    else:
+        lo, hi = symptom.from_ns, symptom.to_ns
+        say(f"symptom: {symptom.describe()} from {_utc(lo)} to {_utc(hi)}")
+    answer = rank_window(client, lo, hi, rules_file=settings.rules_file or None)
+    print(format_answer(answer), flush=True)
+    faults = truth.get("faults", [])
+    top = answer["candidates"][0]["service"] if answer["candidates"] else None
+    for fault in faults:
+        verdict = "matches" if top == fault["service"] else "does NOT match"
+        say(f"injected: {fault['type']} on {fault['target']} from {fault['start']} to {fault['end']}: "
+            f"the top candidate {verdict} it")
+    url = f"http://127.0.0.1:{port}/report/window?from={lo}&to={hi}"
+    keep = args.keep_running if args.keep_running is not None else sys.stdin.isatty()
+    if not keep:
+        say(f"report page (served while `telecorr up --demo` keeps running, or by `telecorr api`): {url}")
+        return 0
+    from pipeline.api.server import serve_in_background
+
+    server = serve_in_background(settings, connect(settings.clickhouse), "127.0.0.1", port)
+    say(f"report page: {url}")
+    say("serving the API and report pages; Ctrl-C stops everything this command started")
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()
+
+
+def _utc(ns: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ns / 1e9, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def show_stored(client) -> None:
+    """What landed, so a newcomer sees every stage did its part."""
     q = client.query
     tables = ("spans", "logs", "metrics", "correlated_spans", "dlq")
     counts = {t: q(f"SELECT count() FROM {t} FINAL").result_rows[0][0] for t in tables}
     say("stored: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    # Errors count status, error logs, exceptions and 5xx (the correlated row's is_error), and
-    # self time is what a span spent outside its children.
-    rows = q("SELECT service, count() AS spans, countIf(is_error) AS errors, sum(log_count) AS logs, "
-             "round(quantile(0.99)(self_time_ns / 1e6), 1) AS self_p99_ms FROM correlated_spans FINAL "
-             "GROUP BY service ORDER BY errors DESC, self_p99_ms DESC").result_rows
-    print(f"{'service':<16}{'spans':>9}{'errors':>8}{'logs joined':>13}{'self-time p99 ms':>18}")
-    for service, spans, errors, logs, p99 in rows:
-        print(f"{service:<16}{spans:>9}{errors:>8}{logs:>13}{p99:>18}")
     offsets = q("SELECT host, round(median(clock_offset_ns) / 1e6, 1) FROM correlated_spans FINAL "
                 "GROUP BY host ORDER BY host").result_rows
     say("estimated clock offsets (ms, relative): " + ", ".join(f"{h} {o:+g}" for h, o in offsets))
-    for fault in truth.get("faults", []):
-        say(f"injected: {fault.get('type')} on {fault.get('target')} "
-            f"from {fault.get('start')} to {fault.get('end')}")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -173,8 +232,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         broker.ensure(settings)
         if args.demo:
             return run_demo(args, settings)
-        say(f"worker running against {settings.broker}; Ctrl-C stops it")
-        return subprocess.call(worker_command(args, idle_s=None))
+        port = free_port("127.0.0.1", args.port or int(settings.api_port))
+        say(f"worker running against {settings.broker}, API and report pages on http://127.0.0.1:{port}/report/; "
+            "Ctrl-C stops it")
+        return subprocess.call(worker_command(args, idle_s=None, api_port=port))
     except BrokerUnavailable as exc:
         print(f"telecorr up: {exc}", file=sys.stderr)
         return 1
@@ -192,4 +253,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--rps", type=float, default=30.0, help="simulated requests per second (demo)")
     p.add_argument("--seed", type=int, default=1, help="simulation seed (demo)")
     p.add_argument("--fault", default=DEMO_FAULT, metavar="SPEC", help=f"fault to inject (demo; default {DEMO_FAULT})")
+    p.add_argument("--port", type=int, default=None, help="API and report port (default: the api_port setting, "
+                                                          "or a free one when that is taken)")
+    keep = p.add_mutually_exclusive_group()
+    keep.add_argument("--keep-running", dest="keep_running", action="store_true", default=None,
+                      help="after the demo's answer, keep serving the report until Ctrl-C "
+                           "(the default when run in a terminal)")
+    keep.add_argument("--no-keep-running", dest="keep_running", action="store_false",
+                      help="exit after the demo's answer (the default when not in a terminal)")
     p.set_defaults(func=cmd_up)
