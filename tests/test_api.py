@@ -108,7 +108,8 @@ def test_trace_has_spans_logs_and_metrics(api):
     for s in body["spans"]:
         assert {"span_id", "parent_span_id", "service", "instance", "host", "name", "start_ns", "end_ns",
                 "status", "clock_offset_ns", "logs", "metrics"} <= set(s)
-        assert s["clock_offset_ns"] == 0
+        # Not correlated yet (only raw rows stored) and no host offset known: raw clocks.
+        assert s["clock_offset_ns"] == 0 and s["correlated"] is False
     assert (root["status"], cart["status"], db["status"]) == ("ok", "error", "unset")
     assert cart["parent_span_id"] == ROOT and db["start_ns"] == T0 + 200_000_000
     assert [lg["body"] for lg in cart["logs"]] == ["cart failed: boom"]
@@ -352,7 +353,8 @@ def test_apps_have_separate_metric_registries(store):
 def test_openapi_lists_the_contract(api):
     doc = api.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/v1/traces/{trace_id}", "/v1/logs/search", "/healthz", "/metrics"}
+    assert set(doc["paths"]) == {"/v1/traces/{trace_id}", "/v1/logs/search", "/healthz", "/metrics",
+                                 "/v1/metrics/series", "/v1/root-cause"}
     body = doc["paths"]["/v1/logs/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     props = doc["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]
     assert set(props) == {"query", "from", "to", "limit"}

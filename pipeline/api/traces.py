@@ -1,117 +1,109 @@
-"""A trace with its logs and metric readings, assembled from the raw tables.
+"""A trace as the API returns it: its correlated spans, with their logs, and any span the
+correlation stage has not written yet.
 
-Three narrow reads: the trace's [start, end] from `trace_index` (one primary-key range),
-its spans within those bounds (so only the partitions holding them are read), and its logs
-by trace id; then one read of the metric points on the trace's instances and hosts around
-it. Joining is done here, in memory, on a result that is one trace in size.
+Reads, each narrow: the trace's raw [start, end] from `trace_index` (one primary-key range);
+then, within those bounds (so only the partitions and minute buckets holding the trace are
+looked at, and the trace_id bloom filters skip the rest), its rows in `correlated_spans` (the
+newest version of each: skew-corrected times, offsets, self-time, error flags and metric
+readings as the correlation stage decided them), its raw `spans` (attributes and events,
+which only the raw rows keep, and spans still in flight), and its logs by trace id. The logs
+go where the correlated rows' log_ids put them. Spans not yet correlated are assembled from
+the raw tables (pipeline.api.rawspans); a trace with none correlated is shown wholly that way.
+
+No read uses FINAL: on a result one trace in size, keeping the newest version of each
+correlated span (a replayed raw row repeats the same content under the same id) in Python is
+exact, and it spares the per-query merge FINAL sets up (measured slower on this read).
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import defaultdict
-
-import orjson
-
+from pipeline.api.rawspans import (attach_logs, attach_metrics, correct_times, kind_name, raw_span_json,
+                                   span_events, status_name)
 from pipeline.api.reads import Reader
-from pipeline.model import SPAN_KIND_NAMES, STATUS_NAMES
 
 NS = 1_000_000_000
-# Logs carrying the trace id are looked for this far outside the trace's span bounds: clock
-# skew between hosts is bounded far below it, and a day partition bounds the cost anyway.
+# Logs carrying the trace id are looked for this far outside the trace's raw span bounds:
+# logs are stamped by their own host's clock, whose skew is bounded far below this, and a
+# log far outside is still shown (unattached); the bloom filter keeps the wide range cheap.
 LOG_PAD_NS = 600 * NS
 
+_BOUNDS_SQL = """
+SELECT min(start_ns) AS lo, max(end_ns) AS hi FROM trace_index
+WHERE trace_id = {tid:String} GROUP BY trace_id
+"""
+_CORRELATED_SQL = """
+SELECT span_id, parent_span_id, service, instance, host, name, kind, peer, service_version,
+       start_ns, end_ns, clock_offset_ns, self_time_ns, status_code, status_message, is_error,
+       own_error, error_sources, rule_ids, log_ids, metrics, version
+FROM correlated_spans
+WHERE trace_id = {tid:String} AND orig_start_ns BETWEEN {lo:Int64} AND {hi:Int64}
+"""
 _SPANS_SQL = """
 SELECT span_id, parent_span_id, service, instance, host, name, kind, start_ns, end_ns,
        status_code, status_message, attributes, events
-FROM spans FINAL
+FROM spans
 WHERE trace_id = {tid:String} AND start_ns BETWEEN {lo:Int64} AND {hi:Int64}
-ORDER BY start_ns, span_id
 """
 _LOGS_SQL = """
 SELECT id, time_ns, service, instance, host, span_id, severity_number, severity_text, body,
        attributes, format, parse_failed, rules
-FROM logs FINAL
+FROM logs
 WHERE trace_id = {tid:String} AND time_ns BETWEEN {lo:Int64} AND {hi:Int64}
-ORDER BY time_ns, id
-"""
-_METRICS_SQL = """
-SELECT name, instance, host, time_ns, value
-FROM metrics FINAL
-WHERE time_ns BETWEEN {lo:Int64} AND {hi:Int64}
-  AND (has({instances:Array(String)}, instance) OR (instance = '' AND has({hosts:Array(String)}, host)))
-ORDER BY time_ns, id
 """
 
 
 def fetch_trace(reader: Reader, trace_id: str, log_window_s: float = 1.0,
                 metric_window_s: float = 2.0) -> dict | None:
-    """The trace as the API returns it, or None when no span of it is stored."""
-    bounds = reader.rows("SELECT min(start_ns) AS lo, max(end_ns) AS hi FROM trace_index "
-                         "WHERE trace_id = {tid:String} GROUP BY trace_id", {"tid": trace_id})
+    """The trace, or None when no span of it is stored. `log_window_s`/`metric_window_s` only
+    place logs and readings on spans not yet correlated (the correlation stage placed the rest)."""
+    bounds = reader.rows(_BOUNDS_SQL, {"tid": trace_id})
     if not bounds:
         return None
     lo, hi = bounds[0]["lo"], bounds[0]["hi"]
-    rows = reader.rows(_SPANS_SQL, {"tid": trace_id, "lo": lo, "hi": hi})
-    if not rows:
+    where = {"tid": trace_id, "lo": lo, "hi": hi}
+    correlated: dict[str, dict] = {}
+    for r in reader.rows(_CORRELATED_SQL, where):
+        seen = correlated.get(r["span_id"])
+        if seen is None or r["version"] > seen["version"]:
+            correlated[r["span_id"]] = r
+    raw = {r["span_id"]: r for r in reader.rows(_SPANS_SQL, where)}
+    if not correlated and not raw:
         return None
-    spans = [_span_json(r) for r in rows]
-    logs = reader.rows(_LOGS_SQL, {"tid": trace_id, "lo": lo - LOG_PAD_NS, "hi": hi + LOG_PAD_NS})
-    unattached = attach_logs(spans, logs, int(log_window_s * NS))
-    attach_metrics(reader, spans, int(metric_window_s * NS))
+    logs = {r["id"]: _log_json(r) for r in reader.rows(
+        _LOGS_SQL, {"tid": trace_id, "lo": lo - LOG_PAD_NS, "hi": hi + LOG_PAD_NS})}
+
+    spans = []
+    for sid, row in correlated.items():
+        span = _correlated_json(row, raw.get(sid))
+        span["logs"] = sorted((logs.pop(i) for i in row["log_ids"] if i in logs),
+                              key=lambda lg: (lg["time_ns"], lg["id"]))
+        spans.append(span)
+    pending = [raw_span_json(r) for sid, r in raw.items() if sid not in correlated]
+    if pending:
+        attach_metrics(reader, pending, int(metric_window_s * NS))
+        correct_times(reader, pending, {s["host"]: s["clock_offset_ns"] for s in spans})
+    rest = sorted(logs.values(), key=lambda lg: (lg["time_ns"], lg["id"]))
+    unattached = attach_logs(pending, rest, int(log_window_s * NS))
+    spans.extend(pending)
+    spans.sort(key=lambda s: (s["start_ns"], s["span_id"]))
     return {"trace_id": trace_id, "spans": spans, "unattached_logs": unattached}
 
 
-def _span_json(r: dict) -> dict:
-    kind, status = r["kind"], r["status_code"]
+def _correlated_json(r: dict, raw: dict | None) -> dict:
     return {
         "span_id": r["span_id"], "parent_span_id": r["parent_span_id"], "service": r["service"],
-        "instance": r["instance"], "host": r["host"], "name": r["name"],
+        "instance": r["instance"], "host": r["host"], "name": r["name"], "kind": kind_name(r["kind"]),
+        "peer": r["peer"], "service_version": r["service_version"],
         "start_ns": r["start_ns"], "end_ns": r["end_ns"],
-        "status": STATUS_NAMES[status] if status < len(STATUS_NAMES) else "unset",
-        "status_message": r["status_message"],
-        "kind": SPAN_KIND_NAMES[kind] if kind < len(SPAN_KIND_NAMES) else "unspecified",
-        # Raw spans are uncorrected; the correlation stage supplies per-host offsets.
-        "clock_offset_ns": 0,
-        "attributes": r["attributes"],
-        "events": orjson.loads(r["events"]) if r["events"] else [],
-        "logs": [], "metrics": {},
+        "status": status_name(r["status_code"]), "status_message": r["status_message"],
+        "clock_offset_ns": r["clock_offset_ns"], "self_time_ns": r["self_time_ns"],
+        "is_error": bool(r["is_error"]), "own_error": bool(r["own_error"]),
+        "error_sources": list(r["error_sources"]), "rule_ids": list(r["rule_ids"]),
+        "correlated": True,
+        "attributes": raw["attributes"] if raw else {},
+        "events": span_events(raw) if raw else [],
+        "logs": [], "metrics": dict(r["metrics"]),
     }
-
-
-def _depths(spans: list[dict]) -> list[int]:
-    parent_of = {s["span_id"]: s["parent_span_id"] for s in spans}
-    out = []
-    for s in spans:
-        depth, seen, cur = 0, {s["span_id"]}, s["parent_span_id"]
-        while cur in parent_of and cur not in seen:  # a cycle in bad data must not hang us
-            seen.add(cur)
-            depth += 1
-            cur = parent_of[cur]
-        out.append(depth)
-    return out
-
-
-def attach_logs(spans: list[dict], logs: list[dict], pad_ns: int) -> list[dict]:
-    """Put each log on its span: the one its span_id names, else the innermost span whose
-    [start - pad, end + pad] holds its time (spans of the log's own service first, so a
-    concurrent call in another service does not take it). Returns the logs that fit none."""
-    by_id = {s["span_id"]: s for s in spans}
-    depth = _depths(spans)
-    # Innermost first: deeper in the tree, then shorter.
-    order = sorted(range(len(spans)), key=lambda i: (-depth[i], spans[i]["end_ns"] - spans[i]["start_ns"]))
-    unattached = []
-    for log in logs:
-        item = _log_json(log)
-        span = by_id.get(log["span_id"]) if log["span_id"] else None
-        if span is None:
-            t, svc = log["time_ns"], log["service"]
-            fits = [spans[i] for i in order
-                    if spans[i]["start_ns"] - pad_ns <= t <= spans[i]["end_ns"] + pad_ns]
-            same = [s for s in fits if svc and s["service"] == svc]
-            span = (same or fits or [None])[0]
-        (span["logs"] if span is not None else unattached).append(item)
-    return unattached
 
 
 def _log_json(r: dict) -> dict:
@@ -119,31 +111,3 @@ def _log_json(r: dict) -> dict:
             "host": r["host"], "span_id": r["span_id"], "severity_number": r["severity_number"],
             "severity_text": r["severity_text"], "body": r["body"], "attributes": r["attributes"],
             "format": r["format"], "parse_failed": bool(r["parse_failed"]), "rules": list(r["rules"])}
-
-
-def attach_metrics(reader: Reader, spans: list[dict], window_ns: int) -> None:
-    """Give each span the latest reading per metric name on its instance (or, for metrics
-    with no instance, its host) within ±window of the span; an instance reading wins over a
-    host-level one of the same name."""
-    instances = sorted({s["instance"] for s in spans if s["instance"]})
-    hosts = sorted({s["host"] for s in spans if s["host"]})
-    if not instances and not hosts:
-        return
-    lo = min(s["start_ns"] for s in spans) - window_ns
-    hi = max(s["end_ns"] for s in spans) + window_ns
-    points = reader.rows(_METRICS_SQL, {"lo": lo, "hi": hi, "instances": instances, "hosts": hosts})
-    # Series keyed by (scope, name), each a time-ordered list (the SQL orders by time).
-    series: dict[tuple[str, str], dict[str, tuple[list[int], list[float]]]] = defaultdict(dict)
-    for p in points:
-        key = ("i", p["instance"]) if p["instance"] else ("h", p["host"])
-        times, values = series[key].setdefault(p["name"], ([], []))
-        times.append(p["time_ns"])
-        values.append(p["value"])
-    for s in spans:
-        lo_s, hi_s = s["start_ns"] - window_ns, s["end_ns"] + window_ns
-        scopes = [("h", s["host"])] + ([("i", s["instance"])] if s["instance"] else [])
-        for scope in scopes:  # instance last, so its readings overwrite the host's
-            for name, (times, values) in series.get(scope, {}).items():
-                i = bisect.bisect_right(times, hi_s) - 1
-                if i >= 0 and times[i] >= lo_s:
-                    s["metrics"][name] = values[i]
