@@ -31,8 +31,9 @@ def period_for(src, from_ns: int, to_ns: int, baseline_ns: int) -> tuple[sql.Per
     if to_ns - from_ns > MAX_WINDOW_NS:
         raise WindowError("the window is longer than 24 hours; narrow it")
     notes = []
-    cov = src.rows(sql.COVERAGE)[0]
-    first = cov["first_ns"] or 0
+    pad = 60 * 10**9  # skew-corrected times lie within this of the stored ones
+    cov = src.rows(sql.COVERAGE, {"lo": from_ns - baseline_ns - pad, "hi": from_ns + pad})[0]
+    first = cov["first_ns"] or from_ns
     base_from = max(from_ns - baseline_ns, first)
     if from_ns - base_from < _MIN_BASELINE_NS:
         notes.append(f"only {(from_ns - base_from) / 1e9:.0f} s of telemetry is stored before the window; "
@@ -71,7 +72,9 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     elif not ranked:
         notes.append("no anomaly stands out against the baseline")
     top = ranked[:max(1, limit)]
-    candidates = [_candidate(src, period, s, i + 1) for i, s in enumerate(top)]
+    span_ev, log_ev = _evidence_rows(src, period, top)
+    candidates = [_candidate(s, i + 1, span_ev.get(s.service, []), log_ev.get(s.service, []))
+                  for i, s in enumerate(top)]
     return {
         "mode": "window", "from_ns": from_ns, "to_ns": to_ns,
         "baseline": {"from_ns": period.base_from_ns, "to_ns": period.base_to_ns},
@@ -154,27 +157,44 @@ def _part_summary(p: Part) -> str | None:
 
 
 _SPAN_EVIDENCE = f"""
-SELECT trace_id, span_id, service, instance, name, peer, own_error, self_time_ns, duration_ns,
-       status_message, error_logs
+SELECT if(peer != '', peer, service) AS target, trace_id, span_id, service, instance, name, peer, own_error,
+       self_time_ns, duration_ns, status_message
 FROM correlated_spans FINAL
 WHERE {sql._SPAN_SCOPE} AND start_ns >= {{wf:Int64}}
-  AND ((service = {{svc:String}} AND peer = '') OR peer = {{svc:String}})
+  AND ((service IN {{svcs:Array(String)}} AND peer = '') OR peer IN {{svcs:Array(String)}})
   AND (own_error OR self_time_ns >= {{slow:Int64}})
-ORDER BY own_error DESC, self_time_ns DESC
-LIMIT 3
+ORDER BY target, own_error DESC, self_time_ns DESC
+LIMIT 3 BY target
 """
 
 _LOG_EVIDENCE = """
-SELECT id, trace_id, span_id, instance, time_ns, substring(body, 1, 300) AS excerpt, rules
+SELECT service, id, trace_id, span_id, instance, time_ns, substring(body, 1, 300) AS excerpt, rules
 FROM logs
-WHERE service = {svc:String} AND time_ns >= {wf:Int64} AND time_ns < {wt:Int64}
+WHERE service IN {svcs:Array(String)} AND time_ns >= {wf:Int64} AND time_ns < {wt:Int64}
   AND (severity_number >= 13 OR notEmpty(rules))
-ORDER BY notEmpty(rules) DESC, severity_number DESC, time_ns
-LIMIT 2
+ORDER BY service, notEmpty(rules) DESC, severity_number DESC, time_ns
+LIMIT 2 BY service
 """
 
 
-def _candidate(src, period: sql.Period, s: ServiceScore, rank: int) -> Candidate:
+def _evidence_rows(src, period: sql.Period, top: list[ServiceScore]) -> tuple[dict, dict]:
+    """Example spans and log lines for every candidate, in one read each."""
+    if not top:
+        return {}, {}
+    names = [s.service for s in top]
+    # "Slow" for the examples: twice the slowest baseline p90 among the candidates' slowed parts.
+    slow = max((p.p90_b_ms for s in top for p in s.parts if p.lat_excess_ms > 0), default=0.0)
+    slow_ns = int(slow * 2e6) or (1 << 62)
+    spans: dict[str, list[dict]] = defaultdict(list)
+    for r in src.rows(_SPAN_EVIDENCE, {**period.params(), "svcs": names, "slow": slow_ns}):
+        spans[r["target"]].append(r)
+    logs: dict[str, list[dict]] = defaultdict(list)
+    for r in src.rows(_LOG_EVIDENCE, {**period.params(), "svcs": names}):
+        logs[r["service"]].append(r)
+    return spans, logs
+
+
+def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list[dict]) -> Candidate:
     ev: list[Evidence] = []
     parts = sorted((p for p in s.parts if p.err_excess > 0 or p.lat_excess_ms > 0),
                    key=lambda p: -(max(p.err_excess, 0) * 50 + p.lat_excess_ms))
@@ -189,8 +209,7 @@ def _candidate(src, period: sql.Period, s: ServiceScore, rank: int) -> Candidate
     if s.discount:
         ev.append(Evidence("span", f"ranked lower: {s.discount}, which {s.service} calls, is more anomalous "
                                    "and may explain this", {"service": s.discount}))
-    slow = int(max((p.p90_b_ms for p in parts if p.lat_excess_ms > 0), default=0) * 1e6 * 2) or (1 << 62)
-    for r in src.rows(_SPAN_EVIDENCE, {**period.params(), "svc": s.service, "slow": slow}):
+    for r in span_rows:
         what = "failed: " + (r["status_message"] or "error") if r["own_error"] else \
             f"took {r['self_time_ns'] / 1e6:.1f} ms of its own time"
         who = f"{r['service']} → {r['peer']}" if r["peer"] else f"{r['service']} on {r['instance']}"
@@ -211,7 +230,7 @@ def _candidate(src, period: sql.Period, s: ServiceScore, rank: int) -> Candidate
                                   f"{r['instance'] or s.service} in the window ({r['n_b']} in the baseline)",
                            {"rule": r["rule"], "service": s.service, "instance": r["instance"],
                             "log_id": r["first_id"]}))
-    for r in src.rows(_LOG_EVIDENCE, {**period.params(), "svc": s.service}):
+    for r in log_rows:
         ev.append(Evidence("log", r["excerpt"], {"log_id": r["id"], "trace_id": r["trace_id"] or None,
                                                  "span_id": r["span_id"] or None, "instance": r["instance"],
                                                  "time_ns": r["time_ns"], "rules": list(r["rules"])}))

@@ -111,7 +111,8 @@ GROUP BY peer, rule
 
 # How much of each period is stored at all (a baseline that is empty lowers confidence).
 COVERAGE = """
-SELECT min(start_ns) AS first_ns, max(start_ns) AS last_ns FROM correlated_spans
+SELECT min(start_ns) AS first_ns FROM correlated_spans
+WHERE orig_start_ns >= {lo:Int64} AND orig_start_ns < {hi:Int64}
 """
 
 
