@@ -149,7 +149,8 @@ def create_app(settings: Settings, sink: Sink,
     async def progress() -> None:
         emit("progress", messages=sum(state.messages.values()), records=state.records,
              dead_letters=state.dead_letters, stored=sink.stats.rows, store_failures=sink.stats.failures,
-             correlation=corr.engine.counters(), held_messages=len(corr.held))
+             correlation=corr.engine.counters(), held_messages=len(corr.held),
+             by_trace_partitions=sorted(corr.owned))
 
     if stop_when_idle_s is not None:
         @app.timer(interval=0.5)

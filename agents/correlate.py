@@ -4,12 +4,23 @@ the emitter that writes completed traces.
 A by-trace message is acknowledged only once none of the traces it carried still owes rows
 and those rows are in ClickHouse, so committed offsets never pass a record whose effect is
 not stored; after a crash the in-flight traces are rebuilt by replaying from there.
+
+Clock-skew pair sketches go on the skew topic before the messages that produced them are
+acknowledged, and every worker reads all of it from the beginning: the offset tables then
+come from every worker's pairs (the same tables as one worker's), and a restarted worker gets
+back the pairs of traces it will not replay.
+
+On a rebalance the same rule moves traces between workers: a by-trace partition this worker
+loses is forgotten here (engine state, watermark and held messages, which are never acked),
+and its new owner replays it from the last commit, which no pending trace's record precedes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import faust
@@ -17,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.correlate import Correlator, from_settings
+from pipeline.correlate.skew_share import decode_samples, encode_samples
 from pipeline.route import read_by_trace, read_metrics
 from pipeline.store.writer import Sink
 
@@ -30,13 +42,24 @@ class _Held:
 class Correlation:
     """The engine plus the acknowledgements it holds back."""
 
-    def __init__(self, settings: Settings, sink: Sink) -> None:
+    def __init__(self, settings: Settings, sink: Sink, share_samples: Callable[[bytes], Awaitable[None]]) -> None:
         self.engine = Correlator(from_settings(settings))
+        self.share_samples = share_samples  # publishes skew sketches to the other workers
         self.sink = sink
         self.held: list[_Held] = []
         self.lock = asyncio.Lock()
         self.offsets: dict[str, int] = {}  # last offsets written to clock_offsets
         self.streams: list = []  # the by-trace agent's stream, once it runs (acks go through it)
+        self.owned: set[int] = set()  # by-trace partitions assigned to this worker
+
+    async def reassign(self, partitions: set[int]) -> None:
+        """Take a new by-trace assignment: forget what was read from partitions now lost."""
+        async with self.lock:
+            lost = self.owned - partitions
+            self.owned = set(partitions)
+            if lost:
+                self.engine.drop_partitions(lost)
+                self.held = [h for h in self.held if h.event.message.partition not in lost]
 
     async def emit(self, final: bool = False) -> None:
         """Write what the engine completed, then acknowledge what no longer owes rows."""
@@ -51,6 +74,9 @@ class Correlation:
             if rows or changed:
                 await self.sink.write({"correlated_spans": rows, "clock_offsets": changed})
                 self.offsets.update(offsets)
+            samples = self.engine.skew.take_changed()
+            if samples:
+                await self.share_samples(encode_samples(samples))
             still = []
             for held in self.held:
                 held.traces = {t for t in held.traces if self.engine.is_pending(t)}
@@ -62,7 +88,13 @@ class Correlation:
 
 
 def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
-    corr = Correlation(settings, sink)
+    me = uuid.uuid4().hex.encode()  # this process, to skip its own skew messages when read back
+    skew_topic = app.topic(settings.topic("telemetry.skew"), key_serializer="raw", value_serializer="raw")
+
+    async def share_samples(value: bytes) -> None:
+        await (await skew_topic.send(value=value, headers=[("telecorr.worker", me)]))
+
+    corr = Correlation(settings, sink, share_samples)
     topic = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
 
     @app.agent(topic, name="telecorr.correlate")
@@ -70,20 +102,26 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
         corr.streams.append(stream)
         async for events in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
             for event in events:
+                if event.message.partition not in corr.owned:
+                    continue  # fetched before a rebalance took the partition away: its owner reads it
                 spans, logs = read_by_trace(event.message.value)
                 corr.engine.add(spans, logs, partition=event.message.partition)
                 traces = {s.trace_id for s in spans} | {r.trace_id for r in logs}
                 corr.held.append(_Held(event, traces))
             state.last_activity = time.monotonic()
 
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender, assigned, **_kwargs) -> None:
+        await corr.reassign({tp.partition for tp in assigned if tp.topic == topic.get_topic_name()})
+
     @app.timer(interval=0.5)
     async def emitter() -> None:
         await corr.emit()
 
-    @app.task
-    async def read_all_metrics() -> None:
-        """Every worker reads every metrics partition (no group): any span may need any series."""
-        name = settings.topic("telemetry.metrics")
+    async def read_all(logical: str, handle: Callable) -> None:
+        """Read every partition of a topic from the beginning, outside the group: every worker
+        needs all of it (any span may need any metric series; skew tables need every pair)."""
+        name = settings.topic(logical)
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest",
                                     max_partition_fetch_bytes=8 * 1024 * 1024)
@@ -97,10 +135,22 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
                 batch = await consumer.getmany(timeout_ms=500, max_records=1000)
                 for records in batch.values():
                     for rec in records:
-                        corr.engine.add(metrics=read_metrics(rec.value))
+                        handle(rec)
                 if batch:
                     state.last_activity = time.monotonic()
         finally:
             await consumer.stop()
+
+    def merge_peer_samples(rec) -> None:
+        if dict(rec.headers or ()).get("telecorr.worker") != me:
+            corr.engine.skew.merge_samples(decode_samples(rec.value))
+
+    @app.task
+    async def read_all_metrics() -> None:
+        await read_all("telemetry.metrics", lambda rec: corr.engine.add(metrics=read_metrics(rec.value)))
+
+    @app.task
+    async def read_all_skew_samples() -> None:
+        await read_all("telemetry.skew", merge_peer_samples)
 
     return corr

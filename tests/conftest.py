@@ -66,3 +66,11 @@ def broker(tmp_path_factory) -> str:
 def topic_prefix() -> str:
     """A fresh topic prefix per test, so tests sharing the broker never see each other's data."""
     return "t" + uuid.uuid4().hex[:8] + "."
+
+
+@pytest.fixture(scope="session")
+def shop_clean_run(broker, tmp_path_factory):
+    """One undisturbed worker's run of the shop traffic, shared by the crash and scale-out tests."""
+    from tests.workerproc import clean_shop_run
+
+    return clean_shop_run(broker, tmp_path_factory.mktemp("shop_clean"))

@@ -18,9 +18,10 @@ to be evicted (memory pressure) its record count is remembered, and later record
 start above it.
 
 Replay after a crash: the skew tables are a function of the pair samples, so a successor
-rebuilds the same tables only if it gets the samples that preceded its replay start, e.g. by
-saving `skew.export_samples()` with each offset commit and `skew.merge_samples()` at start.
-Two workers splitting the partitions get identical tables by exchanging the same sketches.
+rebuilds the same tables only if it gets the samples that preceded its replay start. Two
+workers splitting the partitions get identical tables by exchanging the same sketches. The
+worker does both through one topic (`skew.take_changed()` out, `skew.merge_samples()` in).
+On a rebalance, `drop_partitions` forgets what came from partitions the worker lost.
 
 Memory. Buffered spans + logs and buffered traces are capped. Under pressure, emitted traces
 kept only for amendments are dropped first (oldest first, counted), then the live traces with
@@ -44,13 +45,13 @@ COUNTER_NAMES = (
     "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace",
     "too_late_spans", "too_late_logs", "traces_completed", "traces_completed_early",
     "late_amends", "skew_resettled", "rows_emitted", "traces_sampled_out", "amend_state_evicted",
-    "log_join_hit", "log_join_miss", "metric_join_hit", "metric_join_miss",
+    "log_join_hit", "log_join_miss", "metric_join_hit", "metric_join_miss", "traces_handed_over",
 )
 
 
 class _Trace:
     __slots__ = ("trace_id", "spans", "logs", "last", "anchor", "count", "base",
-                 "emitted", "queued", "waiting", "probe", "paired")
+                 "emitted", "queued", "waiting", "probe", "paired", "partition")
 
     def __init__(self, trace_id: str, base: int) -> None:
         self.trace_id = trace_id
@@ -66,6 +67,7 @@ class _Trace:
         self.waiting: dict[str, list[Span]] | None = None
         self.probe: int | None = None  # next skew epoch to try while unsettled
         self.paired = False  # holds a usable cross-host parent/child pair
+        self.partition = 0  # input partition its records come from (traces are keyed by id)
 
 
 class Correlator:
@@ -118,6 +120,7 @@ class Correlator:
                 continue
             if tr is None or tr.trace_id not in live:
                 tr = self._activate(s.trace_id)
+                tr.partition = partition
             tr.spans[sid] = s
             tr.count += 1
             self._records += 1
@@ -167,6 +170,7 @@ class Correlator:
                 continue
             if tr is None or r.trace_id not in live:
                 tr = self._activate(r.trace_id)
+                tr.partition = partition
             tr.logs[lid] = r
             tr.count += 1
             self._records += 1
@@ -360,6 +364,29 @@ class Correlator:
         if early:
             st["traces_completed_early"] += 1
         return rows
+
+    def drop_partitions(self, partitions: Iterable[int]) -> int:
+        """Forget every trace (live, unsettled or kept for amendments) read from these input
+        partitions, and their watermarks; returns how many traces were dropped.
+
+        For a rebalance: the partitions' new owner replays them from the last commit, which
+        never passes a record of a pending trace, so it rebuilds those traces whole. Keeping
+        them here would emit partial rows, and a lost partition's frozen watermark would hold
+        back completion of the partitions still owned."""
+        lost = set(partitions)
+        if not lost:
+            return 0
+        dropped: dict[str, _Trace] = {}
+        for pool in (self._live, self._retained, self._unsettled):
+            for tid in [t for t, tr in pool.items() if tr.partition in lost]:
+                dropped[tid] = pool.pop(tid)
+        for tr in dropped.values():
+            self._records -= tr.count
+            tr.queued = False  # its heap entry is skipped: the trace is no longer live
+        for p in lost:
+            self._pwm.pop(p, None)
+        self._stats["traces_handed_over"] += len(dropped)
+        return len(dropped)
 
     # -- state ---------------------------------------------------------------------------
 

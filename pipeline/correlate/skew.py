@@ -78,6 +78,7 @@ class SkewEstimator:
         self._provisional: dict[int, dict[str, int]] = {}  # non-final tables, until samples change
         self._latest_epoch = -1
         self._latest: dict[str, int] = {}
+        self._changed: set[tuple[int, Edge]] = set()  # sketches grown here since take_changed
 
     # -- samples -------------------------------------------------------------------------
 
@@ -93,11 +94,12 @@ class SkewEstimator:
         if sketch is None:
             sketch = self._buckets[bucket][edge] = {}
         sketch[crc32(child.span_id.encode())] = delta
+        if len(sketch) > 2 * self._cfg.skew_samples_per_bucket:
+            self._trim(sketch)
+        self._changed.add((bucket, edge))
         if self._provisional:
             self._provisional.clear()
         return True
-        if len(sketch) > 2 * self._cfg.skew_samples_per_bucket:
-            self._trim(sketch)
 
     def _trim(self, sketch: dict[int, int]) -> None:
         keep = sorted(sketch)[: self._cfg.skew_samples_per_bucket]
@@ -108,6 +110,17 @@ class SkewEstimator:
     def export_samples(self) -> dict[int, dict[Edge, dict[int, int]]]:
         """The sketches, for another worker's `merge_samples` (bottom-k sketches merge exactly)."""
         return {b: {e: dict(s) for e, s in edges.items()} for b, edges in self._buckets.items()}
+
+    def take_changed(self) -> dict[int, dict[Edge, dict[int, int]]]:
+        """The sketches this estimator's own pairs grew since the last call, for peers'
+        `merge_samples` (whole sketches: merging is idempotent, so resending is harmless)."""
+        out: dict[int, dict[Edge, dict[int, int]]] = {}
+        for b, edge in self._changed:
+            sketch = self._buckets.get(b, {}).get(edge)
+            if sketch:
+                out.setdefault(b, {})[edge] = dict(sketch)
+        self._changed.clear()
+        return out
 
     def merge_samples(self, samples: dict[int, dict[Edge, dict[int, int]]]) -> None:
         """Fold in another worker's sketches so both serve identical tables."""
