@@ -8,8 +8,11 @@ import os
 import sys
 import time
 
+from prometheus_client import start_http_server
+
 from pipeline.config import load_settings
 from pipeline.kafka_io import BrokerUnavailable, ensure_topics_blocking
+from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.client import StoreUnavailable, connect
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import InsertFn, Sink, client_insert
@@ -46,7 +49,14 @@ def run_worker(args: argparse.Namespace) -> int:
     if os.environ.get("TELECORR_TEST_STORE_OUTAGE_S"):
         insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
     sink = Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
-    app = create_app(settings, sink, args.stop_when_idle)
+    metrics = WorkerMetrics()
+    app = create_app(settings, sink, args.stop_when_idle, metrics)
+    if args.metrics_port:
+        try:
+            start_http_server(args.metrics_port, addr=args.host or settings.api_host, registry=metrics.registry)
+        except OSError as exc:
+            print(f"telecorr worker: cannot serve metrics on port {args.metrics_port}: {exc}", file=sys.stderr)
+            return 1
     api = None
     if args.api:
         from pipeline.api.server import serve_in_background
@@ -55,7 +65,7 @@ def run_worker(args: argparse.Namespace) -> int:
         # and a read-only API session must never share the writer's.
         try:
             api = serve_in_background(settings, connect(settings.clickhouse), args.host or settings.api_host,
-                                      args.port or settings.api_port)
+                                      args.port or settings.api_port, extra_registries=(metrics.registry,))
         except OSError as exc:
             print(f"telecorr worker: cannot serve the API: {exc}", file=sys.stderr)
             return 1
@@ -76,6 +86,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="flush and exit 0 once every input topic has been idle this long (backfills, CI)")
     p.add_argument("--api", action="store_true",
                    help="also serve the HTTP API from this process (embedded chDB belongs to one process)")
-    p.add_argument("--host", default=None, help="API address (default: api_host, 127.0.0.1)")
+    p.add_argument("--host", default=None, help="address for --api and --metrics-port (default: api_host, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="API port (default: api_port, 8080)")
+    p.add_argument("--metrics-port", dest="metrics_port", type=int, default=None,
+                   help="serve this worker's Prometheus metrics on this port (with --api they are also "
+                        "on the API's /metrics)")
     p.set_defaults(func=run_worker)

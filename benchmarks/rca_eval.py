@@ -112,11 +112,14 @@ def main() -> int:
     allfig = {"telecorr": summary, **summary["baselines"]}
     print(f"{'all':16} " + " ".join(f"{allfig[n]['top1']:>9.2f}/{allfig[n]['top3']:<8.2f}" for n in names))
     best = max((summary["baselines"][b]["top1"] for b in summary["baselines"]), default=0.0)
+    print("kind of the top answer right: " + ", ".join(f"{t} {f['telecorr']['kind_accuracy']:.2f}"
+                                                     for t, f in summary["by_type"].items())
+          + f"; all {summary['kind_accuracy']:.2f}")
     print(f"telecorr top-1 {summary['top1']:.3f} vs best baseline {best:.3f} "
           f"(ratio {summary['top1'] / best if best else float('inf'):.2f}), mrr {summary['mrr']:.3f}")
     if args.json:
         print(orjson.dumps({"faults": summary["faults"], "top1": summary["top1"], "top3": summary["top3"],
-                            "mrr": summary["mrr"],
+                            "mrr": summary["mrr"], "kind_accuracy": summary["kind_accuracy"],
                             "baselines": {b: {"top1": v["top1"], "top3": v["top3"]}
                                           for b, v in summary["baselines"].items()},
                             "by_type": summary["by_type"]}).decode())

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "pipeline.commands.simulate",
     "pipeline.commands.match",
     "pipeline.commands.rca",
+    "pipeline.commands.status",
     "pipeline.commands.api",
 )
 

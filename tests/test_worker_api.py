@@ -42,6 +42,7 @@ def test_worker_serves_traces_it_stored(broker, topic_prefix, tmp_path):
                 pass
             time.sleep(0.5)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        metrics, status = _worker_figures(port)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -49,3 +50,30 @@ def test_worker_serves_traces_it_stored(broker, topic_prefix, tmp_path):
     assert {s["span_id"] for s in body["spans"]} == {w["span_id"] for w in want}
     assert sum(len(s["logs"]) for s in body["spans"]) == 3
     assert proc.returncode == 0, err[-3000:]
+    # The worker's own metrics ride on the API's /metrics, and `telecorr status` reads them.
+    assert metrics['telecorr_worker_records_total{signal="spans"}'] == len(want)
+    assert metrics['telecorr_worker_rows_written_total{table="spans"}'] == len(want)
+    assert metrics["telecorr_worker_dead_letters_total"] == 0
+    assert metrics["process_resident_memory_bytes"] > 0
+    assert any(k.startswith("telecorr_worker_batch_seconds_count") for k in metrics)
+    assert any(k.startswith("telecorr_api_requests_total") for k in metrics)
+    assert f"in:     {len(want) + 3:,} records" in status and "dead letters: 0" in status, status
+
+
+def _worker_figures(port: int) -> tuple[dict[str, float], str]:
+    """The /metrics samples by name{labels}, and `telecorr status` output, once the worker's
+    progress timer has counted what it stored."""
+    deadline = time.monotonic() + 30
+    while True:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        if samples.get('telecorr_worker_rows_written_total{table="spans"}') or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    status = subprocess.run([sys.executable, "-m", "pipeline.cli", "status", "--url",
+                             f"http://127.0.0.1:{port}/metrics"], capture_output=True, text=True, check=True).stdout
+    return samples, status

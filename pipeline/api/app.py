@@ -74,7 +74,7 @@ TraceId = Annotated[str, Path(description="32 hex digits; a 16-digit (64-bit) id
                               json_schema_extra={"pattern": "^([0-9a-fA-F]{16}|[0-9a-fA-F]{32})$"})]
 
 
-def create_app(settings: object, client) -> FastAPI:
+def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAPI:
     """The API over `client` (a clickhouse-connect client); every read carries the limits
     from `settings` (api_max_execution_s, api_max_result_rows). Give it a client of its own:
     in a process that already writes, `connect(dsn)` again opens a second session on the same
@@ -82,7 +82,7 @@ def create_app(settings: object, client) -> FastAPI:
     the session read-only) can never reach the writer. The bearer token is read from the
     environment only (TELECORR_API_TOKEN), so `telecorr config` never prints it."""
     reader = Reader(client, ReadLimits.from_settings(settings))
-    metrics = RequestMetrics()
+    metrics = RequestMetrics(extra_registries)
     token = os.environ.get("TELECORR_API_TOKEN", "")
     log_window_s = float(getattr(settings, "log_window_s", 1.0))
     metric_window_s = float(getattr(settings, "metric_window_s", 2.0))

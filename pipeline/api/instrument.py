@@ -13,7 +13,11 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class RequestMetrics:
-    def __init__(self) -> None:
+    """The API's own metrics, exposed together with any `extra` registries (a worker's, when
+    the worker serves the API)."""
+
+    def __init__(self, extra: tuple[CollectorRegistry, ...] = ()) -> None:
+        self.extra = extra
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("telecorr_api_requests", "HTTP requests answered",
                                 ("endpoint", "method", "status"), registry=self.registry)
@@ -22,7 +26,7 @@ class RequestMetrics:
                                  registry=self.registry)
 
     def exposition(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return b"".join(generate_latest(r) for r in (self.registry, *self.extra)), CONTENT_TYPE_LATEST
 
 
 class MetricsMiddleware:

@@ -28,8 +28,8 @@ class BackgroundServer:
         self.thread.join(timeout_s)
 
 
-def _server(settings: object, client, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(create_app(settings, client), host=host, port=port, log_level="warning",
+def _server(settings: object, client, host: str, port: int, extra_registries: tuple = ()) -> uvicorn.Server:
+    config = uvicorn.Config(create_app(settings, client, extra_registries), host=host, port=port, log_level="warning",
                             access_log=False, lifespan="off")
     return uvicorn.Server(config)
 
@@ -40,10 +40,10 @@ def serve(settings: object, client, host: str, port: int) -> None:
 
 
 def serve_in_background(settings: object, client, host: str, port: int,
-                        start_timeout_s: float = 10.0) -> BackgroundServer:
+                        start_timeout_s: float = 10.0, extra_registries: tuple = ()) -> BackgroundServer:
     """Start serving on a daemon thread (uvicorn leaves signals to the main thread) and return
     once the socket listens; raise OSError when it cannot bind (e.g. the port is taken)."""
-    server = _server(settings, client, host, port)
+    server = _server(settings, client, host, port, extra_registries)
 
     def run() -> None:
         try:

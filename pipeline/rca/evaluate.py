@@ -48,6 +48,12 @@ SELECT service AS target, max(abs(mean_w - mean_b) / (sd_b + 1e-9)) AS score FRO
 WHERE service != '' GROUP BY service ORDER BY score DESC, service
 """
 
+# The kind an answer should give per simulated fault type. Simulated slow code burns CPU, so a
+# latency fault that saturates the CPU is fairly called a resource problem too.
+EXPECTED_KINDS = {"error": {"error"}, "latency": {"latency", "resource"}, "cpu": {"resource"},
+                  "memory": {"resource"}, "network-delay": {"network"}, "packet-loss": {"network"},
+                  "dependency-down": {"dependency"}, "pool-exhaustion": {"resource"}, "bad-deploy": {"deploy"}}
+
 BASELINES = {"most_errors": _MOST_ERRORS, "latency_increase": _LATENCY_INCREASE,
              "metric_deviation": _METRIC_DEVIATION}
 
@@ -84,6 +90,7 @@ def evaluate_truth(client, truth: dict, baselines: bool = True, extra: dict | No
         row = {"type": f["type"], "target": f["target"], "service": f["service"],
                "rank": rank_of(services, f["service"]), "top": services[:3],
                "kind": top["kind"] if top else None, "confidence": answer["confidence"], "baselines": {}}
+        row["kind_ok"] = bool(top) and row["rank"] == 1 and top["kind"] in EXPECTED_KINDS.get(f["type"], {top["kind"]})
         methods = dict(BASELINES) if baselines else {}
         for name in methods:
             row["baselines"][name] = rank_of(baseline_ranking(client, name, lo, hi, base_from), f["service"])
@@ -107,10 +114,13 @@ def summarise(results: list[dict]) -> dict:
     for r in results:
         by_type[r["type"]].append(r)
     names = sorted({b for r in results for b in r["baselines"]})
-    summary = {"faults": len(results), **figures([r["rank"] for r in results]),
+    def kinds(rs: list[dict]) -> float:
+        return round(sum(1 for r in rs if r.get("kind_ok")) / len(rs), 4) if rs else 0.0
+
+    summary = {"faults": len(results), **figures([r["rank"] for r in results]), "kind_accuracy": kinds(results),
                "baselines": {b: figures([r["baselines"].get(b) for r in results]) for b in names},
                "by_type": {}}
     for t, rs in sorted(by_type.items()):
-        summary["by_type"][t] = {"telecorr": figures([r["rank"] for r in rs]),
+        summary["by_type"][t] = {"telecorr": {**figures([r["rank"] for r in rs]), "kind_accuracy": kinds(rs)},
                                  **{b: figures([r["baselines"].get(b) for r in rs]) for b in names}}
     return summary

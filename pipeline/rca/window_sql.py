@@ -47,7 +47,10 @@ SELECT service, peer, instance, name,
        quantilesTDigestIf(0.5, 0.9, 0.99)(self_time_ns, NOT w) AS self_q_b,
        avgIf(self_time_ns, w) AS self_mean_w, avgIf(self_time_ns, NOT w) AS self_mean_b,
        quantileTDigestIf(0.5)(duration_ns, w) AS dur_p50_w, quantileTDigestIf(0.5)(duration_ns, NOT w) AS dur_p50_b,
-       groupUniqArrayIf(service_version, w) AS versions_w, groupUniqArrayIf(service_version, NOT w) AS versions_b,
+       groupUniqArrayIf(service_version, w) AS versions_w,
+       -- builds seen well before the window: stored times are on the reference host's clock,
+       -- which may sit seconds off true time, so a deploy at the window's start can seem earlier
+       groupUniqArrayIf(service_version, start_ns < {{wf:Int64}} - 15000000000) AS versions_b,
        min(if(w AND own_error, start_ns, NULL)) AS first_own_err_ns
 FROM (
     SELECT service, peer, instance, name, own_error, is_error, self_time_ns, duration_ns, service_version,
