@@ -34,13 +34,20 @@ from pipeline.sim.topology import load_topology  # noqa: E402
 from pipeline.store.migrate import migrate  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / ".work" / "rca_eval"
+# --weak: the same faults at a fraction of the simulator's default strength, to show where
+# the ranking stops finding them (types that are on/off by nature keep their defaults).
+WEAK_PARAMS = {"error": "rate=0.1", "latency": "delay=60ms", "cpu": "factor=1.8", "network-delay": "delay=50ms",
+               "packet-loss": "rate=0.08", "bad-deploy": "rate=0.08"}
 S = 10**9
 
 
-def load_run(admin, preset: str, ftype: str, seed: int, rps: float, normal_s: int, fault_s: int) -> tuple:
+def load_run(admin, preset: str, ftype: str, seed: int, rps: float, normal_s: int, fault_s: int,
+             weak: bool = False) -> tuple:
     """The database holding one simulated run (made now unless already stored), and its truth."""
     topo = load_topology(preset, None)
     spec = fault_spec(topo, ftype, seed, rps, normal_s, fault_s)
+    if weak and ftype in WEAK_PARAMS:
+        spec += "," + WEAK_PARAMS[ftype]
     cfg = SimConfig(preset=preset, duration_ns=(normal_s + fault_s + 10) * S, rps=rps, seed=seed,
                     faults=[parse_fault(spec)])
     key = hashlib.sha1(f"v2|{preset}|{spec}|{seed}|{rps}|{normal_s}|{fault_s}".encode()).hexdigest()[:12]
@@ -70,6 +77,7 @@ def main() -> int:
     ap.add_argument("--presets", default=None, help="comma-separated presets (shop,large)")
     ap.add_argument("--types", default=",".join(FAULT_TYPES), help="comma-separated fault types")
     ap.add_argument("--no-rcaeval", action="store_true", help="skip RCAEval's methods")
+    ap.add_argument("--weak", action="store_true", help="faults at a fraction of their default strength")
     args = ap.parse_args()
     presets = (args.presets or ("shop" if args.quick else "shop,large")).split(",")
     seeds = args.seeds or (1 if args.quick else 3)
@@ -94,7 +102,7 @@ def main() -> int:
         for seed in range(1, seeds + 1):
             for ftype in args.types.split(","):
                 t0 = time.perf_counter()
-                client, truth, spec = load_run(admin, preset, ftype, seed, 20.0, normal_s, fault_s)
+                client, truth, spec = load_run(admin, preset, ftype, seed, 20.0, normal_s, fault_s, args.weak)
                 t1 = time.perf_counter()
                 for r in evaluate_truth(client, truth, extra=extra):
                     r.update(preset=preset, seed=seed, spec=spec)
