@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
 import os
 import sys
 import time
@@ -12,6 +12,7 @@ from prometheus_client import start_http_server
 
 from pipeline.config import load_settings
 from pipeline.kafka_io import BrokerUnavailable, ensure_topics_blocking
+from pipeline.logjson import logging_config
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.client import StoreUnavailable, connect
 from pipeline.store.migrate import migrate
@@ -37,7 +38,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from agents.app import create_app
 
     settings = load_settings(args)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.config.dictConfig(logging_config("INFO"))
     try:
         ensure_topics_blocking(settings)
         client = connect(settings.clickhouse)
@@ -69,7 +70,8 @@ def run_worker(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"telecorr worker: cannot serve the API: {exc}", file=sys.stderr)
             return 1
-    worker = faust.Worker(app, loglevel="WARN", quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(app, loglevel="WARN", quiet=True, redirect_stdouts=False,
+                          logging_config=logging_config("WARNING"))
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

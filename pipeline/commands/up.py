@@ -104,6 +104,8 @@ class Progress:
                     self.latest = event
                 elif event["event"] == "idle-stop":
                     self.final = event
+                elif event["event"] == "log":
+                    self.other.append(f"{event.get('level', '')} {event.get('logger', '')}: {event.get('msg', '')}")
             elif line.strip():
                 self.other.append(line.rstrip())
 
