@@ -287,7 +287,7 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "deploy"
     elif s.silent or refused > max(reset, 0) and refused >= 3:
         s.kind = "resource" if res_metric or s.log_strength >= 0.5 else "dependency"
-    elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0) or _one_slow_link(edge, weight):
+    elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0) or (not own and _one_slow_link(edge, weight)):
         s.kind = "network"
     elif res_metric or s.log_strength >= 0.5:
         s.kind = "resource"
