@@ -9,24 +9,55 @@ Sections (each adds named figures; `--json` prints them all as the last stdout l
   accuracy   the engine with default settings on synthetic traffic whose host clocks are
              off by up to +/-5 s, scored against the generator's answer key, with and
              without skew correction, pooled over several seeds.
+  e2e        on a local broker this script starts (and stops): simulated shop traffic
+             published up front, then `telecorr worker --stop-when-idle` from its first
+             consumed batch to its last correlated write, beside a bare aiokafka consumer
+             reading the same messages; both in input records/s.
+  freshness  the shop produced live (each message when the wall clock reaches its newest
+             record's time) into a worker that serves the API; for sampled traces, the
+             wall time from producing the trace's last record until GET /v1/traces/{id}
+             shows every span correlated, minus trace_inactivity_s; beside the same
+             traces' raw freshness (until every span is queryable at all, uncorrelated).
 
-    python benchmarks/correlate.py [--quick] [--json]
+    python benchmarks/correlate.py [--quick] [--json] [--only SECTION ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from bisect import bisect_right
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from ingest import raw_consume  # noqa: E402  (benchmarks/ingest.py: the same raw baseline)
+
+from pipeline.config import Settings  # noqa: E402
 from pipeline.correlate import CorrelateConfig, Correlator  # noqa: E402
 from pipeline.correlate.synthetic import Traffic, generate, score  # noqa: E402
+from pipeline.kafka_io import publish  # noqa: E402
+from pipeline.sim import SimConfig, Simulation, kafka_messages  # noqa: E402
 
 Batch = tuple[list, list, list]
 
@@ -155,7 +186,322 @@ def section_accuracy(args: argparse.Namespace) -> dict:
     return figs
 
 
-SECTIONS = (section_engine, section_accuracy)
+NS = 1_000_000_000
+INACTIVITY_S = Settings().trace_inactivity_s  # the workers below run with default settings
+INPUT_TOPICS = ("otlp_spans", "otlp_logs", "otlp_metrics")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalBroker:
+    """The local broker on a free port with its own state dir; stopped (only this one) on exit."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self._env = dict(os.environ, KAFKA_PORT=str(self.port), TELECORR_STATE_DIR=str(state_dir),
+                         PYTHON=sys.executable)
+
+    def __enter__(self) -> LocalBroker:
+        subprocess.run(["bash", str(REPO / "deploy/kafka/up.sh")], env=self._env, check=True, capture_output=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["bash", str(REPO / "deploy/kafka/down.sh")], env=self._env, check=False,
+                       capture_output=True)
+
+
+def shop(rps: float, seconds: float, seed: int, start_ns: int | None = None) -> tuple[list, dict]:
+    """Simulated shop traffic as OTLP protobuf messages of 64 records (as a collector would
+    batch them), without clock skew: message times are then true times, which the live run
+    uses to pace production. Returns the messages and the simulator's record counts."""
+    sim = Simulation(SimConfig(preset="shop", duration_ns=int(seconds * NS), rps=rps, seed=seed, start_ns=start_ns,
+                               encoding="otlp-proto", batch=64, random_skew=False))
+    msgs = list(kafka_messages(sim, tempfile.gettempdir()))
+    return msgs, sim.ground_truth()["counts"]
+
+
+def worker_env(broker: str, prefix: str, chdb_dir: Path) -> dict[str, str]:
+    """Default settings apart from where to read and write (and quicker progress lines)."""
+    return dict(os.environ, TELECORR_BROKER=broker, TELECORR_TOPIC_PREFIX=prefix,
+                TELECORR_CLICKHOUSE=f"chdb://{chdb_dir}", TELECORR_GROUP_ID="bench-" + uuid.uuid4().hex[:8],
+                TELECORR_PROGRESS_S="0.5")
+
+
+def worker_events(path: Path) -> list[dict]:
+    """The worker's structured stderr lines so far."""
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith('{"ts"'):
+            try:
+                out.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                pass  # a line still being written
+    return out
+
+
+def sql(chdb_dir: Path, query: str) -> list[dict]:
+    """A read through `telecorr sql` (after the worker, which owned the directory, exited)."""
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "--clickhouse", f"chdb://{chdb_dir}", "sql", query,
+                          "--format", "json"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    if res.returncode != 0:
+        raise SystemExit(f"telecorr sql failed: {res.stderr[-2000:]}")
+    return [orjson.loads(line) for line in res.stdout.splitlines() if line.strip()]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * q // 100) - 1))]
+
+
+def section_e2e(args: argparse.Namespace, broker: str, work: Path) -> dict:
+    # Long in event time, so traces completed only by the final flush (the run's last
+    # inactivity gap) are a small share; a fresh engine still emits multi-host traces twice
+    # during its first minutes (see section_engine), which is part of the figure. Kept inside
+    # max_lateness_s (300 s): a longer backlog loses records to lateness (RESULTS.md).
+    rps, seconds = (100, 40) if args.quick else (100, 200)
+    msgs, counts = shop(rps, seconds, args.seed)
+    records = counts["spans"] + counts["logs"] + counts["metrics"]
+    prefix = "tput."
+    publish(Settings(broker=broker, topic_prefix=prefix), msgs)
+    raw_s = asyncio.run(raw_consume(broker, [prefix + t for t in INPUT_TOPICS], len(msgs)))
+
+    chdb_dir, err_path = work / "tput-ch", work / "tput-worker.err"
+    idle_s = 3.0
+    with open(err_path, "w") as err:
+        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", str(idle_s)],
+                              env=worker_env(broker, prefix, chdb_dir), stdout=subprocess.DEVNULL, stderr=err,
+                              timeout=1800, cwd=REPO)
+    stops = [e for e in worker_events(err_path) if e.get("event") == "idle-stop"]
+    if proc.returncode != 0 or not stops:
+        raise SystemExit(f"worker failed: {err_path.read_text()[-3000:]}")
+    stop = stops[-1]
+    # The idle-stop line is written after `idle_s` without any work (checked every 0.5 s) and
+    # after the final flush: take the wait off, the check's slack (<= 0.5 s) counts against us.
+    took = stop["ts"] - idle_s - stop["first_batch_ts"]
+    rows = sql(chdb_dir, "SELECT uniqExact(id) AS n, countIf(completed_early) AS early FROM correlated_spans")[0]
+    if int(rows["n"]) != counts["spans"]:
+        raise SystemExit(f"e2e: {rows['n']} correlated rows for {counts['spans']} spans")
+    e2e, raw = records / took, records / raw_s
+    print(f"e2e: shop at {rps} req/s for {seconds} s of event time: {records} records ({counts['spans']} spans, "
+          f"{counts['logs']} logs, {counts['metrics']} metric points) in {len(msgs)} messages; "
+          f"{rows['n']} correlated rows, one per span ({rows['early']} completed early); "
+          f"{stop['stored'].get('correlated_spans', 0)} row versions written (cold-start re-emissions included)")
+    cc = stop["correlation"]
+    print(f"  engine counters: too late (raw only) {cc['too_late_spans']} spans, {cc['too_late_logs']} logs; "
+          f"late amends {cc['late_amends']}; skew re-emissions {cc['skew_resettled']}")
+    print(f"  telecorr worker Kafka -> correlated rows {e2e:>12,.0f} records/s ({took:.2f} s)")
+    print(f"  raw aiokafka consume, same messages      {raw:>12,.0f} records/s ({raw_s:.2f} s)")
+    print(f"  ratio                                    {e2e / raw:>12.3f}x")
+    return {"e2e_records_per_s": round(e2e), "raw_consume_records_per_s": round(raw),
+            "e2e_vs_raw_consume": round(e2e / raw, 4)}
+
+
+def message_contents(topic: str, value: bytes) -> tuple[int, dict[str, int]]:
+    """A message's newest record time and the traces it carries (trace id -> spans in it)."""
+    times: list[int] = []
+    traces: dict[str, int] = {}
+    if topic == "otlp_spans":
+        for rs in ExportTraceServiceRequest.FromString(value).resource_spans:
+            for ss in rs.scope_spans:
+                for sp in ss.spans:
+                    times.append(sp.end_time_unix_nano)
+                    tid = sp.trace_id.hex()
+                    traces[tid] = traces.get(tid, 0) + 1
+    elif topic == "otlp_logs":
+        for rl in ExportLogsServiceRequest.FromString(value).resource_logs:
+            for sl in rl.scope_logs:
+                for lr in sl.log_records:
+                    times.append(lr.time_unix_nano or lr.observed_time_unix_nano)
+                    if lr.trace_id:
+                        traces.setdefault(lr.trace_id.hex(), 0)
+    else:
+        for rm in ExportMetricsServiceRequest.FromString(value).resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    kind = m.WhichOneof("data")
+                    times.extend(dp.time_unix_nano for dp in getattr(m, kind).data_points)
+    return max(times, default=0), traces
+
+
+@dataclass(slots=True)
+class Probe:
+    """One sampled trace: when its last record was produced, and when it became queryable."""
+    trace_id: str
+    spans: int
+    last_msg: int  # index of the last message carrying one of its records
+    produced: float = 0.0
+    raw_at: float = 0.0  # every span queryable (correlated or not)
+    correlated_at: float = 0.0  # every span correlated
+    first_corr_poll_hit: bool = False
+    polls: int = 0
+
+
+def plan_live(msgs: list, start_ns: int, seconds: float, samples: int) -> tuple[list, list[Probe]]:
+    """Publication schedule (offset s, message) and the traces to watch: spread over the run,
+    past a short warm-up, and completed by the watermark well before production stops."""
+    timed_msgs, spans_of, last_of, first_seen = [], defaultdict(int), {}, {}
+    for topic, key, value in msgs:
+        newest, traces = message_contents(topic, value)
+        timed_msgs.append(((newest - start_ns) / NS, (topic, key, value), traces))
+    timed_msgs.sort(key=lambda x: x[0])
+    for i, (at, _, traces) in enumerate(timed_msgs):
+        for tid, n in traces.items():
+            spans_of[tid] += n
+            last_of[tid] = i
+            first_seen.setdefault(tid, at)
+    lo, hi = 3.0, seconds - INACTIVITY_S - 4.0
+    eligible = [t for t in first_seen if spans_of[t] and lo <= timed_msgs[last_of[t]][0] <= hi]
+    eligible.sort(key=lambda t: timed_msgs[last_of[t]][0])
+    step = max(1, len(eligible) // samples)
+    probes = [Probe(t, spans_of[t], last_of[t]) for t in eligible[::step][:samples]]
+    return [(at, m) for at, m, _ in timed_msgs], probes
+
+
+async def produce_live(broker: str, prefix: str, schedule: list, probes: list[Probe]) -> float:
+    """Send each message when its time comes; stamp each probe's produce time when its last
+    message is handed to the producer. Returns how far production fell behind, at most (s)."""
+    by_msg: dict[int, list[Probe]] = defaultdict(list)
+    for p in probes:
+        by_msg[p.last_msg].append(p)
+    prod = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=0, acks=1, max_request_size=8 * 1024 * 1024)
+    await prod.start()
+    behind = 0.0
+    try:
+        began = time.time()
+        pending = []
+        for i, (at, (topic, key, value)) in enumerate(schedule):
+            wait = began + at - time.time()
+            if wait > 0:
+                if pending:
+                    await asyncio.gather(*pending)
+                    pending.clear()
+                await asyncio.sleep(began + at - time.time())
+            behind = max(behind, time.time() - (began + at))
+            now = time.time()
+            pending.append(await prod.send(prefix + topic, value=value, key=key))
+            for p in by_msg.get(i, ()):
+                p.produced = now
+        await asyncio.gather(*pending)
+    finally:
+        await prod.stop()
+    return behind
+
+
+async def watch(client: httpx.AsyncClient, probe: Probe, poll_s: float) -> None:
+    """Poll the trace from its produce time: note when every span is queryable, then when
+    every span is correlated. The correlated check starts a little before the inactivity gap
+    can have passed (a trace's last record may sit up to a batch's span before production),
+    and a hit on that first check is flagged: the figure would then be an upper bound."""
+    while not probe.produced:
+        await asyncio.sleep(poll_s / 2)
+    corr_from = probe.produced + INACTIVITY_S - 2.0
+    first_corr_poll = True
+    while True:
+        sent = time.time()
+        if probe.raw_at and sent < corr_from:
+            await asyncio.sleep(corr_from - sent)
+            continue
+        probe.polls += 1
+        resp = await client.get(f"/v1/traces/{probe.trace_id}")
+        if resp.status_code == 200:
+            spans = resp.json()["spans"]
+            if len(spans) >= probe.spans and not probe.raw_at:
+                probe.raw_at = sent
+            if sent >= corr_from:
+                if len(spans) >= probe.spans and all(s["correlated"] for s in spans):
+                    probe.correlated_at = sent
+                    probe.first_corr_poll_hit = first_corr_poll
+                    return
+                first_corr_poll = False
+        await asyncio.sleep(max(0.0, sent + poll_s - time.time()))
+
+
+async def live_run(broker: str, prefix: str, api: str, schedule: list, probes: list[Probe], poll_s: float,
+                   timeout_s: float) -> float:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+        watchers = [asyncio.ensure_future(watch(client, p, poll_s)) for p in probes]
+        behind = await produce_live(broker, prefix, schedule, probes)
+        _, late = await asyncio.wait(watchers, timeout=timeout_s)
+        for w in late:
+            w.cancel()
+        for w in watchers:
+            if w.done() and not w.cancelled() and w.exception():
+                raise w.exception()
+    return behind
+
+
+def section_freshness(args: argparse.Namespace, broker: str, work: Path) -> dict:
+    rps, seconds, samples = (50, 30, 60) if args.quick else (50, 90, 200)
+    poll_s = 0.2
+    start_ns = time.time_ns() // NS * NS  # event time starts near now, as live data would
+    msgs, counts = shop(rps, seconds, args.seed + 1, start_ns=start_ns)
+    schedule, probes = plan_live(msgs, start_ns, seconds, samples)
+    prefix, port = "live.", free_port()
+    chdb_dir, err_path = work / "live-ch", work / "live-worker.err"
+    err = open(err_path, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--api", "--port", str(port)],
+                            env=worker_env(broker, prefix, chdb_dir), stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(e.get("event") == "progress" and len(e.get("by_trace_partitions", ())) == 4
+                      for e in worker_events(err_path)):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"live worker did not get its partitions: {err_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        behind = asyncio.run(live_run(broker, prefix, f"http://127.0.0.1:{port}", schedule, probes, poll_s,
+                                      timeout_s=INACTIVITY_S + 30))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err.close()
+    done = [p for p in probes if p.correlated_at]
+    if len(done) < len(probes):
+        raise SystemExit(f"freshness: only {len(done)} of {len(probes)} sampled traces became correlated in time")
+    fresh = [p.correlated_at - p.produced - INACTIVITY_S for p in done]
+    raw = [p.raw_at - p.produced for p in done]
+    f50, f99, r50, r99 = (percentile(fresh, 50), percentile(fresh, 99), percentile(raw, 50), percentile(raw, 99))
+    hits = sum(p.first_corr_poll_hit for p in done)
+    records = counts["spans"] + counts["logs"] + counts["metrics"]
+    print(f"freshness: shop at {rps} req/s produced live for {seconds} s ({records / seconds:,.0f} records/s, "
+          f"production at most {behind * 1000:.0f} ms behind schedule); {len(done)} sampled traces polled "
+          f"every {poll_s} s through the worker's API ({sum(p.polls for p in done)} requests); "
+          f"minus trace_inactivity_s = {INACTIVITY_S:g} s")
+    print(f"  produce -> correlated, minus the gap   p50 {f50:6.2f} s   p99 {f99:6.2f} s   max {max(fresh):6.2f} s")
+    print(f"  produce -> raw spans queryable          p50 {r50:6.2f} s   p99 {r99:6.2f} s   max {max(raw):6.2f} s")
+    print(f"  ratio correlated/raw                    p50 {f50 / r50:6.2f}x   p99 {f99 / r99:6.2f}x")
+    if hits:
+        print(f"  note: {hits} traces were already correlated at their first check (their figure is an upper bound)")
+    return {"freshness_p50_s": round(f50, 3), "freshness_p99_s": round(f99, 3),
+            "raw_freshness_p50_s": round(r50, 3), "raw_freshness_p99_s": round(r99, 3),
+            "freshness_samples": len(done)}
+
+
+def section_kafka(args: argparse.Namespace) -> dict:
+    """e2e and freshness share one local broker (their topics are apart by prefix)."""
+    work = Path(tempfile.mkdtemp(prefix="telecorr-corrbench-"))
+    figures: dict = {}
+    try:
+        with LocalBroker(work) as broker:
+            if "e2e" in args.only:
+                figures.update(section_e2e(args, broker.address, work))
+            if "freshness" in args.only:
+                figures.update(section_freshness(args, broker.address, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return figures
+
+
+SECTIONS = {"engine": section_engine, "accuracy": section_accuracy}
 
 
 def main() -> int:
@@ -165,12 +511,17 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch", type=int, default=2_000, help="records per add() call")
     ap.add_argument("--rounds", type=int, default=None, help="timed rounds per contender")
+    ap.add_argument("--only", nargs="+", default=["engine", "accuracy", "e2e", "freshness"],
+                    choices=["engine", "accuracy", "e2e", "freshness"], help="run only these sections")
     args = ap.parse_args()
     if args.rounds is None:
         args.rounds = 3 if args.quick else 5
     figures: dict = {}
-    for section in SECTIONS:
-        figures.update(section(args))
+    for name, section in SECTIONS.items():
+        if name in args.only:
+            figures.update(section(args))
+    if {"e2e", "freshness"} & set(args.only):
+        figures.update(section_kafka(args))
     if args.json:
         print(json.dumps(figures))
     return 0

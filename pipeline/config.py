@@ -50,6 +50,14 @@ class Settings:
     max_lateness_s: float = 300.0
     max_skew_s: float = 10.0
     skew_correction: bool = True
+    # Correlation memory per worker: caps on traces held (in flight or kept for late amends)
+    # and on their buffered spans + logs; past either, the oldest traces complete early.
+    max_inflight_traces: int = 200_000
+    max_buffered_records: int = 2_000_000
+    # Trace sampling at completion: share kept by trace-id hash; traces with an error, or a
+    # span at least slow_span_s long (0: rule off), are always kept.
+    sample_rate: float = 1.0
+    slow_span_s: float = 0.0
     # Seconds between the worker's structured progress lines.
     progress_s: float = 2.0
     # API.

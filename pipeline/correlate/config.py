@@ -43,17 +43,31 @@ class CorrelateConfig:
 
 
 def from_settings(settings: object) -> CorrelateConfig:
-    """The engine config for a `pipeline.config.Settings` (windows and bounds in seconds)."""
+    """The engine config for a `pipeline.config.Settings` (windows and bounds in seconds).
+
+    Bad caps or sampling rates are refused here, before a worker starts: a zero cap would
+    complete every trace on arrival, a rate outside [0, 1] has no meaning."""
     def ns(name: str, default: int) -> int:
         v = getattr(settings, name, None)
         return default if v is None else int(float(v) * S)
 
     base = CorrelateConfig()
-    return CorrelateConfig(
+    cfg = CorrelateConfig(
         log_window_ns=ns("log_window_s", base.log_window_ns),
         metric_window_ns=ns("metric_window_s", base.metric_window_ns),
         inactivity_ns=ns("trace_inactivity_s", base.inactivity_ns),
         max_lateness_ns=ns("max_lateness_s", base.max_lateness_ns),
         max_skew_ns=ns("max_skew_s", base.max_skew_ns),
         skew_correction=bool(getattr(settings, "skew_correction", base.skew_correction)),
+        max_traces=int(getattr(settings, "max_inflight_traces", base.max_traces)),
+        max_records=int(getattr(settings, "max_buffered_records", base.max_records)),
+        sample_rate=float(getattr(settings, "sample_rate", base.sample_rate)),
+        slow_span_ns=ns("slow_span_s", base.slow_span_ns),
     )
+    if cfg.max_traces < 1 or cfg.max_records < 1:
+        raise ValueError("max_inflight_traces and max_buffered_records must be at least 1")
+    if not 0.0 <= cfg.sample_rate <= 1.0:
+        raise ValueError(f"sample_rate must lie in [0, 1], not {cfg.sample_rate}")
+    if cfg.slow_span_ns < 0:
+        raise ValueError("slow_span_s must not be negative")
+    return cfg
