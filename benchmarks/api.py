@@ -4,8 +4,8 @@ The store: the simulated shop (with one injected fault) run through the library 
 process (`pipeline.offline.OfflinePipeline`: decode → parse/tag → correlate → chDB) gives a
 seed slice; ClickHouse then copies that slice forward in time, copy k shifted by k slice
 lengths with every trace and log id rewritten as a hash of (id, k), into the raw tables
-(`spans`, `logs`, `metrics`; `trace_index` fills through its view) and `correlated_spans`,
-until at least the target number of spans is stored. The result is kept in the work
+(`spans`, `logs`, `metrics`; `trace_index` and `trace_docs` fill through their views) and
+`correlated_spans`, until at least the target number of spans is stored. The result is kept in the work
 directory and reused by later runs with the same recipe.
 
 Figures, each beside a baseline from the same run:

@@ -1,76 +1,69 @@
 """A trace as the API returns it: its correlated spans, with their logs, and any span the
 correlation stage has not written yet.
 
-Reads, each narrow: the trace's raw [start, end] from `trace_index` (one primary-key range);
-then, within those bounds (so only the partitions and minute buckets holding the trace are
-looked at, and the trace_id bloom filters skip the rest), its rows in `correlated_spans` (the
-newest version of each: skew-corrected times, offsets, self-time, error flags and metric
-readings as the correlation stage decided them), its raw `spans` (attributes and events,
-which only the raw rows keep, and spans still in flight), and its logs by trace id. The logs
-go where the correlated rows' log_ids put them. Spans not yet correlated are assembled from
-the raw tables (pipeline.api.rawspans); a trace with none correlated is shown wholly that way.
-
-No read uses FINAL: on a result one trace in size, keeping the newest version of each
-correlated span (a replayed raw row repeats the same content under the same id) in Python is
-exact, and it spares the per-query merge FINAL sets up (measured slower on this read).
+One read: the trace's rows in `trace_docs` (schemas/005), where materialized views keep every
+raw span, correlated span and log with a trace id as a JSON document, sorted by trace id. The
+wide tables sort by service and time, so reading a trace there took three reads (correlated,
+raw, logs) plus the time bounds, each decompressing a granule of every column shown; this is
+one primary-key read of four narrow columns. Correlated rows bring skew-corrected times,
+offsets, self-time, error flags and metric readings as the correlation stage decided them
+(the newest version of each span: amendments and replays leave older twins until a merge);
+raw rows bring attributes and events, and the spans still in flight. The logs go where the
+correlated rows' log_ids put them. Spans not yet correlated are assembled from the raw rows
+(pipeline.api.rawspans); a trace with none correlated is shown wholly that way.
 """
 
 from __future__ import annotations
+
+import orjson
 
 from pipeline.api.rawspans import (attach_logs, attach_metrics, correct_times, kind_name, raw_span_json,
                                    span_events, status_name)
 from pipeline.api.reads import Reader
 
 NS = 1_000_000_000
-# Logs carrying the trace id are looked for this far outside the trace's raw span bounds:
-# logs are stamped by their own host's clock, whose skew is bounded far below this, and a
-# log far outside is still shown (unattached); the bloom filter keeps the wide range cheap.
-LOG_PAD_NS = 600 * NS
 
-_BOUNDS_SQL = """
-SELECT min(start_ns) AS lo, max(end_ns) AS hi FROM trace_index
-WHERE trace_id = {tid:String} GROUP BY trace_id
-"""
-_CORRELATED_SQL = """
-SELECT span_id, parent_span_id, service, instance, host, name, kind, peer, service_version,
-       start_ns, end_ns, clock_offset_ns, self_time_ns, status_code, status_message, is_error,
-       own_error, error_sources, rule_ids, log_ids, metrics, version
-FROM correlated_spans
-WHERE trace_id = {tid:String} AND orig_start_ns BETWEEN {lo:Int64} AND {hi:Int64}
-"""
-_SPANS_SQL = """
-SELECT span_id, parent_span_id, service, instance, host, name, kind, start_ns, end_ns,
-       status_code, status_message, attributes, events
-FROM spans
-WHERE trace_id = {tid:String} AND start_ns BETWEEN {lo:Int64} AND {hi:Int64}
-"""
-_LOGS_SQL = """
-SELECT id, time_ns, service, instance, host, span_id, severity_number, severity_text, body,
-       attributes, format, parse_failed, rules
-FROM logs
-WHERE trace_id = {tid:String} AND time_ns BETWEEN {lo:Int64} AND {hi:Int64}
-"""
+# The fields of each kind of document, in the order schemas/005_trace_docs.sql writes them.
+SPAN_FIELDS = ("parent_span_id", "service", "instance", "host", "name", "kind", "start_ns", "end_ns",
+               "status_code", "status_message", "attributes", "events")
+CORRELATED_FIELDS = ("parent_span_id", "service", "instance", "host", "name", "kind", "peer", "service_version",
+                     "start_ns", "end_ns", "clock_offset_ns", "self_time_ns", "status_code", "status_message",
+                     "is_error", "own_error", "error_sources", "rule_ids", "log_ids", "metrics")
+LOG_FIELDS = ("time_ns", "service", "instance", "host", "span_id", "severity_number", "severity_text", "body",
+              "attributes", "format", "parse_failed", "rules")
+
+# One thread: the read is a granule or two, and spinning up parallel streams for it costs more.
+_DOCS_SQL = "SELECT kind, id, version, doc FROM trace_docs WHERE trace_id = {tid:String} SETTINGS max_threads = 1"
+
+
+def read_docs(reader: Reader, trace_id: str) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
+    """The trace's correlated spans (newest version of each), raw spans and logs, by id, as
+    rows shaped like their source tables'."""
+    correlated: dict[str, dict] = {}
+    raw: dict[str, dict] = {}
+    logs: dict[str, dict] = {}
+    for r in reader.rows(_DOCS_SQL, {"tid": trace_id}):
+        kind, rid = r["kind"], r["id"]
+        if kind == "correlated":
+            seen = correlated.get(rid)
+            if seen is None or r["version"] > seen["version"]:
+                correlated[rid] = {"span_id": rid, "version": r["version"],
+                                   **dict(zip(CORRELATED_FIELDS, orjson.loads(r["doc"])))}
+        elif kind == "span":
+            raw[rid] = {"span_id": rid, **dict(zip(SPAN_FIELDS, orjson.loads(r["doc"])))}
+        else:
+            logs[rid] = {"id": rid, **dict(zip(LOG_FIELDS, orjson.loads(r["doc"])))}
+    return correlated, raw, logs
 
 
 def fetch_trace(reader: Reader, trace_id: str, log_window_s: float = 1.0,
                 metric_window_s: float = 2.0) -> dict | None:
     """The trace, or None when no span of it is stored. `log_window_s`/`metric_window_s` only
     place logs and readings on spans not yet correlated (the correlation stage placed the rest)."""
-    bounds = reader.rows(_BOUNDS_SQL, {"tid": trace_id})
-    if not bounds:
-        return None
-    lo, hi = bounds[0]["lo"], bounds[0]["hi"]
-    where = {"tid": trace_id, "lo": lo, "hi": hi}
-    correlated: dict[str, dict] = {}
-    for r in reader.rows(_CORRELATED_SQL, where):
-        seen = correlated.get(r["span_id"])
-        if seen is None or r["version"] > seen["version"]:
-            correlated[r["span_id"]] = r
-    raw = {r["span_id"]: r for r in reader.rows(_SPANS_SQL, where)}
+    correlated, raw, log_rows = read_docs(reader, trace_id)
     if not correlated and not raw:
         return None
-    logs = {r["id"]: _log_json(r) for r in reader.rows(
-        _LOGS_SQL, {"tid": trace_id, "lo": lo - LOG_PAD_NS, "hi": hi + LOG_PAD_NS})}
+    logs = {i: _log_json(r) for i, r in log_rows.items()}
 
     spans = []
     for sid, row in correlated.items():

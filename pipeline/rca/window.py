@@ -24,17 +24,11 @@ class WindowError(ValueError):
     """A window the ranking cannot answer (the message says why)."""
 
 
-def period_for(src, from_ns: int, to_ns: int, baseline_ns: int) -> tuple[sql.Period, list[str]]:
-    """The window and its baseline, clipped to what is stored; notes say what is thin."""
-    if to_ns <= from_ns:
-        raise WindowError("'to' must be after 'from'")
-    if to_ns - from_ns > MAX_WINDOW_NS:
-        raise WindowError("the window is longer than 24 hours; narrow it")
+def period_for(from_ns: int, to_ns: int, baseline_ns: int, first_ns: int | None) -> tuple[sql.Period, list[str]]:
+    """The window and its baseline, the latter clipped to the first span stored in it
+    (`first_ns`, from COMPONENTS); notes say what is thin."""
     notes = []
-    pad = 60 * 10**9  # skew-corrected times lie within this of the stored ones
-    cov = src.rows(sql.COVERAGE, {"lo": from_ns - baseline_ns - pad, "hi": from_ns + pad})[0]
-    first = cov["first_ns"] or from_ns
-    base_from = max(from_ns - baseline_ns, first)
+    base_from = max(from_ns - baseline_ns, first_ns if first_ns is not None else from_ns)
     if from_ns - base_from < _MIN_BASELINE_NS:
         notes.append(f"only {(from_ns - base_from) / 1e9:.0f} s of telemetry is stored before the window; "
                      "the baseline is thin, so confidence is lower")
@@ -44,17 +38,22 @@ def period_for(src, from_ns: int, to_ns: int, baseline_ns: int) -> tuple[sql.Per
 def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, limit: int = 5,
                 baseline_ns: int = DEFAULT_BASELINE_NS, rules_file: str | None = None) -> dict:
     """Ranked root-cause candidates for a window, optionally scoped to one service and what it calls."""
+    if to_ns <= from_ns:
+        raise WindowError("'to' must be after 'from'")
+    if to_ns - from_ns > MAX_WINDOW_NS:
+        raise WindowError("the window is longer than 24 hours; narrow it")
     src = as_rows(client)
-    period, notes = period_for(src, from_ns, to_ns, baseline_ns)
-    components = sql.fetch(src, sql.COMPONENTS, period)
+    # The whole baseline period is scanned; where it starts before the first stored span the
+    # rows read are the same as from that span on, so the clipped period follows from the scan.
+    components = sql.fetch(src, sql.COMPONENTS, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns))
+    period, notes = period_for(from_ns, to_ns, baseline_ns, sql.first_stored_ns(components))
     metrics = sql.fetch(src, sql.METRICS, period)
     rules = sql.fetch(src, sql.LOG_RULES, period)
-    failures = sql.fetch(src, sql.CALL_FAILURES, period)
     peers = sorted({r["peer"] for r in components if r["peer"]})
     mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
-    roots = sql.fetch(src, sql.ROOTS, period)[0]
-    ranked = score_services(components, metrics, rules, failures, signals, mentions, roots["total_ns"] / 1e6)
+    ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
+                            sql.root_ns(components) / 1e6)
     edges = _edges(components)
     if service:
         scope = {service} | _below(service, edges)
@@ -160,11 +159,12 @@ _SPAN_EVIDENCE = f"""
 SELECT if(peer != '', peer, service) AS target, trace_id, span_id, service, instance, name, peer, own_error,
        self_time_ns, duration_ns, status_message
 FROM correlated_spans FINAL
-WHERE {sql._SPAN_SCOPE} AND start_ns >= {{wf:Int64}}
+WHERE {sql._WINDOW_SCOPE}
   AND ((service IN {{svcs:Array(String)}} AND peer = '') OR peer IN {{svcs:Array(String)}})
   AND (own_error OR self_time_ns >= {{slow:Int64}})
 ORDER BY target, own_error DESC, self_time_ns DESC
 LIMIT 3 BY target
+{sql.FINAL_SETTINGS}
 """
 
 _LOG_EVIDENCE = """

@@ -3,7 +3,9 @@
 Each query returns one small row per component (service or call edge, instance, operation) with
 window and baseline figures side by side, so Python ranks a few hundred rows however much
 telemetry the period holds. Spans are read skew-corrected (`start_ns`), with the sort key's
-`orig_start_ns` bounding the scan; FINAL keeps an amended trace from counting twice.
+`orig_start_ns` bounding the scan; FINAL keeps an amended trace from counting twice. Every
+query that reads correlated_spans over the whole period is folded into the one COMPONENTS
+scan, which dominates the ranking's cost.
 """
 
 from __future__ import annotations
@@ -34,10 +36,27 @@ _SPAN_SCOPE = """
     orig_start_ns >= {lo:Int64} AND orig_start_ns < {hi:Int64}
     AND ((start_ns >= {bf:Int64} AND start_ns < {bt:Int64}) OR (start_ns >= {wf:Int64} AND start_ns < {wt:Int64}))
 """
+# The window alone (the evidence reads): the sort key bounds the scan to the window, not the baseline.
+_WINDOW_SCOPE = f"""
+    orig_start_ns >= {{wf:Int64}} - {_SKEW_PAD_NS} AND orig_start_ns < {{hi:Int64}}
+    AND start_ns >= {{wf:Int64}} AND start_ns < {{wt:Int64}}
+"""
+
+# FINAL merges each partition on its own. Exact on every table read here: all versions of a
+# row share the time its partition is cut by (correlated_spans: orig_start_ns, never changed by
+# an amendment; metrics: a replayed point repeats its time under the same id), so twins share a
+# partition.
+# The setting lets ClickHouse skip merging where a partition's parts cannot hold twins, which
+# is most of the cost of FINAL over a period.
+FINAL_SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1"
 
 # Per component: a span serving a request counts for its own service; a call out (peer set)
 # counts for the edge caller -> peer, so that a failure with no span on the far side (a
 # database, a dead instance, a reset connection) still lands on the service called.
+# The same pass also gives what users saw (time taken by root spans in the window), the error
+# messages of failed calls (to tell a refused or unreachable dependency from a reset
+# connection or a timeout) and the first span stored in the baseline period: one scan of
+# window and baseline instead of four (see `root_ns`, `call_failures`, `first_stored_ns`).
 COMPONENTS = f"""
 SELECT service, peer, instance, name,
        countIf(w) AS n_w, countIf(NOT w) AS n_b,
@@ -51,33 +70,44 @@ SELECT service, peer, instance, name,
        -- builds seen well before the window: stored times are on the reference host's clock,
        -- which may sit seconds off true time, so a deploy at the window's start can seem earlier
        groupUniqArrayIf(service_version, start_ns < {{wf:Int64}} - 15000000000) AS versions_b,
-       min(if(w AND own_error, start_ns, NULL)) AS first_own_err_ns
+       min(if(w AND own_error, start_ns, NULL)) AS first_own_err_ns,
+       sumIf(duration_ns, w AND parent_span_id = '') AS root_ns_w,
+       sumMapIf([status_message], [toUInt64(1)], w AND own_error AND peer != '') AS failed_messages,
+       minIf(start_ns, NOT w) AS first_b_ns
 FROM (
     SELECT service, peer, instance, name, own_error, is_error, self_time_ns, duration_ns, service_version,
-           start_ns, start_ns >= {{wf:Int64}} AS w
+           start_ns, parent_span_id, status_message, start_ns >= {{wf:Int64}} AS w
     FROM correlated_spans FINAL
     WHERE {_SPAN_SCOPE}
 )
 GROUP BY service, peer, instance, name
+{FINAL_SETTINGS}
 """
 
-# What users saw: requests (root spans) and the time they took, in the window.
-ROOTS = f"""
-SELECT count() AS n, sum(duration_ns) AS total_ns, countIf(is_error) AS errors
-FROM correlated_spans FINAL
-WHERE {_SPAN_SCOPE} AND start_ns >= {{wf:Int64}} AND parent_span_id = ''
-"""
+_MAX_FAILURE_ROWS = 200
 
-# Error messages of failed calls per edge, to tell a refused or unreachable dependency from a
-# reset connection or a timeout.
-CALL_FAILURES = f"""
-SELECT service, peer, status_message AS message, count() AS n
-FROM correlated_spans FINAL
-WHERE {_SPAN_SCOPE} AND start_ns >= {{wf:Int64}} AND peer != '' AND own_error
-GROUP BY service, peer, message
-ORDER BY n DESC
-LIMIT 200
-"""
+
+def root_ns(components: list[dict]) -> int:
+    """Time all requests (root spans) in the window took, from COMPONENTS rows."""
+    return sum(r["root_ns_w"] for r in components)
+
+
+def call_failures(components: list[dict]) -> list[dict]:
+    """Failed calls in the window per (caller, callee, status message), most frequent first,
+    from COMPONENTS rows: what pipeline.rca.score reads to name how a dependency failed."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for r in components:
+        for message, n in zip(*r["failed_messages"]):
+            key = (r["service"], r["peer"], message)
+            counts[key] = counts.get(key, 0) + n
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:_MAX_FAILURE_ROWS]
+    return [{"service": svc, "peer": peer, "message": msg, "n": n} for (svc, peer, msg), n in ranked]
+
+
+def first_stored_ns(components: list[dict]) -> int | None:
+    """The earliest span start stored in the baseline period, None when it holds none."""
+    return min((r["first_b_ns"] for r in components if r["n_b"]), default=None)
+
 
 # Gauge readings per series: window against baseline, and whether the series fell silent.
 METRICS = """
@@ -91,14 +121,17 @@ FROM metrics FINAL
 WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} AND type = 'gauge'
       AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64})
 GROUP BY service, instance, name
-"""
+""" + FINAL_SETTINGS
 
-# Rule-tagged logs per service and rule, whether or not the log carried a trace id.
+# Rule-tagged logs per service and rule, whether or not the log carried a trace id. A replayed
+# log is a twin under the same id, so counting distinct ids is exact without FINAL, and only
+# the tagged rows (PREWHERE) are read beyond their rules.
 LOG_RULES = """
-SELECT service, instance, rule, countIf(time_ns >= {wf:Int64}) AS n_w, countIf(time_ns < {bt:Int64}) AS n_b,
-       argMinIf(id, time_ns, time_ns >= {wf:Int64}) AS first_id
-FROM logs FINAL ARRAY JOIN rules AS rule
-WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64})
+SELECT service, instance, rule, uniqExactIf(id, time_ns >= {wf:Int64}) AS n_w,
+       uniqExactIf(id, time_ns < {bt:Int64}) AS n_b, argMinIf(id, time_ns, time_ns >= {wf:Int64}) AS first_id
+FROM logs ARRAY JOIN rules AS rule
+PREWHERE notEmpty(rules) AND time_ns >= {bf:Int64} AND time_ns < {wt:Int64}
+         AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64})
 GROUP BY service, instance, rule
 """
 
@@ -110,12 +143,6 @@ FROM logs ARRAY JOIN rules AS rule
 ARRAY JOIN arrayFilter(p -> position(body, p) > 0, {peers:Array(String)}) AS peer
 WHERE time_ns >= {wf:Int64} AND time_ns < {wt:Int64} AND notEmpty(rules) AND service != peer
 GROUP BY peer, rule
-"""
-
-# How much of each period is stored at all (a baseline that is empty lowers confidence).
-COVERAGE = """
-SELECT min(start_ns) AS first_ns FROM correlated_spans
-WHERE orig_start_ns >= {lo:Int64} AND orig_start_ns < {hi:Int64}
 """
 
 
