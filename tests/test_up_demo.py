@@ -76,7 +76,7 @@ def test_keep_running_serves_the_report_until_ctrl_c(tmp_path, telecorr):
             page = resp.read().decode()
         assert resp.status == 200 and "payment" in page
         proc.send_signal(signal.SIGINT)
-        rest = proc.communicate(timeout=60)[0]
+        rest = proc.communicate(timeout=120)[0]
         assert proc.returncode == 130, rest
         assert "stopped the local broker" in rest
         assert not _port_open(env["TELECORR_BROKER"])

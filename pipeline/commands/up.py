@@ -54,6 +54,7 @@ class LocalBroker:
     def stop(self) -> None:
         if self.started:
             subprocess.run(["bash", str(REPO_ROOT / "deploy/kafka/down.sh")], env=self.env, capture_output=True)
+            self.started = False
             say("stopped the local broker")
 
 
@@ -207,7 +208,7 @@ def answer_and_serve(args: argparse.Namespace, settings: Settings, truth: dict, 
         while True:
             time.sleep(3600)
     finally:
-        server.stop()
+        server.stop(timeout_s=5.0)
 
 
 def _utc(ns: int) -> str:
@@ -243,7 +244,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         say("interrupted; stopping what this command started")
-        return 130
+        broker.stop()
+        # Everything this command started is stopped now. Skip the interpreter's teardown:
+        # with the embedded engine's sessions and the API thread still alive it can block
+        # (seen once under load), and a Ctrl-C must end the command.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     finally:
         broker.stop()
 
