@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -229,6 +230,10 @@ def show_stored(client) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    # Ctrl-C must stop the stack even when this process was started with SIGINT ignored
+    # (a background job of a script, or a test runner that ignores it): Python keeps an
+    # inherited "ignore" and would never raise KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = load_settings(args)
     broker = LocalBroker(settings)
     try:
