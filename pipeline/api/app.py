@@ -134,10 +134,7 @@ def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAP
     @app.get("/v1/traces/{trace_id}", responses={**_ERRORS, 404: {"model": ErrorBody}},
              summary="One trace: its spans with their logs and metric readings")
     def get_trace(trace_id: TraceId) -> JsonResponse:
-        try:
-            tid = normalise_trace_id(trace_id)
-        except TraceIdError as exc:
-            raise ApiError(400, str(exc)) from exc
+        tid = _trace_id(trace_id)
         trace = fetch_trace(reader, tid, log_window_s, metric_window_s)
         if trace is None:
             raise ApiError(404, f"trace {tid} is not stored")
@@ -167,10 +164,7 @@ def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAP
         if trace_id is not None:
             if from_ is not None or to is not None or service is not None:
                 raise ApiError(400, "give either trace_id, or from and to (with an optional service), not both")
-            try:
-                tid = normalise_trace_id(trace_id)
-            except TraceIdError as exc:
-                raise ApiError(400, str(exc)) from exc
+            tid = _trace_id(trace_id)
             answer = rank_trace(reader, tid, limit, rules_file)
             if answer is None:
                 raise ApiError(404, f"trace {tid} is not stored or not correlated yet")
@@ -202,6 +196,13 @@ def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAP
     app.state.reader = reader
     app.state.metrics = metrics
     return app
+
+
+def _trace_id(value: str) -> str:
+    try:
+        return normalise_trace_id(value)
+    except TraceIdError as exc:
+        raise ApiError(400, str(exc)) from exc
 
 
 def _time(value: str | int | None, name: str) -> int | None:
