@@ -150,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         re_lps = max(re_lps, r)
 
     # Same answers on the slices (rule index i is rule id tpl-i).
-    want = [[f"tpl-{i:05d}" for i in ids] for ids in re_out]
+    want = [tuple(f"tpl-{i:05d}" for i in ids) for ids in re_out]
     agree_re = want == got[:base_n]
-    agree_set = [[f"tpl-{i:05d}" for i in ids] for ids in set_out] == got[:set_n]
+    agree_set = [tuple(f"tpl-{i:05d}" for i in ids) for ids in set_out] == got[:set_n]
     matched = sum(1 for ids in got if ids)
 
     figures = {

@@ -168,7 +168,7 @@ def search_api(ch_client):
 
 def _stream_ids(query: str) -> set[str]:
     res = RuleMatcher([Rule("q", query)]).match_batch(SEARCH_LOGS)
-    return {r.id for r, ids in zip(SEARCH_LOGS, res) if ids == ["q"]}
+    return {r.id for r, ids in zip(SEARCH_LOGS, res) if ids == ("q",)}
 
 
 @pytest.mark.parametrize("query", [

@@ -40,7 +40,7 @@ QUIET = ["GET /health 200 1ms", "user 42 logged in", "processed 17 messages in 1
          "level=info msg=\"cache warmed\" entries=1200"]
 
 
-def _tags(lines: list[str]) -> list[list[str]]:
+def _tags(lines: list[str]) -> list[tuple[str, ...]]:
     logs = [LogRecord(time_ns=0, body=b) for b in lines]
     parse_logs(logs)
     return compile_rules(default_rules()).match_batch(logs)
@@ -54,7 +54,7 @@ def test_default_pack_covers_each_rule_with_an_example():
 
 
 def test_default_pack_is_quiet_on_ordinary_lines():
-    assert _tags(QUIET) == [[] for _ in QUIET]
+    assert _tags(QUIET) == [() for _ in QUIET]
 
 
 def test_default_pack_validates_against_schema():

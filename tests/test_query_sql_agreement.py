@@ -79,7 +79,7 @@ def _sql_ids(client, query: str) -> set[str]:
 
 def _stream_ids(logs: list[LogRecord], query: str) -> set[str]:
     res = RuleMatcher([Rule("q", query)]).match_batch(logs)
-    return {r.id for r, ids in zip(logs, res) if ids == ["q"]}
+    return {r.id for r, ids in zip(logs, res) if ids == ("q",)}
 
 
 # --- query generator -----------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Callable, Sequence
-from itertools import repeat
 from threading import Lock
 
 import hyperscan
@@ -443,16 +442,26 @@ class RuleMatcher:
         keys = np.unique(np.concatenate(parts))
         return keys // R, keys % R
 
-    def match_batch(self, logs: list[LogRecord]) -> list[list[str]]:
-        """For each record, the sorted ids of the rules it matches."""
+    def match_batch(self, logs: list[LogRecord]) -> list[tuple[str, ...]]:
+        """For each record, the sorted ids of the rules it matches. Tuples, so every record
+        that matches nothing can share the one empty tuple: most lines match no rule, and a
+        fresh list per line cost more than the rest of matching outside Hyperscan."""
         lines, rules = self.match_pairs(logs)
         ids = self.ids
-        with gc_paused():
-            # One fresh list per record; with many live records around, the cyclic GC would
-            # otherwise rescan the heap several times while these are allocated.
-            out: list[list[str]] = [[] for _ in repeat(None, len(logs))]
+        out: list[tuple[str, ...]] = [()] * len(logs)
+        if not len(lines):
+            return out
+        # Pairs are sorted by line: cut them into one run per matched line.
+        cuts = np.flatnonzero(lines[1:] != lines[:-1]) + 1
+        if len(cuts) + 1 == len(lines):
             for line, r in zip(lines.tolist(), rules.tolist()):
-                out[line].append(ids[r])
+                out[line] = (ids[r],)
+            return out
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), len(lines)]
+        rl = rules.tolist()
+        for line, a, b in zip(lines[starts].tolist(), starts, ends):
+            out[line] = tuple([ids[r] for r in rl[a:b]])
         return out
 
     def tag(self, logs: list[LogRecord]) -> None:
