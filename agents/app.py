@@ -22,11 +22,15 @@ import orjson
 from agents.correlate import wire
 from pipeline.config import Settings, read_topics
 from pipeline.ingest import INPUT_KINDS, Ingestor
-from pipeline.route import by_trace_messages, metric_message
+from pipeline.progress import JOIN_INPUTS, SourceProgress, newest_time, source_name
+from pipeline.route import by_trace_messages, metric_message, progress_message
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 
 PREVIEW_BYTES = 512
+# How often each worker reports its input partitions' progress (pipeline/progress.py): the
+# join's watermark can trail its slowest input by this much.
+SOURCE_REPORT_S = 0.25
 
 
 class WorkerState:
@@ -74,6 +78,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
     by_trace = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
     metrics_topic = app.topic(settings.topic("telemetry.metrics"), key_serializer="raw", value_serializer="raw")
     by_trace_partitions = dict(read_topics())["telemetry.by_trace"]
+    metrics_partitions = dict(read_topics())["telemetry.metrics"]
     corr = wire(app, settings, sink, state)
 
     async def forward(batch) -> None:
@@ -101,23 +106,49 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         await asyncio.gather(*sends)  # delivered before the source message is acknowledged
         return rows
 
+    sources: dict[str, SourceProgress] = {}
+
     def make_agent(logical: str):
+        progress = sources[logical] = SourceProgress(logical)
+
+        def decode(events: list):
+            """Decode per source partition (so each one's progress is known), in the decode
+            thread; returns the batch and, per partition, its last offset and newest time."""
+            parts: dict = {}
+            for i, e in enumerate(events):
+                idx, values, stamps = parts.setdefault(e.message.partition, ([], [], []))
+                idx.append(i)
+                values.append(e.message.value or b"")
+                stamps.append(int((e.message.timestamp or 0) * 1e9))
+            batch, each = ingestor.process_sources(logical, list(parts.values()))
+            ends = {p: max(events[i].message.offset for i in idx) for p, (idx, _, _) in parts.items()}
+            return batch, [(p, ends[p], newest_time(res.spans, res.logs, res.metrics)) for p, res in zip(parts, each)]
+
         async def ingest(stream):
             loop = asyncio.get_running_loop()
             # Up to `max_inflight_batches` batches are written concurrently, so decoding the
             # next batch overlaps the insert of the previous one; each batch is acknowledged
-            # only when its own write has finished (Faust commits the contiguous acked prefix).
+            # only when its own write has finished and, in consumption order, after the batch
+            # before it: Faust commits past a gap at the head of its acked offsets when nothing
+            # has been committed yet, so a later batch must never be acked first.
             slots = asyncio.Semaphore(settings.max_inflight_batches)
+            previous: asyncio.Future | None = None
 
-            async def finish(events: list, batch, dlq_rows: list) -> None:
+            async def finish(events: list, batch, dlq_rows: list, parts: list,
+                             before: asyncio.Future | None, acked: asyncio.Future) -> None:
                 started = time.perf_counter()
                 try:
                     await asyncio.gather(
                         sink.write({"spans": batch.spans, "logs": batch.logs,
                                     "metrics": batch.metrics, "dlq": dlq_rows}),
                         forward(batch))
+                    for partition, last_offset, newest in parts:
+                        progress.forwarded(partition, last_offset, newest)
+                    if before is not None:
+                        await before
                     for event in events:
                         await stream.ack(event)
+                    acked.set_result(None)
                     state.records["spans"] += len(batch.spans)
                     state.records["logs"] += len(batch.logs)
                     state.records["metrics"] += len(batch.metrics)
@@ -134,19 +165,22 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                 await slots.acquire()
                 state.in_flight += 1
                 state.first_batch_ts = state.first_batch_ts or time.time()
-                values = [e.message.value or b"" for e in events]
-                stamps = [int((e.message.timestamp or 0) * 1e9) for e in events]
                 # Decoding runs on one worker thread so the event loop (heartbeats, acks, timers)
                 # stays responsive during large batches; one thread, because the matcher is not
                 # thread-safe and the GIL would not let two run at once anyway.
                 started = time.perf_counter()
-                batch = await loop.run_in_executor(decode_pool, ingestor.process, logical, values, stamps)
+                for e in events:
+                    progress.taken(e.message.partition, e.message.offset)
+                batch, parts = await loop.run_in_executor(decode_pool, decode, events)
                 metrics.batch_seconds.labels(stage="decode").observe(time.perf_counter() - started)
                 dlq_rows = await dead_letter(logical, events, batch.errors) if batch.errors else []
-                asyncio.ensure_future(finish(events, batch, dlq_rows))
+                acked = loop.create_future()
+                asyncio.ensure_future(finish(events, batch, dlq_rows, parts, previous, acked))
+                previous = acked
         ingest.__name__ = f"ingest_{logical.replace('.', '_')}"
         return ingest
 
+    logical_of = {settings.topic(logical): logical for logical in INPUT_KINDS}
     for logical in INPUT_KINDS:
         topic = app.topic(settings.topic(logical), key_serializer="raw", value_serializer="raw")
         app.agent(topic, name=f"telecorr.ingest.{logical}")(make_agent(logical))
@@ -164,6 +198,35 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                 out[(tp.topic, tp.partition)] = end - pos
         return out
 
+    @app.timer(interval=SOURCE_REPORT_S)
+    async def report_sources() -> None:
+        """Tell every by-trace partition how far each input partition this worker owns has
+        got (pipeline/progress.py): the join's watermark waits for sources that are behind."""
+        if state.stopping:
+            return
+        report = {}
+        for tp in app.consumer.assignment():
+            logical = logical_of.get(tp.topic)
+            if logical not in JOIN_INPUTS:
+                continue
+            try:
+                end = app.consumer.highwater(tp)
+                position = await app.consumer.position(tp)
+            except Exception:  # noqa: BLE001 - mid-rebalance: no position yet, so "behind"
+                end = position = None
+            report[source_name(logical, tp.partition)] = sources[logical].report(tp.partition, end, position)
+        # Metric sources report on the metrics topic, behind their points (the join reads
+        # that topic apart from the by-trace one); the others on every by-trace partition.
+        points = {s: r for s, r in report.items() if s.startswith("otlp_metrics/")}
+        traced = {s: r for s, r in report.items() if s not in points}
+        sends = [await by_trace.send(key=b"%d" % p, value=v, partition=p)
+                 for p, v in (by_trace_messages([], [], by_trace_partitions, traced) if traced else [])]
+        if points:
+            value = progress_message(points)
+            sends += [await metrics_topic.send(value=value, partition=p, headers=[("telecorr.progress", b"1")])
+                      for p in range(metrics_partitions)]
+        await asyncio.gather(*sends)
+
     @app.timer(interval=settings.progress_s)
     async def progress() -> None:
         counters = corr.engine.counters()
@@ -175,7 +238,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         emit("progress", messages=sum(state.messages.values()), records=state.records,
              dead_letters=state.dead_letters, stored=sink.stats.rows, store_failures=sink.stats.failures,
              correlation=corr.engine.counters(), held_messages=len(corr.held),
-             by_trace_partitions=sorted(corr.owned))
+             by_trace_partitions=sorted(corr.owned), watermark_ns=corr.engine.watermark())
 
     if stop_when_idle_s is not None:
         @app.timer(interval=0.5)

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from pipeline.config import Settings
+from pipeline.config import Settings, read_topics
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
-from pipeline.route import read_by_trace, read_metrics
+from pipeline.progress import SpreadProgress, expected_sources
+from pipeline.route import read_by_trace, read_metrics, read_progress
 from pipeline.store.writer import Sink
 
 
@@ -43,7 +44,9 @@ class Correlation:
     """The engine plus the acknowledgements it holds back."""
 
     def __init__(self, settings: Settings, sink: Sink, share_samples: Callable[[bytes], Awaitable[None]]) -> None:
-        self.engine = Correlator(from_settings(settings))
+        config = from_settings(settings)
+        config.sources = expected_sources(dict(read_topics()))  # the watermark waits for all of them
+        self.engine = Correlator(config)
         self.share_samples = share_samples  # publishes skew sketches to the other workers
         self.sink = sink
         self.held: list[_Held] = []
@@ -77,10 +80,16 @@ class Correlation:
             samples = self.engine.skew.take_changed()
             if samples:
                 await self.share_samples(encode_samples(samples))
-            still = []
+            # Acknowledge, per partition, only the oldest messages up to the first one still
+            # owed rows: Faust commits past a gap at the head of its acked offsets when nothing
+            # has been committed yet, so an out-of-order ack could skip a pending message.
+            still, blocked = [], set()
             for held in self.held:
-                held.traces = {t for t in held.traces if self.engine.is_pending(t)}
+                partition = held.event.message.partition
                 if held.traces:
+                    held.traces = {t for t in held.traces if self.engine.is_pending(t)}
+                if held.traces or partition in blocked:
+                    blocked.add(partition)
                     still.append(held)
                 else:
                     await stream.ack(held.event)
@@ -97,6 +106,19 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
     corr = Correlation(settings, sink, share_samples)
     topic = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
 
+    dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
+
+    async def dead_letter(msg, reason: str) -> None:
+        """A by-trace message the engine cannot read (a bug or a foreign producer): to the DLQ
+        with its reason, like undecodable input, instead of stopping the agent."""
+        value = msg.value or b""
+        headers = [("telecorr.reason", reason.encode()), ("telecorr.source.topic", msg.topic.encode()),
+                   ("telecorr.source.partition", str(msg.partition).encode()),
+                   ("telecorr.source.offset", str(msg.offset).encode())]
+        await (await dlq.send(key=msg.topic.encode(), value=value, headers=headers))
+        await sink.write({"dlq": [(msg.topic, msg.partition, msg.offset, reason, len(value),
+                                   value[:512].decode("utf-8", "backslashreplace"))]})
+
     @app.agent(topic, name="telecorr.correlate")
     async def correlate(stream):
         corr.streams.append(stream)
@@ -104,11 +126,17 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
             for event in events:
                 if event.message.partition not in corr.owned:
                     continue  # fetched before a rebalance took the partition away: its owner reads it
-                spans, logs = read_by_trace(event.message.value)
-                corr.engine.add(spans, logs, partition=event.message.partition)
+                try:
+                    spans, logs, progress = read_by_trace(event.message.value)
+                except (ValueError, TypeError, KeyError) as exc:  # orjson errors are ValueErrors
+                    await dead_letter(event.message, f"unreadable by-trace message: {type(exc).__name__}: {exc}")
+                    corr.held.append(_Held(event, set()))  # acknowledged once the DLQ has it
+                    continue
+                corr.engine.add(spans, logs, partition=event.message.partition, progress=progress)
                 traces = {s.trace_id for s in spans} | {r.trace_id for r in logs}
                 corr.held.append(_Held(event, traces))
-            state.last_activity = time.monotonic()
+                if traces:  # progress reports alone are not activity (they never stop coming)
+                    state.last_activity = time.monotonic()
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender, assigned, **_kwargs) -> None:
@@ -118,7 +146,7 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
     async def emitter() -> None:
         await corr.emit()
 
-    async def read_all(logical: str, handle: Callable) -> None:
+    async def read_all(logical: str, handle: Callable[..., bool]) -> None:
         """Read every partition of a topic from the beginning, outside the group: every worker
         needs all of it (any span may need any metric series; skew tables need every pair)."""
         name = settings.topic(logical)
@@ -133,21 +161,34 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
             await consumer.seek_to_beginning()
             while True:
                 batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+                active = False
                 for records in batch.values():
                     for rec in records:
-                        handle(rec)
-                if batch:
+                        active |= handle(rec)
+                if active:  # data, not the progress reports that keep coming while idle
                     state.last_activity = time.monotonic()
         finally:
             await consumer.stop()
 
-    def merge_peer_samples(rec) -> None:
+    def merge_peer_samples(rec) -> bool:
         if dict(rec.headers or ()).get("telecorr.worker") != me:
             corr.engine.skew.merge_samples(decode_samples(rec.value))
+        return True
+
+    spread = SpreadProgress(dict(read_topics())["telemetry.metrics"])
+
+    def take_metrics(rec) -> bool:
+        if dict(rec.headers or ()).get("telecorr.progress"):
+            report = spread.note(rec.partition, read_progress(rec.value))
+            for p in corr.owned if report else ():
+                corr.engine.add(progress=report, partition=p)
+            return False
+        corr.engine.add(metrics=read_metrics(rec.value))
+        return True
 
     @app.task
     async def read_all_metrics() -> None:
-        await read_all("telemetry.metrics", lambda rec: corr.engine.add(metrics=read_metrics(rec.value)))
+        await read_all("telemetry.metrics", take_metrics)
 
     @app.task
     async def read_all_skew_samples() -> None:

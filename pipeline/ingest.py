@@ -7,8 +7,11 @@ benchmarks and tests call it directly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pipeline.config import Settings
 from pipeline.decode import DecodeResult, decode_batch
+from pipeline.decode.result import DecodeError
 from pipeline.logs import parse_logs
 from pipeline.query import compile_rules, rules_from_setting
 
@@ -27,6 +30,29 @@ class Ingestor:
     def process(self, topic: str, values: list[bytes], timestamps_ns: list[int]) -> DecodeResult:
         """Decode one consumed batch of `topic` (a logical name from INPUT_KINDS)."""
         res = decode_batch(_DECODER_KIND.get(topic, topic), values, timestamps_ns)
+        return self._finish(res)
+
+    def process_sources(self, topic: str, parts: Sequence[tuple[list[int], list[bytes], list[int]]]
+                        ) -> tuple[DecodeResult, list[DecodeResult]]:
+        """Like `process` for a batch whose messages come from several sources (partitions):
+        `parts` holds each source's (batch indexes, values, timestamps). Returns the merged
+        result (error indexes refer to the whole batch) and each part's own records, so the
+        caller can tell how far each source has got."""
+        kind = _DECODER_KIND.get(topic, topic)
+        merged = DecodeResult()
+        each = []
+        for indexes, values, stamps in parts:
+            res = decode_batch(kind, values, stamps)
+            merged.spans += res.spans
+            merged.logs += res.logs
+            merged.metrics += res.metrics
+            merged.errors += [DecodeError(indexes[e.index], e.reason) for e in res.errors]
+            each.append(res)
+        merged.errors.sort(key=lambda e: e.index)
+        return self._finish(merged), each
+
+    def _finish(self, res: DecodeResult) -> DecodeResult:
+        """Parse and tag the logs (in place: the per-part results share the records)."""
         if res.logs:
             parse_logs(res.logs, "auto", self._tz)
             self._matcher.tag(res.logs)

@@ -11,7 +11,7 @@ import pytest
 from pipeline.config import Settings
 from pipeline.kafka_io import publish
 from pipeline.sim import SimConfig, Simulation, kafka_messages, parse_fault, parse_skew
-from tests.workerproc import run_worker, sql, worker_env
+from tests.workerproc import events, run_worker, sql, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +97,23 @@ def test_duplicated_and_reordered_input_gives_the_same_rows(broker, topic_prefix
         results.append(sql(tmp_path / name, ROW))
     assert len(results[0]) > 1000
     assert results[1] == results[0]
+
+
+def test_a_backlog_longer_than_the_lateness_bound_still_joins_every_signal(broker, topic_prefix, tmp_path):
+    # Everything is published before the worker starts, 90 s of event time against a 3 s
+    # lateness bound: spans and logs are decoded by separate agents at their own pace, and the
+    # by-trace watermark must wait for the slower one (source progress), not mark it too late.
+    sim = Simulation(SimConfig(preset="shop", duration_ns=90 * 10**9, rps=15, seed=5, encoding="otlp-proto"))
+    publish(Settings(broker=broker, topic_prefix=topic_prefix), kafka_messages(sim, tmp_path / "truth"))
+    ch = tmp_path / "ch"
+    rc, err = run_worker(worker_env(broker, topic_prefix, ch, TELECORR_MAX_LATENESS_S="3",
+                                    TELECORR_CONSUME_BATCH="50"), idle_s=4)
+    assert rc == 0, err[-3000:]
+    done = [e for e in events(err) if e["event"] == "idle-stop"][-1]["correlation"]
+    counts = sql(ch, "SELECT (SELECT count() FROM spans FINAL) AS spans, "
+                     "(SELECT count() FROM correlated_spans FINAL) AS rows, "
+                     "(SELECT count() FROM logs FINAL WHERE trace_id != '') AS logs, "
+                     "(SELECT count() FROM correlated_spans FINAL ARRAY JOIN log_ids) AS attached")[0]
+    assert done["too_late_spans"] == 0 and done["too_late_logs"] == 0, done
+    assert counts["spans"] > 10_000 and counts["rows"] == counts["spans"], counts
+    assert counts["attached"] >= 0.999 * counts["logs"], counts

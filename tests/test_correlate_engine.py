@@ -58,6 +58,55 @@ def test_watermark_is_minimum_over_partitions_with_data():
     assert sorted(r.span_id for r in eng.poll()) == ["a", "b"]
 
 
+def test_a_source_that_is_behind_holds_the_watermark_so_its_records_still_join():
+    # A replayed backlog: spans have run 400 s of event time ahead of the logs (lateness 60 s).
+    eng = Correlator(CorrelateConfig(inactivity_ns=S, max_lateness_ns=60 * S))
+    eng.add([span(n, "s", n * S, n * S + 10 * MS) for n in range(400)],
+            progress={"otlp_spans/0": (T0 + 399 * S + 10 * MS, False), "otlp_logs/0": (T0, True)})
+    assert eng.watermark() == T0  # held at the logs' progress
+    assert eng.poll() == []
+    eng.add(logs=[log(n, f"l{n}", n * S + 5 * MS, "s") for n in range(400)],
+            progress={"otlp_logs/0": (T0 + 399 * S + 5 * MS, False)})
+    rows = eng.poll()
+    c = eng.counters()
+    assert c["too_late_logs"] == 0 and c["too_late_spans"] == 0
+    assert len(rows) == 399 and all(r.log_ids == [f"l{int(r.trace_id[16:], 16)}"] for r in rows)
+
+
+def test_without_progress_the_faster_signal_makes_the_slower_one_too_late():
+    # The same backlog with no source progress: what the markers exist to prevent.
+    eng = Correlator(CorrelateConfig(inactivity_ns=S, max_lateness_ns=60 * S))
+    eng.add([span(n, "s", n * S, n * S + 10 * MS) for n in range(400)])
+    eng.add(logs=[log(n, f"l{n}", n * S + 5 * MS, "s") for n in range(400)])
+    assert eng.counters()["too_late_logs"] == 340  # older than 399 s - 60 s
+
+
+def test_caught_up_sources_hold_nothing_back_and_progress_never_goes_back():
+    eng = Correlator(CorrelateConfig(inactivity_ns=S))
+    eng.add([span(1, "a", 0, 10 * MS), span(2, "b", 5 * S, 5 * S)],
+            progress={"otlp_spans/0": (T0 + 5 * S, False), "otlp_logs/1": (T0 + S, False)})
+    assert eng.watermark() == T0 + 5 * S and [r.span_id for r in eng.poll()] == ["a"]
+    eng.add(progress={"otlp_logs/1": (T0 + 2 * S, True)})  # a backlog appears
+    assert eng.watermark() == T0 + 2 * S
+    eng.add(progress={"otlp_logs/1": (T0, True)})  # a restarted source replays: no step back
+    assert eng.watermark() == T0 + 2 * S
+    eng.add(progress={"otlp_logs/1": (T0 + 3 * S, False)})
+    assert eng.watermark() == T0 + 5 * S
+    eng.add(progress={"otlp_logs/1": (T0 + 3 * S, True)}, partition=1)
+    eng.drop_partitions([1])  # a lost partition's sources no longer hold this worker back
+    assert eng.watermark() == T0 + 5 * S
+
+
+def test_nothing_completes_until_every_expected_source_has_reported():
+    eng = Correlator(CorrelateConfig(inactivity_ns=S, sources=("otlp_spans/0", "otlp_logs/0")))
+    eng.add([span(1, "a", 0, 10 * MS), span(2, "b", 5 * S, 5 * S)])
+    assert eng.watermark() is None and eng.poll() == []
+    eng.add(progress={"otlp_spans/0": (T0 + 5 * S, False)})
+    assert eng.watermark() is None  # the logs have not been heard from: they may be a backlog
+    eng.add(progress={"otlp_logs/0": (None, False)})  # an empty, caught-up source
+    assert [r.span_id for r in eng.poll()] == ["a"]
+
+
 def test_late_data_amends_with_higher_version_and_duplicates_do_not():
     eng = Correlator(CorrelateConfig(inactivity_ns=S, max_lateness_ns=60 * S))
     eng.add([span(1, "root", 0, 100 * MS), span(1, "kid", 10 * MS, 50 * MS, parent="root")],

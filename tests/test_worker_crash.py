@@ -7,6 +7,8 @@ directory the restarted worker then owns, so the final store is what an operator
 from __future__ import annotations
 
 import signal
+import threading
+import time
 
 import pytest
 
@@ -28,21 +30,39 @@ def raw_counts(chdb_dir) -> dict[str, dict[str, int]]:
 
 
 def test_sigkill_mid_stream_gives_the_clean_run_rows(broker, topic_prefix, tmp_path, shop_clean_run):
-    """All the traffic is in Kafka; the worker is SIGKILLed while raw ingest is still under way
-    and it holds pending traces and has stored correlated rows. A new worker (same group, same
-    store) runs to the end. Its correlated_spans must equal the clean one-worker run's by id and
-    version, and in content but for metric readings (see `row_differences`; counted and
-    printed), and every raw record must be stored once by id."""
+    """Half the traffic is in Kafka when the worker starts; once it has stored correlated rows
+    and holds pending traces, the rest arrives a few messages at a time, and the worker is
+    SIGKILLed while raw ingest of it is under way. A new worker (same group, same store) runs
+    to the end. Its correlated_spans must equal the clean one-worker run's by id and version,
+    and in content but for metric readings (see `row_differences`; counted and printed), and
+    every raw record must be stored once by id. (Half first: the join's watermark waits for
+    its slowest input, so in one big backlog correlation starts only near its end.)"""
     msgs, truth, want = shop_clean_run
     store = tmp_path / "kill"
-    publish(Settings(broker=broker, topic_prefix=topic_prefix), msgs)
+    settings = Settings(broker=broker, topic_prefix=topic_prefix)
+    half = len(msgs) // 2
+    publish(settings, msgs[:half])
     env = worker_env(broker, topic_prefix, store, TELECORR_CONSUME_BATCH="20")
     proc = start_worker(env, idle_s=60)  # it must not stop by itself before the kill
     follower = StderrFollower(proc)
-    at_kill = wait_for_progress(follower, proc, lambda e: e["stored"].get("correlated_spans", 0) > 0
+    before = wait_for_progress(follower, proc, lambda e: e["stored"].get("correlated_spans", 0) > 0
+                               and e["held_messages"] > 0)
+    sent = threading.Event()
+
+    def rest() -> None:
+        for i in range(half, len(msgs), 4):
+            publish(settings, msgs[i:i + 4])
+            time.sleep(0.1)
+        sent.set()
+
+    feeder = threading.Thread(target=rest, daemon=True)
+    feeder.start()
+    at_kill = wait_for_progress(follower, proc, lambda e: e["stored"]["spans"] > before["stored"]["spans"]
                                 and e["held_messages"] > 0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert not sent.is_set(), "the kill must land while traffic is still arriving"
+    feeder.join()
     assert at_kill["stored"]["spans"] < truth["spans"], "the kill must land while raw ingest is under way"
     rc, err = run_worker(env, idle_s=4)
     assert rc == 0, err[-3000:]

@@ -2,6 +2,7 @@
 
 No I/O: the Kafka agents feed `add` and write what `poll` returns. Time is event time only:
 each input partition's watermark is the newest (skew-corrected) record time it has carried,
+held back to the progress of any upstream source that reports itself behind (see `add`),
 and the engine's watermark is the minimum over partitions that have data. A trace completes
 once the watermark is an inactivity gap past its newest record; it is then kept, already
 emitted, until the watermark passes it by the lateness bound, so late spans and logs amend
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pipeline.correlate.config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
@@ -85,14 +86,26 @@ class Correlator:
         self._seq = 0
         self._records = 0
         self._pwm: dict[int, int] = {}
+        # input partition -> source -> (newest event time it has forwarded or None, behind?)
+        self._sources: dict[int, dict[str, tuple[int | None, bool]]] = {}
+        self._caps: dict[int, int] = {}  # input partition -> slowest behind source's progress
         self._pending: list[CorrelatedSpan] = []
         self._stats = dict.fromkeys(COUNTER_NAMES, 0)
 
     # -- input ---------------------------------------------------------------------------
 
     def add(self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (),
-            metrics: Iterable[MetricPoint] = (), partition: int = 0) -> None:
-        """Buffer one batch from one input partition (metrics may come from any partition)."""
+            metrics: Iterable[MetricPoint] = (), partition: int = 0,
+            progress: Mapping[str, tuple[int | None, bool]] | None = None) -> None:
+        """Buffer one batch from one input partition (metrics may come from any partition).
+
+        `progress` is what the upstream sources (input topic partitions, decoded by separate
+        agents at separate paces) report with the batch: the newest event time each has
+        forwarded and whether it still has a backlog. While a source is behind, this
+        partition's watermark waits for it, so in a replayed backlog the slower signal's
+        records are joined rather than found too late behind the faster one. A caught-up
+        source holds nothing back (a signal that stops must not stop completion). With
+        `config.sources` set, nothing moves until each of them has reported."""
         st = self._stats
         if metrics:
             metrics = list(metrics)
@@ -184,6 +197,35 @@ class Correlator:
         st["logs_without_trace"] += nid
         if pwm > -(1 << 62):
             self._pwm[partition] = pwm
+        if progress:  # it describes the sources after this batch: applies from the next one
+            self._note_progress(partition, progress)
+        elif self.config.sources and partition not in self._sources:
+            self._update_cap(partition)  # no source has reported here yet: hold
+
+    def _note_progress(self, partition: int, progress: Mapping[str, tuple[int | None, bool]]) -> None:
+        known = self._sources.setdefault(partition, {})
+        for source, (newest, behind) in progress.items():
+            old = known.get(source)
+            if old is not None and old[0] is not None and (newest is None or newest < old[0]):
+                newest = old[0]  # progress never goes back: a restarted source replays what it sent
+            known[source] = (newest, bool(behind))
+        self._update_cap(partition)
+
+    def _update_cap(self, partition: int) -> None:
+        """The partition's watermark cap: the slowest behind source's progress; nothing may
+        move before every expected source has reported (a source behind that has not yet
+        forwarded any record, or one not heard from, holds everything)."""
+        known = self._sources.get(partition, {})
+        cap = 1 << 62
+        if any(src not in known for src in self.config.sources):
+            cap = -(1 << 62)
+        for newest, behind in known.values():
+            if behind:
+                cap = min(cap, -(1 << 62) if newest is None else newest)
+        if cap < 1 << 62:
+            self._caps[partition] = cap
+        else:
+            self._caps.pop(partition, None)
 
     def _activate(self, trace_id: str) -> _Trace:
         tr = self._retained.pop(trace_id, None) or self._unsettled.get(trace_id)
@@ -205,8 +247,15 @@ class Correlator:
     # -- output --------------------------------------------------------------------------
 
     def watermark(self) -> int | None:
-        """Event-time watermark: the slowest partition's newest record time (None before data)."""
-        return min(self._pwm.values()) if self._pwm else None
+        """Event-time watermark: the slowest partition's newest record time, each held back to
+        its behind sources' progress (None before data, or while a source holds everything)."""
+        if not self._pwm:
+            return None
+        caps = self._caps
+        if not caps:
+            return min(self._pwm.values())
+        wm = min(min(t, caps.get(p, t)) for p, t in self._pwm.items())
+        return None if wm <= -(1 << 62) else wm
 
     def poll(self) -> list[CorrelatedSpan]:
         """Rows of traces the watermark has completed (and of early completions since the
@@ -385,6 +434,8 @@ class Correlator:
             tr.queued = False  # its heap entry is skipped: the trace is no longer live
         for p in lost:
             self._pwm.pop(p, None)
+            self._sources.pop(p, None)
+            self._caps.pop(p, None)
         self._stats["traces_handed_over"] += len(dropped)
         return len(dropped)
 

@@ -1,0 +1,111 @@
+"""How far each input source (one partition of an input topic) has got, for the join's watermark.
+
+Spans and logs reach the by-trace topic through separate agents, each at its own pace; in a
+replayed backlog one signal can run minutes of event time ahead of the other, and at start-up
+one agent may forward a whole backlog before another has read anything. So the worker
+reports, for every input partition it owns, the newest event time that source has forwarded
+to the by-trace topic and whether it still has input left, and the correlation engine holds
+its watermark back to the slowest source that is behind, and until every expected source has
+reported (Correlator.add, CorrelateConfig.sources).
+
+Only what has been *forwarded* counts (records decoded but not yet delivered to the by-trace
+topic are input left), so a report never runs ahead of the data it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from pipeline.model import LogRecord, MetricPoint, Span
+
+# Input topics whose records the join needs: spans and logs through the by-trace topic, metric
+# points through the metrics topic (a span completed before its host's points arrive would
+# miss them).
+JOIN_INPUTS = ("otlp_spans", "otlp_logs", "otlp_metrics", "telemetry.events", "telemetry.raw_logs")
+
+Report = tuple[int | None, bool]  # (newest event time forwarded or None, input left?)
+
+
+def source_name(topic: str, partition: int) -> str:
+    """A source is a logical input topic's partition: the same name on every worker."""
+    return f"{topic}/{partition}"
+
+
+def expected_sources(partitions: Mapping[str, int]) -> tuple[str, ...]:
+    """Every partition of every input topic the join reads (logical name -> partition count)."""
+    return tuple(source_name(t, p) for t in JOIN_INPUTS for p in range(partitions.get(t, 0)))
+
+
+def newest_time(spans: Iterable[Span], logs: Iterable[LogRecord], metrics: Iterable[MetricPoint] = ()
+                ) -> int | None:
+    """Newest event time among records the join uses (spans by end time, logs with a trace
+    id by their time, metric points by theirs)."""
+    newest = None
+    for m in metrics:
+        if newest is None or m.time_ns > newest:
+            newest = m.time_ns
+    for s in spans:
+        if newest is None or s.end_ns > newest:
+            newest = s.end_ns
+    for r in logs:
+        if r.trace_id:
+            t = r.time_ns or r.observed_ns
+            if newest is None or t > newest:
+                newest = t
+    return newest
+
+
+class SourceProgress:
+    """One input topic's partitions: offsets taken, offsets and event time forwarded."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self._taken: dict[int, int] = {}
+        self._done: dict[int, int] = {}
+        self._newest: dict[int, int] = {}
+
+    def taken(self, partition: int, last_offset: int) -> None:
+        """A batch holding messages up to `last_offset` is being decoded and forwarded."""
+        if last_offset > self._taken.get(partition, -1):
+            self._taken[partition] = last_offset
+
+    def forwarded(self, partition: int, last_offset: int, newest: int | None) -> None:
+        """A batch's by-trace messages are delivered (up to `last_offset`, event time `newest`)."""
+        if last_offset > self._done.get(partition, -1):
+            self._done[partition] = last_offset
+        if newest is not None and newest > self._newest.get(partition, -(1 << 62)):
+            self._newest[partition] = newest
+
+    def report(self, partition: int, end: int | None, position: int | None) -> Report:
+        """This partition's report, given the broker's end offset as last fetched (None if
+        not known yet) and the consumer's position: behind while messages past what has been
+        forwarded exist, are in flight, or might exist."""
+        done = self._done.get(partition)
+        in_flight = self._taken.get(partition, -1) > (done if done is not None else -1)
+        next_offset = done + 1 if done is not None else position
+        behind = end is None or next_offset is None or in_flight or end > next_offset
+        return self._newest.get(partition), behind
+
+
+class SpreadProgress:
+    """Reports sent to every partition of a topic read whole by one reader (the metrics
+    topic): a report read on one partition only vouches for the data sent to that partition
+    before it, so a source counts as far as the least advanced partition says."""
+
+    def __init__(self, partitions: int) -> None:
+        self._partitions = partitions
+        self._seen: dict[int, dict[str, Report]] = {}
+
+    def note(self, partition: int, report: Mapping[str, Report]) -> dict[str, Report]:
+        """Take one partition's report; return the sources every partition has reported."""
+        self._seen.setdefault(partition, {}).update(report)
+        if len(self._seen) < self._partitions:
+            return {}
+        out: dict[str, Report] = {}
+        for src in report:
+            got = [seen.get(src) for seen in self._seen.values()]
+            if any(g is None for g in got):
+                continue
+            times = [t for t, _ in got]
+            out[src] = (None if None in times else min(times), any(b for _, b in got))
+        return out

@@ -1,0 +1,41 @@
+"""Source progress: what a worker reports per input partition, and how the join combines it."""
+
+from __future__ import annotations
+
+from pipeline.model import LogRecord, MetricPoint, Span
+from pipeline.progress import SourceProgress, SpreadProgress, expected_sources, newest_time, source_name
+
+
+def test_expected_sources_are_every_partition_of_the_inputs_the_join_reads():
+    got = expected_sources({"otlp_spans": 2, "otlp_logs": 1, "otlp_metrics": 1, "telemetry.by_trace": 4})
+    assert got == ("otlp_spans/0", "otlp_spans/1", "otlp_logs/0", "otlp_metrics/0")
+    assert source_name("telemetry.events", 3) == "telemetry.events/3"
+
+
+def test_newest_time_counts_only_what_the_join_receives():
+    spans = [Span(trace_id="a" * 32, span_id="b" * 16, parent_span_id="", name="x", start_ns=1, end_ns=50)]
+    assert newest_time(spans, [LogRecord(time_ns=90, body="no trace id: raw only")]) == 50
+    assert newest_time([], [LogRecord(time_ns=0, observed_ns=70, body="m", trace_id="c" * 32)]) == 70
+    assert newest_time([], [], [MetricPoint(name="cpu", type="gauge", time_ns=80)]) == 80
+    assert newest_time([], [LogRecord(time_ns=90, body="x")]) is None
+
+
+def test_a_partition_is_behind_until_everything_up_to_the_end_is_forwarded():
+    p = SourceProgress("otlp_spans")
+    assert p.report(0, None, 0) == (None, True)  # end not fetched yet: might have input
+    assert p.report(0, 0, 0) == (None, False)  # empty partition, nothing taken
+    assert p.report(1, 10, 0) == (None, True)  # ten messages unread
+    p.taken(1, 9)
+    assert p.report(1, 10, 10) == (None, True)  # all taken, none forwarded: still in flight
+    p.forwarded(1, 4, 500)
+    assert p.report(1, 10, 10) == (500, True)
+    p.forwarded(1, 9, 300)  # an older batch finishing later does not move time back
+    assert p.report(1, 10, 10) == (500, False)
+    assert p.report(1, 12, 10) == (500, True)  # more arrived
+
+
+def test_spread_reports_count_as_far_as_the_least_advanced_partition():
+    sp = SpreadProgress(2)
+    assert sp.note(0, {"otlp_metrics/0": (100, False)}) == {}  # partition 1 has not vouched yet
+    assert sp.note(1, {"otlp_metrics/0": (80, True)}) == {"otlp_metrics/0": (80, True)}
+    assert sp.note(1, {"otlp_metrics/0": (120, False)}) == {"otlp_metrics/0": (100, False)}
