@@ -155,6 +155,23 @@ def test_malformed_input_goes_to_dlq_and_good_input_is_stored(broker, topic_pref
     assert len(flagged) == 1 and "plain text with bad bytes" in flagged[0]["body"]
 
 
+def test_unreadable_by_trace_message_goes_to_dlq_and_correlation_goes_on(broker, topic_prefix, tmp_path):
+    # The internal topic is written by workers only, but a foreign producer or a bug must not
+    # stop the correlation agent: the message goes to the DLQ, the good traces still correlate.
+    settings = Settings(broker=broker, topic_prefix=topic_prefix)
+    spans_pb, _, want = S.traces(3, 6)
+    publish(settings, [("telemetry.by_trace", None, b"{not json"), ("telemetry.by_trace", None, b'{"spans": 5}'),
+                       ("otlp_spans", None, spans_pb)])
+    rc, err = run_worker(worker_env(broker, topic_prefix, tmp_path / "ch"))
+    assert rc == 0, err[-3000:]
+    assert "Traceback" not in err and "Crashed" not in err
+    dlq = sql(tmp_path / "ch", "SELECT topic, reason FROM dlq FINAL ORDER BY offset")
+    assert [r["topic"] for r in dlq] == [topic_prefix + "telemetry.by_trace"] * 2
+    assert all(r["reason"].startswith("unreadable by-trace message") for r in dlq), dlq
+    rows = sql(tmp_path / "ch", "SELECT count() c FROM correlated_spans FINAL")
+    assert rows[0]["c"] == len(want)
+
+
 def test_sigkill_mid_stream_then_restart_stores_every_record_once(broker, topic_prefix, tmp_path):
     settings = Settings(broker=broker, topic_prefix=topic_prefix)
     n_msgs, per_msg = 400, 500  # 200k spans
