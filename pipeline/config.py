@@ -26,14 +26,15 @@ class Settings:
     broker: str = "127.0.0.1:9092"
     topic_prefix: str = ""
     clickhouse: str = field(default_factory=_default_clickhouse)
-    # Consumer side: how many Kafka messages an agent takes at once, and how long it waits.
+    # Consumer side: how many Kafka messages an agent takes at once, and how long it waits
+    # (a record waits this long twice, once per hop, before its trace can be correlated).
     consume_batch: int = 500
-    consume_within_s: float = 0.5
+    consume_within_s: float = 0.2
     # Batches per agent whose store write may be under way at once (decode overlaps insert).
     max_inflight_batches: int = 4
     # Sink side: rows buffered per table before a flush, and the longest a row waits.
     sink_batch_rows: int = 20000
-    sink_flush_s: float = 1.0
+    sink_flush_s: float = 0.25
     sink_retry_max_s: float = 30.0
     # Kafka group settings; a short session timeout keeps the local broker's first join quick.
     group_id: str = "telecorr"

@@ -8,8 +8,8 @@ to the by-trace topic and whether it still has input left, and the correlation e
 its watermark back to the slowest source that is behind, and until every expected source has
 reported (Correlator.add, CorrelateConfig.sources).
 
-Only what has been *forwarded* counts (records decoded but not yet delivered to the by-trace
-topic are input left), so a report never runs ahead of the data it describes.
+Only what has been *forwarded* counts as progress (records decoded but not yet delivered to
+the by-trace topic are not), so a report never runs ahead of the data it describes.
 """
 
 from __future__ import annotations
@@ -78,12 +78,15 @@ class SourceProgress:
 
     def report(self, partition: int, end: int | None, position: int | None) -> Report:
         """This partition's report, given the broker's end offset as last fetched (None if
-        not known yet) and the consumer's position: behind while messages past what has been
-        forwarded exist, are in flight, or might exist."""
-        done = self._done.get(partition)
-        in_flight = self._taken.get(partition, -1) > (done if done is not None else -1)
-        next_offset = done + 1 if done is not None else position
-        behind = end is None or next_offset is None or in_flight or end > next_offset
+        not known yet) and the consumer's position. Behind while messages exist that no
+        batch has taken yet (a backlog), while the end is unknown, or while its first batch
+        is still on its way: a source that has forwarded nothing gives the join no time to
+        wait for. Batches in flight after that do not count: live input always has one, and
+        the join allows a behind source one inactivity gap anyway (Correlator._update_cap)."""
+        taken, done = self._taken.get(partition), self._done.get(partition)
+        next_offset = taken + 1 if taken is not None else position
+        starting = taken is not None and done is None
+        behind = end is None or next_offset is None or starting or end > next_offset
         return self._newest.get(partition), behind
 
 

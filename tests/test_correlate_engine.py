@@ -63,7 +63,7 @@ def test_a_source_that_is_behind_holds_the_watermark_so_its_records_still_join()
     eng = Correlator(CorrelateConfig(inactivity_ns=S, max_lateness_ns=60 * S))
     eng.add([span(n, "s", n * S, n * S + 10 * MS) for n in range(400)],
             progress={"otlp_spans/0": (T0 + 399 * S + 10 * MS, False), "otlp_logs/0": (T0, True)})
-    assert eng.watermark() == T0  # held at the logs' progress
+    assert eng.watermark() == T0 + S  # held one gap past the logs' progress
     assert eng.poll() == []
     eng.add(logs=[log(n, f"l{n}", n * S + 5 * MS, "s") for n in range(400)],
             progress={"otlp_logs/0": (T0 + 399 * S + 5 * MS, False)})
@@ -87,9 +87,9 @@ def test_caught_up_sources_hold_nothing_back_and_progress_never_goes_back():
             progress={"otlp_spans/0": (T0 + 5 * S, False), "otlp_logs/1": (T0 + S, False)})
     assert eng.watermark() == T0 + 5 * S and [r.span_id for r in eng.poll()] == ["a"]
     eng.add(progress={"otlp_logs/1": (T0 + 2 * S, True)})  # a backlog appears
-    assert eng.watermark() == T0 + 2 * S
+    assert eng.watermark() == T0 + 3 * S  # one gap (1 s) past the source's progress
     eng.add(progress={"otlp_logs/1": (T0, True)})  # a restarted source replays: no step back
-    assert eng.watermark() == T0 + 2 * S
+    assert eng.watermark() == T0 + 3 * S
     eng.add(progress={"otlp_logs/1": (T0 + 3 * S, False)})
     assert eng.watermark() == T0 + 5 * S
     eng.add(progress={"otlp_logs/1": (T0 + 3 * S, True)}, partition=1)

@@ -20,18 +20,22 @@ def test_newest_time_counts_only_what_the_join_receives():
     assert newest_time([], [LogRecord(time_ns=90, body="x")]) is None
 
 
-def test_a_partition_is_behind_until_everything_up_to_the_end_is_forwarded():
+def test_a_partition_is_behind_while_it_has_a_backlog_or_its_first_batch_is_on_its_way():
     p = SourceProgress("otlp_spans")
     assert p.report(0, None, 0) == (None, True)  # end not fetched yet: might have input
     assert p.report(0, 0, 0) == (None, False)  # empty partition, nothing taken
     assert p.report(1, 10, 0) == (None, True)  # ten messages unread
-    p.taken(1, 9)
-    assert p.report(1, 10, 10) == (None, True)  # all taken, none forwarded: still in flight
+    p.taken(1, 4)
+    assert p.report(1, 10, 10) == (None, True)  # five still untaken, and nothing forwarded yet
     p.forwarded(1, 4, 500)
-    assert p.report(1, 10, 10) == (500, True)
+    p.taken(1, 9)
+    assert p.report(1, 10, 10) == (500, False)  # all taken; a batch in flight is not a backlog
     p.forwarded(1, 9, 300)  # an older batch finishing later does not move time back
     assert p.report(1, 10, 10) == (500, False)
     assert p.report(1, 12, 10) == (500, True)  # more arrived
+    q = SourceProgress("otlp_logs")
+    q.taken(0, 3)
+    assert q.report(0, 4, 4) == (None, True)  # first batch in flight: the join must wait for it
 
 
 def test_spread_reports_count_as_far_as_the_least_advanced_partition():

@@ -115,56 +115,72 @@ class Correlator:
         wm = self.watermark()
         cutoff = -(1 << 62) if wm is None else wm - self.config.max_lateness_ns
         pwm = self._pwm.get(partition, -(1 << 62))
-        live = self._live
+        live, retained, unsettled = self._live, self._retained, self._unsettled
         max_records, max_traces = self.config.max_records, self.config.max_traces
-        n = late = dup = 0
+        add_pair = self.skew.add_pair
+        records = self._records
+        # The trace count only grows when a trace becomes live (or, between calls, when an
+        # emitted trace waits for its skew table), so it is checked then; relief works on
+        # self._records and always ends under both caps.
+        crowded = len(live) + len(retained) + len(unsettled) > max_traces
+        spans = spans if isinstance(spans, list) else list(spans)
+        late = dup = 0
         for s in spans:
-            n += 1
             t = s.end_ns - offs.get(s.host, 0) if offs else s.end_ns
             if t < cutoff:
                 late += 1
                 continue
             if t > pwm:
                 pwm = t
-            sid = s.span_id
-            tr = live.get(s.trace_id) or self._retained.get(s.trace_id) or self._unsettled.get(s.trace_id)
-            if tr is not None and sid in tr.spans:
+            tid, sid = s.trace_id, s.span_id
+            tr = live.get(tid)
+            if tr is None:
+                tr = retained.get(tid) or unsettled.get(tid)
+                if tr is not None and sid in tr.spans:
+                    dup += 1
+                    continue
+                tr = self._activate(tid)
+                tr.partition = partition
+                crowded = len(live) + len(retained) + len(unsettled) > max_traces
+            elif sid in tr.spans:
                 dup += 1
                 continue
-            if tr is None or tr.trace_id not in live:
-                tr = self._activate(s.trace_id)
-                tr.partition = partition
-            tr.spans[sid] = s
+            held = tr.spans
+            held[sid] = s
             tr.count += 1
-            self._records += 1
+            records += 1
             if t > tr.last:
                 tr.last = t
             if s.end_ns < tr.anchor:
                 tr.anchor = s.end_ns
-            parent = tr.spans.get(s.parent_span_id)
+            pid = s.parent_span_id
+            parent = held.get(pid)
             if parent is not None:
-                if parent.host != s.host and self.skew.add_pair(parent, s):
+                if parent.host != s.host and add_pair(parent, s):
                     tr.paired = True
-            elif s.parent_span_id:
+            elif pid:
                 if tr.waiting is None:
-                    tr.waiting = {s.parent_span_id: [s]}
+                    tr.waiting = {pid: [s]}
                 else:
-                    tr.waiting.setdefault(s.parent_span_id, []).append(s)
+                    tr.waiting.setdefault(pid, []).append(s)
             if tr.waiting:
                 kids = tr.waiting.pop(sid, None)
                 if kids:
                     for k in kids:
-                        if k.host != s.host and self.skew.add_pair(s, k):
+                        if k.host != s.host and add_pair(s, k):
                             tr.paired = True
-            if self._records > max_records or len(live) + len(self._retained) + len(self._unsettled) > max_traces:
+            if crowded or records > max_records:
+                self._records = records
                 self._relieve()
-        st["spans_in"] += n
+                records, crowded = self._records, False
+        st["spans_in"] += len(spans)
         st["too_late_spans"] += late
         st["duplicates"] += dup
-        n = late = dup = nid = 0
+        logs = logs if isinstance(logs, list) else list(logs)
+        late = dup = nid = 0
         for r in logs:
-            n += 1
-            if not r.trace_id:
+            tid = r.trace_id
+            if not tid:
                 nid += 1
                 continue
             if r.time_ns:
@@ -176,22 +192,30 @@ class Correlator:
                 continue
             if t > pwm:
                 pwm = t
-            lid = r.id or content_id(r.time_ns, r.observed_ns, r.trace_id, r.span_id, r.body)
-            tr = live.get(r.trace_id) or self._retained.get(r.trace_id) or self._unsettled.get(r.trace_id)
-            if tr is not None and lid in tr.logs:
+            lid = r.id or content_id(r.time_ns, r.observed_ns, tid, r.span_id, r.body)
+            tr = live.get(tid)
+            if tr is None:
+                tr = retained.get(tid) or unsettled.get(tid)
+                if tr is not None and lid in tr.logs:
+                    dup += 1
+                    continue
+                tr = self._activate(tid)
+                tr.partition = partition
+                crowded = len(live) + len(retained) + len(unsettled) > max_traces
+            elif lid in tr.logs:
                 dup += 1
                 continue
-            if tr is None or r.trace_id not in live:
-                tr = self._activate(r.trace_id)
-                tr.partition = partition
             tr.logs[lid] = r
             tr.count += 1
-            self._records += 1
+            records += 1
             if t > tr.last:
                 tr.last = t
-            if self._records > max_records or len(live) + len(self._retained) + len(self._unsettled) > max_traces:
+            if crowded or records > max_records:
+                self._records = records
                 self._relieve()
-        st["logs_in"] += n
+                records, crowded = self._records, False
+        self._records = records
+        st["logs_in"] += len(logs)
         st["too_late_logs"] += late
         st["duplicates"] += dup
         st["logs_without_trace"] += nid
@@ -212,16 +236,20 @@ class Correlator:
         self._update_cap(partition)
 
     def _update_cap(self, partition: int) -> None:
-        """The partition's watermark cap: the slowest behind source's progress; nothing may
-        move before every expected source has reported (a source behind that has not yet
-        forwarded any record, or one not heard from, holds everything)."""
+        """The partition's watermark cap: one inactivity gap past the slowest behind source's
+        progress, so a trace completes only once every source has forwarded up to its newest
+        record (and a source keeping up, a batch or a sparse metric sample behind the others,
+        costs no freshness). Nothing may move before every expected source has reported (a
+        source behind that has not yet forwarded any record, or one not heard from, holds
+        everything)."""
         known = self._sources.get(partition, {})
+        gap = self.config.inactivity_ns
         cap = 1 << 62
         if any(src not in known for src in self.config.sources):
             cap = -(1 << 62)
         for newest, behind in known.values():
             if behind:
-                cap = min(cap, -(1 << 62) if newest is None else newest)
+                cap = min(cap, -(1 << 62) if newest is None else newest + gap)
         if cap < 1 << 62:
             self._caps[partition] = cap
         else:

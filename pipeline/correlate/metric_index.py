@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
+from itertools import repeat
 from math import sqrt
-from operator import mul
+from operator import mul, sub
 
 from pipeline.correlate.config import CorrelateConfig
 from pipeline.model import MetricPoint
@@ -31,10 +32,6 @@ class _Series:
         self.times: list[int] = []
         self.values: list[float] = []
         self.zcache: dict[int, float] = {}
-
-    def interval(self) -> float:
-        n = len(self.times)
-        return (self.times[-1] - self.times[0]) / (n - 1) if n > 1 else float("inf")
 
 
 def series_label(p: MetricPoint) -> str:
@@ -150,9 +147,10 @@ class MetricIndex:
         w = self._cfg.metric_window_ns
         vals: dict[str, float] = {}
         zs: dict[str, float] = {}
+        get_off = offsets.get if offsets else None
         for s in series:
-            if offsets:
-                off = offsets.get(s.host, 0)
+            if get_off is not None:
+                off = get_off(s.host, 0)
                 a, b = start_ns + off, end_ns + off
             else:
                 a, b = start_ns, end_ns
@@ -168,7 +166,8 @@ class MetricIndex:
                 elif not before:
                     if i < 0:
                         continue
-                    step = s.interval()
+                    n = len(times)
+                    step = (times[-1] - times[0]) / (n - 1) if n > 1 else float("inf")
                     if step <= w or b - times[i] > 1.5 * step:
                         continue
             label = s.label
@@ -189,7 +188,7 @@ class MetricIndex:
             z = 0.0
         else:
             k = base[0]  # shifted by a sample so large values keep their precision
-            d = [x - k for x in base]
+            d = list(map(sub, base, repeat(k, n)))
             s1 = sum(d)
             mean = k + s1 / n
             var = (sum(map(mul, d, d)) - s1 * s1 / n) / (n - 1)

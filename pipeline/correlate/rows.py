@@ -6,14 +6,13 @@ engine decides when a trace is complete and which offsets apply.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from pipeline.correlate.config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
 from pipeline.model import STATUS_ERROR, CorrelatedSpan, LogRecord, Span
 
 # OTel severity numbers in bands of four: 1-4 trace ... 17-20 error, 21-24 fatal.
 _SEVERITY_BANDS = ("trace", "debug", "info", "warn", "error", "fatal")
+_BAND_OF = ("",) + tuple(b for b in _SEVERITY_BANDS for _ in range(4))  # indexed by number 1-24
 _SEVERITY_WORDS = {
     "trace": "trace", "debug": "debug", "info": "info", "information": "info", "notice": "info",
     "warn": "warn", "warning": "warn", "error": "error", "err": "error", "critical": "fatal",
@@ -25,6 +24,7 @@ _HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
 _PEER_KEYS = ("peer.service", "server.address", "net.peer.name", "db.system", "messaging.system")
 _SERVER_SIDE = (2, 5)  # server and consumer spans describe work done here, not a call out
 _CLIENT, _PRODUCER, _CONSUMER = 3, 4, 5
+_NONE: dict[str, list[LogRecord]] = {}  # a trace without logs attaches none
 
 
 def peer_of(span: Span) -> str:
@@ -41,9 +41,7 @@ def peer_of(span: Span) -> str:
 def severity_name(log: LogRecord) -> str:
     """The severity band of a log, from its number or, failing that, its text."""
     n = log.severity_number
-    if 1 <= n <= 24:
-        return _SEVERITY_BANDS[(n - 1) // 4]
-    return _SEVERITY_WORDS.get(log.severity_text.lower(), "unspecified")
+    return _BAND_OF[n] if 0 < n < 25 else _SEVERITY_WORDS.get(log.severity_text.lower(), "unspecified")
 
 
 def log_clock(log: LogRecord, offsets: dict[str, int]) -> int:
@@ -106,45 +104,100 @@ def _inside_parent(child: Span, parent: Span, offsets: dict[str, int]) -> tuple[
     return a, b
 
 
+def _log_order(log: LogRecord) -> tuple[int, str]:
+    return log.time_ns or log.observed_ns, log.id
+
+
 def attach_logs(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],
-                window_ns: int) -> tuple[dict[str, list[LogRecord]], int]:
+                window_ns: int, bounds: dict[str, tuple[int, int, int]] | None = None,
+                ) -> tuple[dict[str, list[LogRecord]], int]:
     """Map span_id -> attached logs (by time, then id), and the count that matched no span.
 
     A log naming its span joins it when it lies in the span's window; one without a span id
     joins a span whose window holds it, preferring its own service, then spans whose interval
-    itself holds the log, then the innermost (shortest).
+    itself holds the log, then the innermost (shortest). `bounds` (span id -> offset,
+    corrected start, corrected end) saves recomputing what the caller already has.
     """
-    out: dict[str, list[LogRecord]] = defaultdict(list)
+    if bounds is None:
+        bounds = _bounds(spans, offsets)
+    out: dict[str, list[LogRecord]] = {}
     miss = 0
+    get_off = offsets.get
     windows: list[tuple[int, int, int, str, str]] | None = None  # built on first span-less log
-    for log in sorted(logs, key=lambda r: (r.time_ns or r.observed_ns, r.id)):
-        t = log_clock(log, offsets)
-        if log.span_id:
-            s = spans.get(log.span_id)
-            if s is not None:
-                off = offsets.get(s.host, 0)
-                if s.start_ns - off - window_ns <= t <= s.end_ns - off + window_ns:
-                    out[log.span_id].append(log)
-                    continue
-            miss += 1
+    for log in sorted(logs, key=_log_order) if len(logs) > 1 else logs:
+        t = log.time_ns - get_off(log.host, 0) if log.time_ns else log.observed_ns
+        sid = log.span_id
+        if sid:
+            b = bounds.get(sid)
+            if b is not None and b[1] - window_ns <= t <= b[2] + window_ns:
+                lst = out.get(sid)
+                if lst is None:
+                    out[sid] = [log]
+                else:
+                    lst.append(log)
+            else:
+                miss += 1
             continue
         if windows is None:
-            windows = []
-            for s in spans.values():
-                off = offsets.get(s.host, 0)
-                windows.append((s.start_ns - off, s.end_ns - off, s.end_ns - s.start_ns, s.service, s.span_id))
+            windows = [(b[1], b[2], s.end_ns - s.start_ns, s.service, s.span_id)
+                       for s, b in zip(spans.values(), bounds.values())]
         best = None
-        for lo, hi, dur, svc, sid in windows:
+        service = log.service
+        for lo, hi, dur, svc, wsid in windows:
             if lo - window_ns <= t <= hi + window_ns:
                 # own service first, then spans really holding the log, then the innermost
-                key = (svc != log.service if log.service else False, not lo <= t <= hi, dur, sid)
-                if best is None or key < best[0]:
-                    best = (key, sid)
+                key = (svc != service if service else False, not lo <= t <= hi, dur, wsid)
+                if best is None or key < best:
+                    best = key
         if best is None:
             miss += 1
         else:
-            out[best[1]].append(log)
+            lst = out.get(best[3])
+            if lst is None:
+                out[best[3]] = [log]
+            else:
+                lst.append(log)
     return out, miss
+
+
+def _bounds(spans: dict[str, Span], offsets: dict[str, int]) -> dict[str, tuple[int, int, int]]:
+    """span id -> (its host's offset, corrected start, corrected end)."""
+    get_off = offsets.get
+    out = {}
+    for sid, s in spans.items():
+        off = get_off(s.host, 0)
+        out[sid] = (off, s.start_ns - off, s.end_ns - off)
+    return out
+
+
+def _self_times(spans: dict[str, Span], bounds: dict[str, tuple[int, int, int]],
+                offsets: dict[str, int]) -> dict[str, int]:
+    """span id -> time not covered by any of its children (corrected, clipped to the span)."""
+    children: dict[str, list[tuple[int, int]]] = {}
+    get = spans.get
+    for sid, s in spans.items():
+        pid = s.parent_span_id
+        parent = get(pid)
+        if parent is not None:
+            if s.host != parent.host:
+                ab = _inside_parent(s, parent, offsets)
+            else:  # one clock: no correction can make them disagree
+                ab = bounds[sid][1:]
+            lst = children.get(pid)
+            if lst is None:
+                children[pid] = [ab]
+            else:
+                lst.append(ab)
+    out = {}
+    for pid, kids in children.items():
+        _, start, end = bounds[pid]
+        if len(kids) == 1:
+            a, b = kids[0]
+            covered = (b if b < end else end) - (a if a > start else start) if b > start and a < end else 0
+        else:
+            covered = _union_ns([(max(a, start), min(b, end)) for a, b in kids if b > start and a < end])
+        out[pid] = max(0, end - start - covered)
+    return out
 
 
 def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],
@@ -156,38 +209,25 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
     added; `provenance` is (completed_early, late_amend, version, trace_complete_ns).
     """
     early, amend, version, complete_ns = provenance
-    attached, log_miss = attach_logs(spans, logs, offsets, config.log_window_ns) if logs else ({}, 0)
-    children: dict[str, list[tuple[int, int]]] = {}
-    for s in spans.values():
-        parent = spans.get(s.parent_span_id)
-        if parent is not None:
-            a, b = s.start_ns, s.end_ns
-            if s.host != parent.host:
-                a, b = _inside_parent(s, parent, offsets)
-            else:  # one clock: no correction can make them disagree
-                poff = offsets.get(parent.host, 0)
-                a, b = a - poff, b - poff
-            lst = children.get(s.parent_span_id)
-            if lst is None:
-                children[s.parent_span_id] = [(a, b)]
-            else:
-                lst.append((a, b))
+    bounds = _bounds(spans, offsets)
+    if logs:
+        attached, log_miss = attach_logs(spans, logs, offsets, config.log_window_ns, bounds)
+        get_attached = attached.get
+    else:
+        log_miss, get_attached = 0, _NONE.get
+    self_times = _self_times(spans, bounds, offsets)
     exemplars = metrics.exemplars(trace_id)
     series_for = metrics.series_for
     readings = metrics.readings
     rows = []
+    append = rows.append
     hit = mhit = mmiss = 0
+    any_error = False
     max_err = config.max_error_logs
     cut = config.excerpt_chars
-    for sid, s in spans.items():
-        off = offsets.get(s.host, 0)
-        start = s.start_ns - off
-        end = s.end_ns - off
-        kids = children.get(sid)
-        if kids:
-            clipped = [(max(a, start), min(b, end)) for a, b in kids if b > start and a < end]
-            self_ns = max(0, end - start - _union_ns(clipped))
-        else:
+    for (sid, s), (off, start, end) in zip(spans.items(), bounds.values()):
+        self_ns = self_times.get(sid)
+        if self_ns is None:
             self_ns = end - start
         sources = []
         if s.status_code == STATUS_ERROR:
@@ -196,16 +236,15 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
             sources.append("exception")
         if s.attributes and _http_error(s):
             sources.append("http")
-        slogs = attached.get(sid)
+        slogs = get_attached(sid)
         if slogs:
             sev: dict[str, int] = {}
             rules: set[str] = set()
             errors: list[dict] = []
-            log_ids: list[str] = []
+            log_ids = [lg.id for lg in slogs]
             for lg in slogs:
                 band = severity_name(lg)
                 sev[band] = sev.get(band, 0) + 1
-                log_ids.append(lg.id)
                 if lg.rules:
                     rules.update(lg.rules)
                 if (band == "error" or band == "fatal") and len(errors) < max_err:
@@ -213,7 +252,7 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
             hit += len(slogs)
             if errors:
                 sources.append("log")
-            rule_ids = sorted(rules)
+            rule_ids = sorted(rules) if rules else []
         else:
             sev, errors, log_ids, rule_ids = {}, [], [], []
         series = series_for(s.service, s.instance, s.host)
@@ -229,19 +268,23 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
             mhit += 1
         elif series:
             mmiss += 1
-        if len(sources) > 1:
-            sources.sort()
-        rows.append(CorrelatedSpan(
+        if sources:
+            any_error = True
+            if len(sources) > 1:
+                sources.sort()
+        append(CorrelatedSpan(
             s.trace_id, sid, s.parent_span_id, s.name, s.service, s.instance, s.host, s.kind,
             start, end, s.start_ns, s.end_ns, off, end - start, self_ns,
             s.status_code, s.status_message, bool(sources), sources,
             len(log_ids), sev, rule_ids, errors, log_ids, vals, zs,
-            early, amend, version, complete_ns, peer_of(s),
+            early, amend, version, complete_ns,
+            peer_of(s) if s.attributes and s.kind not in _SERVER_SIDE else "",
             s.resource.get("service.version", "") if s.resource else "",
         ))
-    failing_parents = {r.parent_span_id for r in rows if r.is_error}
-    for r in rows:
-        r.own_error = r.is_error and r.span_id not in failing_parents
+    if any_error:
+        failing_parents = {r.parent_span_id for r in rows if r.is_error}
+        for r in rows:
+            r.own_error = r.is_error and r.span_id not in failing_parents
     stats["log_join_hit"] += hit
     stats["log_join_miss"] += log_miss
     stats["metric_join_hit"] += mhit

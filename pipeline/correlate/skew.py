@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from itertools import chain
+from operator import add, mul
 from zlib import crc32
 
 from pipeline.correlate.config import CorrelateConfig
@@ -170,18 +172,26 @@ class SkewEstimator:
             return cached
         hi = epoch - self.lag_epochs
         lo = hi - self._cfg.skew_history_epochs
-        per_edge: dict[Edge, list[int]] = defaultdict(list)
+        # edge -> each bucket's kept samples (the k lowest hashes), concatenated once per edge
+        per_edge: dict[Edge, list] = {}
         k = self._cfg.skew_samples_per_bucket
+        buckets = self._buckets
         for b in range(lo, hi):
-            edges = self._buckets.get(b)
+            edges = buckets.get(b)
             if not edges:
                 continue
             for edge, sketch in edges.items():
-                if len(sketch) > k:
-                    per_edge[edge].extend(sketch[h] for h in sorted(sketch)[:k])
+                kept = sketch.values() if len(sketch) <= k else [sketch[h] for h in sorted(sketch)[:k]]
+                parts = per_edge.get(edge)
+                if parts is None:
+                    per_edge[edge] = [kept]
                 else:
-                    per_edge[edge].extend(sketch.values())
-        medians = {e: (_median(v), len(v)) for e, v in per_edge.items() if len(v) >= self._cfg.skew_min_samples}
+                    parts.append(kept)
+        medians = {}
+        for edge, parts in per_edge.items():
+            v = sorted(chain.from_iterable(parts))
+            if len(v) >= self._cfg.skew_min_samples:
+                medians[edge] = (v[(len(v) - 1) // 2], len(v))
         table = solve_offsets(medians, self._cfg.max_skew_ns)
         if final:
             self._tables[epoch] = table
@@ -296,10 +306,15 @@ def solve_offsets(edges: dict[Edge, tuple[int, int]], max_skew_ns: int) -> dict[
                     off[other] = off[h] - d
                     comp.append(other)
         comp.sort()
+        # Each sweep sets off[h] = sum((off[o] + d) * n) / sum(n) over h's edges, in that
+        # order; the edges are unpacked once so a sweep runs in C.
+        rows = [(h, [o for o, _, _ in adj[h]], [d for _, d, _ in adj[h]], [n for _, _, n in adj[h]])
+                for h in comp]
+        rows = [(h, others, ds, ns, sum(ns)) for h, others, ds, ns in rows]
+        get = off.__getitem__
         for _ in range(20):
-            for h in comp:
-                tw = sum(n for _, _, n in adj[h])
-                off[h] = sum((off[o] + d) * n for o, d, n in adj[h]) / tw
+            for h, others, ds, ns, tw in rows:
+                off[h] = sum(map(mul, map(add, map(get, others), ds), ns)) / tw
         if len(comp) < MIN_GROUP:
             continue  # too few clocks to tell which are right: left to per-trace resolution
         vals = sorted(off[h] for h in comp)
