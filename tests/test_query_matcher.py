@@ -175,3 +175,14 @@ def test_trailing_repeats_cut_for_scanning_keep_answers():
     want = [tuple(sorted(r.id for r in rules if naive(optimize(parse(r.query)), x))) for x in logs]
     assert m.match_batch(logs) == want
     assert sum(map(bool, want)) >= 8  # the cases really exercise hits
+
+
+def test_every_stored_column_has_a_value_reader():
+    from pipeline.query.fields import COLUMNS
+    from pipeline.query.matcher import _COLUMN_VALUES
+    assert set(COLUMNS.values()) == set(_COLUMN_VALUES)
+    rec = LogRecord(time_ns=0, body="b", service="s", host="h", instance="i", trace_id="t", span_id="p",
+                    severity_text="ERROR")
+    assert {col: read([rec])[0] for col, read in _COLUMN_VALUES.items()} == {
+        "body": "b", "severity_text": "ERROR", "service": "s", "host": "h", "instance": "i", "trace_id": "t",
+        "span_id": "p"}

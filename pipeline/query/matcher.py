@@ -49,11 +49,23 @@ _TRAILING_REPEAT = re2.compile(r"(\[(?:\^\\x\{0\}|[^\^\[\]])[^\[\]]*\])\+\z")
 Values = Callable[[list[LogRecord]], list]
 
 
+# One list comprehension per stored column (fields.COLUMNS): a plain attribute read in a comprehension is
+# about 3x faster per record than mapping operator.attrgetter over the batch.
+_COLUMN_VALUES: dict[str, Values] = {
+    "body": lambda logs: [r.body for r in logs],
+    "severity_text": lambda logs: [r.severity_text for r in logs],
+    "service": lambda logs: [r.service for r in logs],
+    "host": lambda logs: [r.host for r in logs],
+    "instance": lambda logs: [r.instance for r in logs],
+    "trace_id": lambda logs: [r.trace_id for r in logs],
+    "span_id": lambda logs: [r.span_id for r in logs],
+}
+
+
 def _getter(field: str) -> Values:
     col = column_of(field)
     if col:
-        get = operator.attrgetter(col)
-        return lambda logs: list(map(get, logs))
+        return _COLUMN_VALUES[col]  # every value of fields.COLUMNS has one
     return lambda logs: [r.attributes.get(field, "") for r in logs]
 
 
