@@ -28,6 +28,11 @@ from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 
 PREVIEW_BYTES = 512
+# Faust builds its aiokafka consumer with fetch_max_wait_ms=1500 and no setting to change it.
+# The local broker answers a waiting fetch only when that wait runs out, not when data
+# arrives (tests/test_broker_facts.py), which delayed every live record by up to 1.5 s per
+# hop; a real Kafka answers early either way, so a short wait only costs idle polls.
+FETCH_MAX_WAIT_MS = 100
 # How often each worker reports its input partitions' progress (pipeline/progress.py): the
 # join's watermark can trail its slowest input by this much.
 SOURCE_REPORT_S = 0.25
@@ -179,6 +184,15 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                 previous = acked
         ingest.__name__ = f"ingest_{logical.replace('.', '_')}"
         return ingest
+
+    @app.on_partitions_assigned.connect
+    async def shorten_fetch_wait(sender, assigned, **_kwargs) -> None:
+        """Set FETCH_MAX_WAIT_MS on the consumer Faust built (private attributes: if a Faust or
+        aiokafka upgrade moves them, say so instead of failing)."""
+        try:
+            app.consumer._thread._ensure_consumer()._fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        except AttributeError as exc:
+            emit("warning", msg=f"could not shorten the consumer's fetch wait ({exc}); records may wait up to 1.5 s per hop")
 
     logical_of = {settings.topic(logical): logical for logical in INPUT_KINDS}
     for logical in INPUT_KINDS:

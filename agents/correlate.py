@@ -157,6 +157,7 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
         name = settings.topic(logical)
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest",
+                                    fetch_max_wait_ms=100,  # see agents/app.py FETCH_MAX_WAIT_MS
                                     max_partition_fetch_bytes=8 * 1024 * 1024)
         await consumer.start()
         try:

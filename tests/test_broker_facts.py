@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -90,6 +91,46 @@ def test_create_partitions_is_not_supported(broker, topic_prefix):
             await admin.close()
 
     assert run(go()) is False, "create_partitions now works: topics could be grown in place"
+
+
+def test_a_waiting_fetch_is_answered_only_when_its_wait_runs_out(broker, topic_prefix):
+    """Kafka answers a waiting fetch as soon as data arrives; the local broker waits out
+    fetch_max_wait_ms. Faust's consumer asks for 1500 ms, so the worker shortens it
+    (agents/app.py FETCH_MAX_WAIT_MS); if this starts failing, that workaround is moot."""
+    topic = topic_prefix + "longpoll"
+
+    async def latencies(wait_ms: int) -> list[float]:
+        prod = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=0)
+        cons = AIOKafkaConsumer(bootstrap_servers=broker, fetch_max_wait_ms=wait_ms)
+        await prod.start()
+        await cons.start()
+        try:
+            tp = TopicPartition(topic, 0)
+            cons.assign([tp])
+            await cons.seek_to_end(tp)
+            out = []
+            for _ in range(3):
+                await asyncio.sleep(0.3)  # a fetch is waiting on the broker now
+                t0 = time.monotonic()
+                await (await prod.send(topic, b"x"))
+                while not await cons.getmany(tp, timeout_ms=5000):
+                    pass
+                out.append(time.monotonic() - t0)
+            return out
+        finally:
+            await cons.stop()
+            await prod.stop()
+
+    async def go():
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+        await admin.start()
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+        await admin.close()
+        return await latencies(1500), await latencies(100)
+
+    slow, quick = run(go())
+    assert min(slow) > 0.2, ("a waiting fetch is now answered when data arrives", slow)
+    assert max(quick) < 0.2, quick
 
 
 def test_memory_only_restart_loses_topics(tmp_path):
