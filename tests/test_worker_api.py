@@ -42,7 +42,12 @@ def test_worker_serves_traces_it_stored(broker, topic_prefix, tmp_path):
                 pass
             time.sleep(0.5)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        # The worker's figures are refreshed by its progress timer, which may not have run
+        # yet when the trace is already queryable.
         metrics, status = _worker_figures(port)
+        while time.monotonic() < deadline and 'telecorr_worker_records_total{signal="spans"}' not in metrics:
+            time.sleep(0.5)
+            metrics, status = _worker_figures(port)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
