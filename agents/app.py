@@ -58,6 +58,32 @@ def emit(event: str, **fields) -> None:
     sys.stderr.flush()
 
 
+def seek_back_uncommitted_too(consumer) -> None:
+    """Make Faust's "seek back to committed offsets" also rewind partitions with no commit.
+
+    Faust throws away records it fetched while its flow was stopped (a rebalance starting or
+    ending while a fetch was in flight) and then calls `perform_seek` to read them again; but
+    that seeks only partitions whose committed offset is above 0, so on a partition the group
+    has never committed the records were skipped for good. By-trace partitions hit this most:
+    their messages stay unacknowledged while traces are pending, and in the kill tests a
+    worker taking over a dead peer's partitions started them dozens of messages in (lost
+    traces), or lost raw logs and metric points the same way. Rewinding those partitions to
+    the beginning (the group's `earliest` reset) replays at worst, and replays collapse."""
+    if getattr(consumer, "_telecorr_seek_back", False):
+        return
+    faust_seek = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        await faust_seek()
+        committed = await consumer.seek_to_committed()
+        never = {tp: 0 for tp, offset in committed.items() if not offset or offset <= 0}
+        if never:
+            await consumer.seek_wait(never)
+
+    consumer.perform_seek = perform_seek
+    consumer._telecorr_seek_back = True
+
+
 def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = None,
                metrics: WorkerMetrics | None = None) -> faust.App:
     app = faust.App(
@@ -193,6 +219,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
             app.consumer._thread._ensure_consumer()._fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         except AttributeError as exc:
             emit("warning", msg=f"could not shorten the consumer's fetch wait ({exc}); records may wait up to 1.5 s per hop")
+        seek_back_uncommitted_too(app.consumer)
 
     logical_of = {settings.topic(logical): logical for logical in INPUT_KINDS}
     for logical in INPUT_KINDS:
@@ -251,7 +278,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         metrics.observe_lag(await consumer_lag())
         emit("progress", messages=sum(state.messages.values()), records=state.records,
              dead_letters=state.dead_letters, stored=sink.stats.rows, store_failures=sink.stats.failures,
-             correlation=corr.engine.counters(), held_messages=len(corr.held),
+             correlation=corr.engine.counters(), held_messages=len(corr.held), skipped_unowned=corr.skipped,
              by_trace_partitions=sorted(corr.owned), watermark_ns=corr.engine.watermark())
 
     if stop_when_idle_s is not None:

@@ -59,6 +59,16 @@ class Correlation:
         self.offsets: dict[str, int] = {}  # last offsets written to clock_offsets
         self.streams: list = []  # the by-trace agent's stream, once it runs (acks go through it)
         self.owned: set[int] = set()  # by-trace partitions assigned to this worker
+        self.skipped = 0  # messages read from partitions no longer assigned (their owner reads them)
+
+    def adopt(self, partition: int, assignment: set, topic: str) -> bool:
+        """Own a partition the consumer has been assigned but whose assignment signal has not
+        run yet: Faust resumes fetching from a separate task, so the first messages of a newly
+        assigned partition can arrive before `reassign`; skipping them lost their traces."""
+        if TopicPartition(topic, partition) not in assignment:
+            return False
+        self.owned.add(partition)
+        return True
 
     async def reassign(self, partitions: set[int]) -> None:
         """Take a new by-trace assignment: forget what was read from partitions now lost."""
@@ -88,12 +98,17 @@ class Correlation:
             # Acknowledge, per partition, only the oldest messages up to the first one still
             # owed rows: Faust commits past a gap at the head of its acked offsets when nothing
             # has been committed yet, so an out-of-order ack could skip a pending message.
+            # Behind the first pending message of a partition nothing is acked, so nothing
+            # there needs checking either (the held list can be long in a backlog).
             still, blocked = [], set()
             for held in self.held:
                 partition = held.event.message.partition
+                if partition in blocked:
+                    still.append(held)
+                    continue
                 if held.traces:
                     held.traces = {t for t in held.traces if self.engine.is_pending(t)}
-                if held.traces or partition in blocked:
+                if held.traces:
                     blocked.add(partition)
                     still.append(held)
                 else:
@@ -127,9 +142,12 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
     @app.agent(topic, name="telecorr.correlate")
     async def correlate(stream):
         corr.streams.append(stream)
+        name = topic.get_topic_name()
         async for events in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
             for event in events:
-                if event.message.partition not in corr.owned:
+                if event.message.partition not in corr.owned and not corr.adopt(
+                        event.message.partition, app.consumer.assignment(), name):
+                    corr.skipped += 1
                     continue  # fetched before a rebalance took the partition away: its owner reads it
                 try:
                     spans, logs, progress = read_by_trace(event.message.value)
