@@ -22,17 +22,13 @@ import orjson
 from agents.correlate import wire
 from pipeline.config import Settings, read_topics
 from pipeline.ingest import INPUT_KINDS, Ingestor
+from pipeline.kafka_io import FETCH_MAX_WAIT_MS
 from pipeline.progress import JOIN_INPUTS, SourceProgress, newest_time, source_name
 from pipeline.route import by_trace_messages, metric_message, progress_message
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 
 PREVIEW_BYTES = 512
-# Faust builds its aiokafka consumer with fetch_max_wait_ms=1500 and no setting to change it.
-# The local broker answers a waiting fetch only when that wait runs out, not when data
-# arrives (tests/test_broker_facts.py), which delayed every live record by up to 1.5 s per
-# hop; a real Kafka answers early either way, so a short wait only costs idle polls.
-FETCH_MAX_WAIT_MS = 100
 # How often each worker reports its input partitions' progress (pipeline/progress.py): the
 # join's watermark can trail its slowest input by this much.
 SOURCE_REPORT_S = 0.25
@@ -74,9 +70,8 @@ def seek_back_uncommitted_too(consumer) -> None:
     faust_seek = consumer.perform_seek
 
     async def perform_seek() -> None:
-        await faust_seek()
-        committed = await consumer.seek_to_committed()
-        never = {tp: 0 for tp, offset in committed.items() if not offset or offset <= 0}
+        await faust_seek()  # it has just recorded each partition's commit above 0
+        never = {tp: 0 for tp in consumer.assignment() if not consumer._committed_offset.get(tp)}
         if never:
             await consumer.seek_wait(never)
 
@@ -213,8 +208,8 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
 
     @app.on_partitions_assigned.connect
     async def shorten_fetch_wait(sender, assigned, **_kwargs) -> None:
-        """Set FETCH_MAX_WAIT_MS on the consumer Faust built (private attributes: if a Faust or
-        aiokafka upgrade moves them, say so instead of failing)."""
+        """Set FETCH_MAX_WAIT_MS on the consumer Faust built, which hard-codes 1500 ms (private
+        attributes: if a Faust or aiokafka upgrade moves them, say so instead of failing)."""
         try:
             app.consumer._thread._ensure_consumer()._fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         except AttributeError as exc:

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pipeline.config import Settings, read_topics
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
+from pipeline.kafka_io import FETCH_MAX_WAIT_MS
 from pipeline.progress import SpreadProgress, expected_sources
 from pipeline.route import read_by_trace, read_metrics, read_progress
 from pipeline.store.writer import Sink
@@ -175,7 +176,7 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
         name = settings.topic(logical)
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest",
-                                    fetch_max_wait_ms=100,  # see agents/app.py FETCH_MAX_WAIT_MS
+                                    fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
                                     max_partition_fetch_bytes=8 * 1024 * 1024)
         await consumer.start()
         try:

@@ -265,8 +265,8 @@ def section_e2e(args: argparse.Namespace, broker: str, work: Path) -> dict:
     # during its first minutes (see section_engine), which is part of the figure. A backlog
     # longer than max_lateness_s (300 s) is fine: the watermark waits for the slowest input
     # (--e2e-seconds 480 checks it; the too-late counters are printed).
-    rps, seconds = (100, 40) if args.quick else (100, 200)
-    rps, seconds = args.e2e_rps or rps, args.e2e_seconds or seconds
+    rps = args.e2e_rps or 100
+    seconds = args.e2e_seconds or (40 if args.quick else 200)
     msgs, counts = shop(rps, seconds, args.seed)
     records = counts["spans"] + counts["logs"] + counts["metrics"]
     prefix = "tput."

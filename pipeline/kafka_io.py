@@ -19,6 +19,11 @@ from pipeline.config import Settings, read_topics
 
 # One produce request carries at most this many bytes; also the broker-side message limit we assume.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+# How long a consumer's fetch may wait for data. The local broker answers a waiting fetch only
+# when that wait runs out, not when data arrives (tests/test_broker_facts.py), so aiokafka's
+# 500 ms default, and Faust's fixed 1500 ms, delay every live record by that much per hop; a
+# real Kafka answers early either way, so a short wait only costs idle polls.
+FETCH_MAX_WAIT_MS = 100
 
 
 class BrokerUnavailable(RuntimeError):
