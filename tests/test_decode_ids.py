@@ -81,3 +81,12 @@ def test_raw_lines_repeated_in_other_messages_stay_apart_and_a_replay_keeps_its_
     replay = decode_batch("raw_logs", [msg], [2_000]).logs  # the second message again, after a crash
     assert [x.id for x in replay] == [x.id for x in first[2:]]
     assert [x.time_ns for x in replay] == [2_000, 2_000]
+
+
+def test_content_ids_are_the_ones_earlier_versions_stored():
+    # Ids already in ClickHouse must keep matching replays, so the hash input may never change.
+    from pipeline.model import content_id
+    assert content_id() == "cae66941d9efbd404e4d88758ea67670"
+    assert content_id(1) == "3e72a0b436aa4b34e5e93468af324544"
+    assert (content_id(1_700_000_000_000_000_001, "checkout", None, ("k", "v"), "é\udc80")
+            == "fdfd9e5896b8c92d8aa46686cdffaa5b")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import Settings
-from pipeline.model import LogRecord
+from pipeline.model import LogRecord, MetricPoint
 from pipeline.store import rows
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import client_insert
@@ -43,3 +43,16 @@ def test_rows_neither_encoding_can_carry_raise_instead_of_vanishing(ch_client):
     with pytest.raises(UnicodeEncodeError):
         client_insert(ch_client)("logs", rows.log_columns(logs), rows.LOG_COLUMNS)
     assert ch_client.query("SELECT count() FROM logs").result_rows == [(0,)]
+
+
+
+def test_a_record_repeated_inside_one_insert_reads_once_on_either_path(ch_client):
+    # Inserts skip the per-block merge (optimize_on_insert=0): FINAL must still collapse repeats.
+    migrate(ch_client, Settings())
+    insert = client_insert(ch_client)
+    insert("logs", rows.log_columns(_logs() + _logs()), rows.LOG_COLUMNS)  # JSON path
+    points = [MetricPoint(name="cpu", type="gauge", time_ns=1_700_000_000_000_000_000 + i, value=float(i),
+                          service="cart", id=f"{i:032x}") for i in range(3)]
+    insert("metrics", rows.metric_columns(points + points), rows.METRIC_COLUMNS)  # always Native
+    assert ch_client.query("SELECT count() FROM logs FINAL").result_rows == [(len(_logs()),)]
+    assert ch_client.query("SELECT count() FROM metrics FINAL").result_rows == [(len(points),)]
