@@ -24,7 +24,7 @@ from pipeline.config import Settings, read_topics
 from pipeline.ingest import INPUT_KINDS, Ingestor
 from pipeline.kafka_io import FETCH_MAX_WAIT_MS
 from pipeline.progress import JOIN_INPUTS, SourceProgress, newest_time, source_name
-from pipeline.route import by_trace_messages, metric_message, progress_message
+from pipeline.route import by_trace_messages, metric_messages, progress_message
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 
@@ -113,7 +113,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         sends = [await by_trace.send(key=b"%d" % p, value=v, partition=p)
                  for p, v in by_trace_messages(batch.spans, batch.logs, by_trace_partitions)]
         if batch.metrics:
-            sends.append(await metrics_topic.send(value=metric_message(batch.metrics)))
+            sends += [await metrics_topic.send(value=v) for v in metric_messages(batch.metrics)]
         await asyncio.gather(*sends)
 
     async def dead_letter(topic: str, events: list, errors: list) -> list[tuple]:
@@ -181,6 +181,15 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                     state.dead_letters += len(dlq_rows)
                     state.messages[logical] += len(events)
                     metrics.batch_seconds.labels(stage="store").observe(time.perf_counter() - started)
+                except Exception as exc:  # noqa: BLE001 - reported, then the worker stops
+                    # The store retries by itself, so this is a send that cannot succeed. The
+                    # batches behind this one wait for it (acks stay in order): rather than stall
+                    # silently, stop the worker loudly. Nothing past this batch was acknowledged,
+                    # so a restarted worker reads it again.
+                    if not acked.done():
+                        acked.set_exception(exc)
+                    emit("error", msg=f"could not deliver a batch from {logical}: {type(exc).__name__}: {exc}")
+                    await app.crash(exc)
                 finally:
                     state.in_flight -= 1
                     state.last_activity = time.monotonic()

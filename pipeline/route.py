@@ -1,10 +1,11 @@
 """Re-keying for the join: normalised spans and logs to the by-trace topic, metric points to
 the metrics topic that every worker reads.
 
-Records travel in batches, one Kafka message per target partition per consumed batch, not one
-message per record: the partition is chosen from the trace id, so every record of a trace
-lands on one partition (co-partitioning) while the message rate stays low. Values are JSON
-(orjson serialises the model's slots dataclasses directly).
+Records travel in batches, one Kafka message per target partition per consumed batch (split
+further only to stay under MAX_MESSAGE_BYTES), not one message per record: the partition is
+chosen from the trace id, so every record of a trace lands on one partition (co-partitioning)
+while the message rate stays low. Values are JSON (orjson serialises the model's slots
+dataclasses directly).
 """
 
 from __future__ import annotations
@@ -24,10 +25,56 @@ def trace_partition(trace_id: str, partitions: int) -> int:
 
 Progress = dict[str, tuple[int | None, bool]]  # source -> (newest event time forwarded, behind?)
 
+# Largest value one re-keyed message may have. A consumed batch can hold 100k records (500
+# messages of 200), tens of MB as JSON: one message per partition of that is refused by the
+# producer (8 MiB request limit) and by a stock Kafka broker (about 1 MB), and a refused send
+# would hold the batch forever. 1 MiB keeps a few hundred to a thousand records per message.
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+_SAMPLE = 64  # records serialised to estimate a list's size per record
+
+
+def _cut(items: list, limit: int) -> list[list]:
+    """Pieces of `items` that should each serialise to about 80 % of `limit`, judged from a
+    sample, so a large list is serialised once rather than whole and then again in pieces."""
+    if len(items) <= _SAMPLE:
+        return [items] if items else []
+    step = max(1, int(limit * 0.8 * _SAMPLE / len(orjson.dumps(items[:_SAMPLE]))))
+    return [items[i:i + step] for i in range(0, len(items), step)]
+
+
+def _pack(spans: list, logs: list, progress: Progress | None, limit: int) -> list[bytes]:
+    """JSON values carrying these records, each at most `limit` bytes unless it holds a
+    single record; progress rides on the last one, after every record it speaks for."""
+    span_cuts, log_cuts = _cut(spans, limit), _cut(logs, limit)
+    if len(span_cuts) > 1 or len(log_cuts) > 1:
+        parts = [(s, []) for s in span_cuts] + [([], lg) for lg in log_cuts]
+    else:
+        parts = [(spans, logs)]
+    last = len(parts) - 1
+    return [v for i, (s, lg) in enumerate(parts) for v in _fit(s, lg, progress if i == last else None, limit)]
+
+
+def _fit(spans: list, logs: list, progress: Progress | None, limit: int) -> list[bytes]:
+    doc = {"spans": spans, "logs": logs, "progress": progress} if progress else {"spans": spans, "logs": logs}
+    value = orjson.dumps(doc)
+    if len(value) <= limit or len(spans) + len(logs) <= 1:
+        return [value]
+    # The estimate was low for this piece: spans apart from logs, or halves of one list.
+    if spans and logs:
+        return _fit(spans, [], None, limit) + _fit([], logs, progress, limit)
+    half = len(spans or logs) // 2
+    if spans:
+        return _fit(spans[:half], [], None, limit) + _fit(spans[half:], [], progress, limit)
+    return _fit([], logs[:half], None, limit) + _fit([], logs[half:], progress, limit)
+
 
 def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
-                      progress: Progress | None = None) -> list[tuple[int, bytes]]:
-    """(partition, value) messages carrying every span and every log that has a trace id.
+                      progress: Progress | None = None,
+                      limit: int = MAX_MESSAGE_BYTES) -> list[tuple[int, bytes]]:
+    """(partition, value) messages carrying every span and every log that has a trace id,
+    in order per partition, each value at most `limit` bytes (or one record).
 
     With `progress`, every partition gets a message carrying it, records or not: a
     partition's watermark must hear from every source that is behind (see
@@ -38,11 +85,9 @@ def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
     for r in logs:
         if r.trace_id:
             groups[trace_partition(r.trace_id, partitions)][1].append(r)
-    if not progress:
-        return [(p, orjson.dumps({"spans": g[0], "logs": g[1]})) for p, g in sorted(groups.items())]
+    targets = range(partitions) if progress else sorted(groups)
     empty: tuple[list, list] = ([], [])
-    return [(p, orjson.dumps({"spans": g[0], "logs": g[1], "progress": progress}))
-            for p, g in ((p, groups.get(p, empty)) for p in range(partitions))]
+    return [(p, value) for p in targets for value in _pack(*groups.get(p, empty), progress, limit)]
 
 
 def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], Progress]:
@@ -61,8 +106,17 @@ def read_progress(value: bytes) -> Progress:
     return {src: (None if t is None else int(t), bool(behind)) for src, (t, behind) in orjson.loads(value).items()}
 
 
-def metric_message(points: list[MetricPoint]) -> bytes:
-    return orjson.dumps(points)
+def metric_messages(points: list[MetricPoint], limit: int = MAX_MESSAGE_BYTES) -> list[bytes]:
+    """JSON lists of points, each at most `limit` bytes (or one point)."""
+    out: list[bytes] = []
+    for part in _cut(points, limit) or [[]]:
+        value = orjson.dumps(part)
+        if len(value) <= limit or len(part) <= 1:
+            out.append(value)
+        else:  # the sample under-estimated this piece
+            half = len(part) // 2
+            out += metric_messages(part[:half], limit) + metric_messages(part[half:], limit)
+    return out
 
 
 def read_metrics(value: bytes) -> list[MetricPoint]:

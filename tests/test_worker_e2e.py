@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from pipeline.config import Settings
+from pipeline.config import Settings, read_topics
 from pipeline.kafka_io import publish
+from pipeline.route import trace_partition
 from tests import otlp_samples as S
 from tests.workerproc import StderrFollower, events, run_worker, sql, start_worker, worker_env
 
@@ -211,3 +214,54 @@ def test_store_outage_pauses_consumption_and_loses_nothing(broker, topic_prefix,
     assert any(e["store_failures"] > 0 and e["stored"]["spans"] == 0 for e in progress), \
         "during the outage nothing is stored and the writer keeps retrying"
     assert sql(tmp_path / "ch", "SELECT count() c FROM spans FINAL")[0]["c"] == 50 * 100
+
+
+def test_a_batch_too_big_for_one_by_trace_message_still_reaches_the_join(broker, topic_prefix, tmp_path):
+    # Every log here belongs to a trace on by-trace partition 0, so a consumed batch of them
+    # (up to 500 messages of 200 logs) re-keys to one partition: tens of MB as one message,
+    # more than the producer sends. The worker once stalled there for good, storing nothing
+    # more; the re-keyed records must be split into messages that fit.
+    settings = Settings(broker=broker, topic_prefix=topic_prefix)
+    partitions = dict(read_topics())["telemetry.by_trace"]
+    seeds = [s for s in range(1, 10_000) if trace_partition(S.ids(s, 0)[0], partitions) == 0][:400]
+    publish(settings, (("otlp_logs", None, S.logs(s, 200)[0]) for s in seeds))
+    rc, err = run_worker(worker_env(broker, topic_prefix, tmp_path / "ch"), idle_s=3, timeout=240)
+    assert rc == 0, err[-3000:]
+    assert "Crashed" not in err and '"event":"error"' not in err, err[-3000:]
+    done = [e for e in events(err) if e["event"] == "idle-stop"][-1]
+    assert done["correlation"]["logs_in"] == len(seeds) * 200
+    assert sql(tmp_path / "ch", "SELECT uniqExact(id) u FROM logs FINAL")[0]["u"] == len(seeds) * 200
+
+
+# Runs the worker with every re-keyed message that carries records made too big to send: a
+# send the producer refuses, as an undersized broker limit would.
+_REFUSED_SENDS = """
+import sys
+import agents.app
+from pipeline.cli import main
+plain = agents.app.by_trace_messages
+def oversized(spans, logs, *args, **kwargs):
+    pad = b" " * (9 << 20) if spans or logs else b""
+    return [(p, v + pad) for p, v in plain(spans, logs, *args, **kwargs)]
+agents.app.by_trace_messages = oversized
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_send_that_cannot_succeed_stops_the_worker_loudly_and_a_restart_loses_nothing(
+        broker, topic_prefix, tmp_path):
+    settings = Settings(broker=broker, topic_prefix=topic_prefix)
+    publish(settings, (("otlp_logs", None, S.logs(s, 100)[0]) for s in range(1, 21)))
+    env = worker_env(broker, topic_prefix, tmp_path / "ch")
+    failed = subprocess.run([sys.executable, "-c", _REFUSED_SENDS, "worker", "--stop-when-idle", "3"],
+                            env=env, capture_output=True, text=True, timeout=90)
+    assert failed.returncode != 0, "the worker must not stall (or exit cleanly) on a batch it cannot deliver"
+    errors = [e for e in events(failed.stderr) if e["event"] == "error"]
+    assert errors and "could not deliver a batch from otlp_logs" in errors[0]["msg"], failed.stderr[-3000:]
+
+    rc, err = run_worker(env)  # the same group, sends working again: it reads the batch again
+    assert rc == 0, err[-3000:]
+    counts = sql(tmp_path / "ch", "SELECT count() c, uniqExact(id) u FROM logs FINAL")[0]
+    assert counts == {"c": 20 * 100, "u": 20 * 100}
+    done = [e for e in events(err) if e["event"] == "idle-stop"][-1]
+    assert done["correlation"]["logs_in"] == 20 * 100
