@@ -21,6 +21,7 @@ import orjson
 
 from agents.correlate import wire
 from pipeline.config import Settings, read_topics
+from pipeline.deadletter import dlq_message
 from pipeline.ingest import INPUT_KINDS, Ingestor
 from pipeline.kafka_io import FETCH_MAX_WAIT_MS
 from pipeline.progress import JOIN_INPUTS, SourceProgress, newest_time, source_name
@@ -28,7 +29,6 @@ from pipeline.route import by_trace_messages, metric_messages, progress_message
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 
-PREVIEW_BYTES = 512
 # How often each worker reports its input partitions' progress (pipeline/progress.py): the
 # join's watermark can trail its slowest input by this much.
 SOURCE_REPORT_S = 0.25
@@ -121,14 +121,9 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         rows, sends = [], []
         for err in errors:
             msg = events[err.index].message
-            value = msg.value or b""
-            headers = [("telecorr.reason", err.reason.encode()),
-                       ("telecorr.source.topic", msg.topic.encode()),
-                       ("telecorr.source.partition", str(msg.partition).encode()),
-                       ("telecorr.source.offset", str(msg.offset).encode())]
+            value, headers, row = dlq_message(msg.topic, msg.partition, msg.offset, msg.value, err.reason)
             sends.append(await dlq.send(key=msg.topic.encode(), value=value, headers=headers))
-            rows.append((msg.topic, msg.partition, msg.offset, err.reason, len(value),
-                         value[:PREVIEW_BYTES].decode("utf-8", "backslashreplace")))
+            rows.append(row)
         await asyncio.gather(*sends)  # delivered before the source message is acknowledged
         return rows
 

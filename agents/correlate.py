@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pipeline.config import Settings, read_topics
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
+from pipeline.deadletter import dlq_message
 from pipeline.kafka_io import FETCH_MAX_WAIT_MS
 from pipeline.progress import SpreadProgress, expected_sources
 from pipeline.route import read_by_trace, read_metrics, read_progress
@@ -132,13 +133,9 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
     async def dead_letter(msg, reason: str) -> None:
         """A by-trace message the engine cannot read (a bug or a foreign producer): to the DLQ
         with its reason, like undecodable input, instead of stopping the agent."""
-        value = msg.value or b""
-        headers = [("telecorr.reason", reason.encode()), ("telecorr.source.topic", msg.topic.encode()),
-                   ("telecorr.source.partition", str(msg.partition).encode()),
-                   ("telecorr.source.offset", str(msg.offset).encode())]
+        value, headers, row = dlq_message(msg.topic, msg.partition, msg.offset, msg.value, reason)
         await (await dlq.send(key=msg.topic.encode(), value=value, headers=headers))
-        await sink.write({"dlq": [(msg.topic, msg.partition, msg.offset, reason, len(value),
-                                   value[:512].decode("utf-8", "backslashreplace"))]})
+        await sink.write({"dlq": [row]})
 
     @app.agent(topic, name="telecorr.correlate")
     async def correlate(stream):

@@ -152,6 +152,11 @@ def main() -> None:
         stored = sum(stop["stored"].get(t, 0) for t in ("spans", "logs", "metrics"))
         if stored != total:
             raise SystemExit(f"worker stored {stored} of {total} records")
+        # Stored is not enough: a batch whose re-keying for the join failed was stored but
+        # never acknowledged (and, before that was fixed, the worker went idle past it).
+        acked = sum(stop["records"].values())
+        if acked != total:
+            raise SystemExit(f"worker stored every record but fully handled only {acked} of {total}")
         pipe_s = stop["last_batch_ts"] - stop["first_batch_ts"]
         pipe_rate = total / pipe_s
     finally:
