@@ -79,14 +79,16 @@ class SourceProgress:
     def report(self, partition: int, end: int | None, position: int | None) -> Report:
         """This partition's report, given the broker's end offset as last fetched (None if
         not known yet) and the consumer's position. Behind while messages exist that no
-        batch has taken yet (a backlog), while the end is unknown, or while its first batch
-        is still on its way: a source that has forwarded nothing gives the join no time to
-        wait for. Batches in flight after that do not count: live input always has one, and
-        the join allows a behind source one inactivity gap anyway (Correlator._update_cap)."""
+        batch has taken yet (a backlog), while the end is unknown, or while a batch is still
+        on its way: its records may be older than anything forwarded since, and metric points
+        never amend a row, so a span completed before its host's points arrive keeps a row
+        without them for good. Live input nearly always has a batch in flight; that costs
+        little, because the join lets a behind source run one inactivity gap past its newest
+        forwarded record (Correlator._update_cap), which a dense source always has."""
         taken, done = self._taken.get(partition), self._done.get(partition)
         next_offset = taken + 1 if taken is not None else position
-        starting = taken is not None and done is None
-        behind = end is None or next_offset is None or starting or end > next_offset
+        in_flight = taken is not None and (done is None or taken > done)
+        behind = end is None or next_offset is None or in_flight or end > next_offset
         return self._newest.get(partition), behind
 
 

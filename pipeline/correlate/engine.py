@@ -238,8 +238,8 @@ class Correlator:
     def _update_cap(self, partition: int) -> None:
         """The partition's watermark cap: one inactivity gap past the slowest behind source's
         progress, so a trace completes only once every source has forwarded up to its newest
-        record (and a source keeping up, a batch or a sparse metric sample behind the others,
-        costs no freshness). Nothing may move before every expected source has reported (a
+        record (a dense source with a batch in flight costs no freshness: it has forwarded
+        records about as new as any the partition holds). Nothing may move before every expected source has reported (a
         source behind that has not yet forwarded any record, or one not heard from, holds
         everything)."""
         known = self._sources.get(partition, {})
