@@ -239,9 +239,9 @@ class Correlator:
         """The partition's watermark cap: one inactivity gap past the slowest behind source's
         progress, so a trace completes only once every source has forwarded up to its newest
         record (a dense source with a batch in flight costs no freshness: it has forwarded
-        records about as new as any the partition holds). Nothing may move before every expected source has reported (a
-        source behind that has not yet forwarded any record, or one not heard from, holds
-        everything)."""
+        records about as new as any the partition holds). Nothing may move before every
+        expected source has reported (a source behind that has not yet forwarded any
+        record, or one not heard from, holds everything)."""
         known = self._sources.get(partition, {})
         gap = self.config.inactivity_ns
         cap = 1 << 62
