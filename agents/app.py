@@ -238,6 +238,12 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                 out[(tp.topic, tp.partition)] = end - pos
         return out
 
+    earliest: dict = {}  # each input partition's earliest offset, asked once per assignment
+
+    @app.on_partitions_assigned.connect
+    async def forget_earliest(sender, assigned, **_kwargs) -> None:
+        earliest.clear()
+
     @app.timer(interval=SOURCE_REPORT_S)
     async def report_sources() -> None:
         """Tell every by-trace partition how far each input partition this worker owns has
@@ -245,16 +251,24 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         if state.stopping:
             return
         report = {}
-        for tp in app.consumer.assignment():
-            logical = logical_of.get(tp.topic)
-            if logical not in JOIN_INPUTS:
-                continue
+        inputs = [tp for tp in app.consumer.assignment() if logical_of.get(tp.topic) in JOIN_INPUTS]
+        if any(tp not in earliest for tp in inputs):
+            try:
+                earliest.update(await app.consumer.earliest_offsets(*inputs))
+            except Exception:  # noqa: BLE001 - mid-rebalance: asked again next time
+                pass
+        for tp in inputs:
+            logical = logical_of[tp.topic]
             try:
                 end = app.consumer.highwater(tp)
                 position = await app.consumer.position(tp)
             except Exception:  # noqa: BLE001 - mid-rebalance: no position yet, so "behind"
                 end = position = None
-            report[source_name(logical, tp.partition)] = sources[logical].report(tp.partition, end, position)
+            # Where this worker's agent began: Faust records the group's commit when it seeks
+            # there after an assignment (0 and "none" look alike; the earliest offset covers both).
+            start = max(app.consumer._committed_offset.get(tp) or 0, earliest.get(tp, 0)) \
+                if tp in earliest else None
+            report[source_name(logical, tp.partition)] = sources[logical].report(tp.partition, end, position, start)
         # Metric sources report on the metrics topic, behind their points (the join reads
         # that topic apart from the by-trace one); the others on every by-trace partition.
         points = {s: r for s, r in report.items() if s.startswith("otlp_metrics/")}

@@ -76,10 +76,14 @@ class SourceProgress:
         if newest is not None and newest > self._newest.get(partition, -(1 << 62)):
             self._newest[partition] = newest
 
-    def report(self, partition: int, end: int | None, position: int | None) -> Report:
+    def report(self, partition: int, end: int | None, position: int | None,
+               start: int | None = None) -> Report:
         """This partition's report, given the broker's end offset as last fetched (None if
-        not known yet) and the consumer's position. Behind while messages exist that no
-        batch has taken yet (a backlog), while the end is unknown, or while a batch is still
+        not known yet), the consumer's fetch position and `start`, the first offset this
+        worker's agent was to take (the group's commit, else the partition's earliest).
+        Behind while messages exist that no batch has taken yet (a backlog, including
+        messages fetched but not yet taken before the first batch: at start-up the whole
+        backlog can be fetched at once), while the end is unknown, or while a batch is still
         on its way: its records may be older than anything forwarded since, and metric points
         never amend a row, so a span completed before its host's points arrive keeps a row
         without them for good. Live input nearly always has a batch in flight; that costs
@@ -88,7 +92,8 @@ class SourceProgress:
         taken, done = self._taken.get(partition), self._done.get(partition)
         next_offset = taken + 1 if taken is not None else position
         in_flight = taken is not None and (done is None or taken > done)
-        behind = end is None or next_offset is None or in_flight or end > next_offset
+        fetched_untaken = taken is None and None not in (start, position) and position > start
+        behind = end is None or next_offset is None or in_flight or fetched_untaken or end > next_offset
         return self._newest.get(partition), behind
 
 

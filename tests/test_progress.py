@@ -35,6 +35,12 @@ def test_a_partition_is_behind_while_it_has_a_backlog_or_a_batch_on_its_way():
     p.forwarded(1, 9, 300)  # an older batch finishing later does not move time back
     assert p.report(1, 10, 10) == (500, False)
     assert p.report(1, 12, 10) == (500, True)  # more arrived
+    r = SourceProgress("otlp_metrics")
+    # At start-up the whole backlog can be fetched before the agent takes its first batch:
+    # the position is then at the end, yet nothing has been taken from `start` on.
+    assert r.report(0, 40, 40, start=0) == (None, True)
+    assert r.report(0, 40, 40, start=40) == (None, False)  # all of it handled by an earlier run
+    assert r.report(0, 40, 40) == (None, False)  # start not known yet: as before
     q = SourceProgress("otlp_logs")
     q.taken(0, 3)
     assert q.report(0, 4, 4) == (None, True)  # first batch in flight: the join must wait for it
