@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 
 import orjson
 
@@ -44,30 +45,38 @@ def _cut(items: list, limit: int) -> list[list]:
     return [items[i:i + step] for i in range(0, len(items), step)]
 
 
+def _halves(items: list, encode: Callable[[list, bool], bytes], limit: int, last: bool = True) -> list[bytes]:
+    """encode(items, last) as one value, or halved until each value is at most `limit` bytes
+    (a single item goes as it is); `last` is true only for the final piece."""
+    value = encode(items, last)
+    if len(value) <= limit or len(items) <= 1:
+        return [value]
+    half = len(items) // 2
+    return _halves(items[:half], encode, limit, False) + _halves(items[half:], encode, limit, last)
+
+
 def _pack(spans: list, logs: list, progress: Progress | None, limit: int) -> list[bytes]:
     """JSON values carrying these records, each at most `limit` bytes unless it holds a
     single record; progress rides on the last one, after every record it speaks for."""
+    def doc(s: list, lg: list, last: bool) -> bytes:
+        return orjson.dumps({"spans": s, "logs": lg, "progress": progress} if progress and last
+                            else {"spans": s, "logs": lg})
+
     span_cuts, log_cuts = _cut(spans, limit), _cut(logs, limit)
-    if len(span_cuts) > 1 or len(log_cuts) > 1:
-        parts = [(s, []) for s in span_cuts] + [([], lg) for lg in log_cuts]
-    else:
-        parts = [(spans, logs)]
-    last = len(parts) - 1
-    return [v for i, (s, lg) in enumerate(parts) for v in _fit(s, lg, progress if i == last else None, limit)]
+    if len(span_cuts) <= 1 and len(log_cuts) <= 1:
+        value = doc(spans, logs, True)
+        if len(value) <= limit or len(spans) + len(logs) <= 1:
+            return [value]
+    # Spans apart from logs, in pieces sized from a sample, each halved if the sample was low.
+    pieces = [(s, True) for s in span_cuts] + [(lg, False) for lg in log_cuts]
+    out: list[bytes] = []
+    for i, (items, are_spans) in enumerate(pieces):
+        final = i == len(pieces) - 1
 
-
-def _fit(spans: list, logs: list, progress: Progress | None, limit: int) -> list[bytes]:
-    doc = {"spans": spans, "logs": logs, "progress": progress} if progress else {"spans": spans, "logs": logs}
-    value = orjson.dumps(doc)
-    if len(value) <= limit or len(spans) + len(logs) <= 1:
-        return [value]
-    # The estimate was low for this piece: spans apart from logs, or halves of one list.
-    if spans and logs:
-        return _fit(spans, [], None, limit) + _fit([], logs, progress, limit)
-    half = len(spans or logs) // 2
-    if spans:
-        return _fit(spans[:half], [], None, limit) + _fit(spans[half:], [], progress, limit)
-    return _fit([], logs[:half], None, limit) + _fit([], logs[half:], progress, limit)
+        def encode(x: list, last: bool, are_spans: bool = are_spans, final: bool = final) -> bytes:
+            return doc(x, [], final and last) if are_spans else doc([], x, final and last)
+        out += _halves(items, encode, limit)
+    return out
 
 
 def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
@@ -108,15 +117,8 @@ def read_progress(value: bytes) -> Progress:
 
 def metric_messages(points: list[MetricPoint], limit: int = MAX_MESSAGE_BYTES) -> list[bytes]:
     """JSON lists of points, each at most `limit` bytes (or one point)."""
-    out: list[bytes] = []
-    for part in _cut(points, limit) or [[]]:
-        value = orjson.dumps(part)
-        if len(value) <= limit or len(part) <= 1:
-            out.append(value)
-        else:  # the sample under-estimated this piece
-            half = len(part) // 2
-            out += metric_messages(part[:half], limit) + metric_messages(part[half:], limit)
-    return out
+    return [v for part in _cut(points, limit) or [[]]
+            for v in _halves(part, lambda x, _last: orjson.dumps(x), limit)]
 
 
 def read_metrics(value: bytes) -> list[MetricPoint]:
