@@ -116,6 +116,13 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
             sends += [await metrics_topic.send(value=v) for v in metric_messages(batch.metrics)]
         await asyncio.gather(*sends)
 
+    async def announce_rejected(letters: list) -> None:
+        """Rows the store refused for good (pipeline/store/failures.py) also go on the DLQ topic."""
+        await asyncio.gather(*[await dlq.send(key=row[0].encode(), value=value, headers=headers)
+                               for value, headers, row in letters])
+
+    sink.on_reject = announce_rejected
+
     async def dead_letter(topic: str, events: list, errors: list) -> list[tuple]:
         """Send each undecodable message to the DLQ (original bytes, where it came from, why)."""
         rows, sends = [], []
