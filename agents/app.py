@@ -136,6 +136,8 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
 
     sources: dict[str, SourceProgress] = {}
 
+    ahead = int(settings.max_skew_s * 1e9)  # how far past its Kafka time a record moves progress
+
     def make_agent(logical: str):
         progress = sources[logical] = SourceProgress(logical)
 
@@ -150,7 +152,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                 stamps.append(int((e.message.timestamp or 0) * 1e9))
             batch, each = ingestor.process_sources(logical, list(parts.values()))
             ends = {p: max(events[i].message.offset for i in idx) for p, (idx, _, _) in parts.items()}
-            return batch, [(p, ends[p], newest_time(res.spans, res.logs, res.metrics)) for p, res in zip(parts, each)]
+            return batch, [(p, ends[p], newest_time(res.spans, res.logs, res.metrics, ahead)) for p, res in zip(parts, each)]
 
         async def ingest(stream):
             loop = asyncio.get_running_loop()

@@ -35,6 +35,7 @@ def decode_batch(kind: str, values: list[bytes], timestamps_ns: list[int]) -> De
         errors: list[str] = []
         if type(value) is not bytes:
             value = bytes(value) if value is not None else b""  # bytearray/memoryview; None = tombstone
+        first_span, first_log = len(out.spans), len(out.logs)
         try:
             if kind == "raw_logs":
                 decode_raw_lines(value, ts, out)
@@ -49,4 +50,8 @@ def decode_batch(kind: str, values: list[bytes], timestamps_ns: list[int]) -> De
         except Exception as exc:  # last resort: a decoder bug must not stop the worker
             errors = [f"internal decoder error ({type(exc).__name__}: {exc}); please report"]
         out.errors.extend(DecodeError(index, reason) for reason in errors)
+        for rec in out.spans[first_span:]:
+            rec.kafka_ns = ts
+        for rec in out.logs[first_log:]:
+            rec.kafka_ns = ts
     return out
