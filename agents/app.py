@@ -21,7 +21,7 @@ import orjson
 
 from agents.correlate import wire
 from pipeline.config import Settings, read_topics
-from pipeline.deadletter import dlq_message
+from pipeline.deadletter import dlq_message, per_message
 from pipeline.ingest import INPUT_KINDS, Ingestor
 from pipeline.kafka_io import FETCH_MAX_WAIT_MS
 from pipeline.progress import JOIN_INPUTS, SourceProgress, newest_time, source_name
@@ -124,11 +124,13 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
     sink.on_reject = announce_rejected
 
     async def dead_letter(topic: str, events: list, errors: list) -> list[tuple]:
-        """Send each undecodable message to the DLQ (original bytes, where it came from, why)."""
+        """Send each message with undecodable input to the DLQ once (original bytes, where it
+        came from, its problems summarised), however many bad records it holds."""
         rows, sends = [], []
-        for err in errors:
-            msg = events[err.index].message
-            value, headers, row = dlq_message(msg.topic, msg.partition, msg.offset, msg.value, err.reason)
+        for index, reason, count in per_message(errors):
+            msg = events[index].message
+            value, headers, row = dlq_message(msg.topic, msg.partition, msg.offset, msg.value, reason)
+            headers.append(("telecorr.errors", str(count).encode()))
             sends.append(await dlq.send(key=msg.topic.encode(), value=value, headers=headers))
             rows.append(row)
         await asyncio.gather(*sends)  # delivered before the source message is acknowledged
