@@ -21,6 +21,7 @@ import orjson
 
 from agents.correlate import wire
 from pipeline.config import Settings, read_topics
+from pipeline.decode.limits import split_batch
 from pipeline.deadletter import dlq_message, per_message
 from pipeline.ingest import INPUT_KINDS, Ingestor
 from pipeline.kafka_io import FETCH_MAX_WAIT_MS
@@ -202,7 +203,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                     state.last_batch_ts = time.time()
                     slots.release()
 
-            async for events in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
+            async def take(events: list, previous: asyncio.Future | None) -> asyncio.Future:
                 await slots.acquire()
                 state.in_flight += 1
                 state.first_batch_ts = state.first_batch_ts or time.time()
@@ -217,7 +218,13 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                 dlq_rows = await dead_letter(logical, events, batch.errors) if batch.errors else []
                 acked = loop.create_future()
                 asyncio.ensure_future(finish(events, batch, dlq_rows, parts, previous, acked))
-                previous = acked
+                return acked
+
+            async for taken in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
+                # A run of the batch at a time, so one consumed batch of huge or line-packed
+                # messages cannot take unbounded memory (pipeline/decode/limits.py).
+                for lo, hi in split_batch([e.message.value or b"" for e in taken], ingestor.limits):
+                    previous = await take(taken[lo:hi], previous)
         ingest.__name__ = f"ingest_{logical.replace('.', '_')}"
         return ingest
 

@@ -36,6 +36,15 @@ class Settings:
     sink_batch_rows: int = 20000
     sink_flush_s: float = 0.25
     sink_retry_max_s: float = 30.0
+    # Size limits (pipeline/decode/limits.py): one attribute value, one log body, one record
+    # (over it its largest values are cut), records read from one message, and input bytes
+    # and (estimated) records per decoded run of a consumed batch.
+    max_attr_bytes: int = 32 * 1024
+    max_body_bytes: int = 256 * 1024
+    max_record_bytes: int = 512 * 1024
+    max_records_per_message: int = 10_000
+    max_batch_bytes: int = 16 * 1024 * 1024
+    max_batch_records: int = 200_000
     # Kafka group settings; a short session timeout keeps the local broker's first join quick.
     group_id: str = "telecorr"
     session_timeout_s: float = 6.0

@@ -31,11 +31,11 @@ def test_a_message_near_the_broker_limit_is_cut_so_the_dlq_send_cannot_be_refuse
 
 
 def test_a_message_of_many_bad_records_is_dead_lettered_once_with_a_summary():
-    from pipeline.decode import decode_batch
+    from pipeline.decode import Limits, decode_batch
     from pipeline.deadletter import per_message
 
     bad = b"\n".join([b"{}"] * 50_000 + [b"not json"] + [b'{"signal":"log","body":"ok","time":1700000000000000000}'])
-    res = decode_batch("events", [b'{"signal":"log","body":"fine"}', bad], [1, 2])
+    res = decode_batch("events", [b'{"signal":"log","body":"fine"}', bad], [1, 2], Limits(records_per_message=60_000))
     assert len(res.logs) == 2 and len(res.errors) == 50_001
     [(index, reason, count)] = per_message(res.errors)
     assert index == 1 and count == 50_001

@@ -1,0 +1,161 @@
+"""Size limits that keep one message, one record and one consumed batch bounded.
+
+Without them one input could take the worker down for good: a span of 240 attributes of
+32 KB (7.7 MB) became a 46 MB by-trace message the producer refused, and since the batch was
+never acknowledged every restart met it again; 400 KB of `a\\n` became 200,000 records (70 MiB).
+
+* Values: an attribute value or a log body over its cap is cut (values.truncate marks the
+  text); attribute `telecorr.truncated` names every field cut, here or by the decoder.
+* Records: one over `record_bytes` (its name/body, attributes, resource attributes and event
+  attributes, counted as characters, about what it weighs as JSON) has its largest values cut
+  until it fits, none below 256 bytes; one that still does not fit is a record error (DLQ).
+* Messages: records past `records_per_message` are not decoded; the message goes to the DLQ
+  (once) saying so, and the records before the cut are kept.
+* Batches: `split_batch` cuts a consumed batch into runs of at most `batch_bytes` input bytes
+  and about `batch_records` records, each processed and acknowledged in order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.decode.result import DecodeResult, RecordError
+from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, truncate
+
+TRUNCATED_ATTR = "telecorr.truncated"
+MIN_CUT = 256  # bytes a value keeps however hard its record is squeezed
+_SLACK = 64  # a value the decoder already cut carries its marker past the limit
+_MARK_CHARS = 32  # what truncate's "…[truncated N bytes]" adds
+_MARKER_ROOM = 1100  # the telecorr.truncated attribute itself, at most 1024 characters
+_MARKED = re.compile(r"…\[truncated \d+ bytes\]$")
+
+
+@dataclass(slots=True)
+class Limits:
+    attr_bytes: int = ATTR_LIMIT
+    body_bytes: int = BODY_LIMIT
+    record_bytes: int = 512 * 1024
+    records_per_message: int = 10_000
+    batch_bytes: int = 16 * 1024 * 1024
+    batch_records: int = 200_000
+
+
+def _cut(text: str, limit: int) -> str | None:
+    """`text` cut to `limit` bytes, or None if it fits (or the decoder already cut it)."""
+    if len(text) * 4 <= limit + _SLACK:
+        return None
+    if _MARKED.search(text, len(text) - 40):
+        return text if len(text.encode("utf-8", "surrogatepass")) <= limit + _SLACK else truncate(text, limit)
+    new = truncate(text, limit)
+    return None if new is text else new
+
+
+def _dict_size(d: dict) -> int:
+    return sum(map(len, d)) + sum(map(len, d.values())) + 6 * len(d)
+
+
+def record_size(r: object) -> int:
+    """About how many characters the record weighs as JSON."""
+    size = len(getattr(r, "name", "")) + len(getattr(r, "body", "")) + _dict_size(r.attributes) + _dict_size(r.resource)
+    for ev in getattr(r, "events", ()):
+        size += len(ev["name"]) + _dict_size(ev["attributes"]) + 40
+    return size
+
+
+def _values(r: object) -> list[tuple[int, str, object]]:
+    """(length, field name, where) of every value a squeeze may cut, largest first."""
+    out = [(len(v), k, ("attributes", k)) for k, v in r.attributes.items()]
+    out += [(len(v), f"resource.{k}", ("resource", k)) for k, v in r.resource.items()]
+    for n, ev in enumerate(getattr(r, "events", ())):
+        out += [(len(v), f"events[{n}].{k}", ("event", n, k)) for k, v in ev["attributes"].items()]
+    if getattr(r, "body", ""):
+        out.append((len(r.body), "body", ("body",)))
+    return sorted((x for x in out if x[0] > MIN_CUT), key=lambda x: -x[0])
+
+
+def _squeeze(r: object, excess: int, cut: list[str], limit: int) -> None:
+    copied = False
+    for length, name, where in _values(r):
+        if excess <= 0:
+            return
+        keep = max(MIN_CUT, length - excess - _MARK_CHARS)
+        if where[0] == "body":
+            r.body = truncate(r.body, keep)
+        elif where[0] == "attributes":
+            r.attributes[where[1]] = truncate(r.attributes[where[1]], keep)
+        elif where[0] == "resource":
+            if not copied:  # the resource dict is shared by the message's records
+                r.resource, copied = dict(r.resource), True
+            r.resource[where[1]] = truncate(r.resource[where[1]], keep)
+        else:
+            ev = r.events[where[1]] = dict(r.events[where[1]])
+            ev["attributes"] = dict(ev["attributes"])
+            ev["attributes"][where[2]] = truncate(ev["attributes"][where[2]], keep)
+        excess -= length - keep - _MARK_CHARS
+        cut.append(name)
+    if excess > 0:
+        raise RecordError("", f"about {limit + excess} bytes even with every value cut to {MIN_CUT}: "
+                              f"over the record limit of {limit} bytes (max_record_bytes)")
+
+
+def fit(r: object, limits: Limits) -> None:
+    """Apply the value and record caps to one span, log or metric point, in place."""
+    cut: list[str] = []
+    body = getattr(r, "body", None)
+    if body:
+        new = _cut(body, limits.body_bytes)
+        if new is not None:
+            r.body = new
+            cut.append("body")
+    attrs = r.attributes
+    for k, v in attrs.items():
+        new = _cut(v, limits.attr_bytes)
+        if new is not None:
+            attrs[k] = new
+            cut.append(k)
+    size = record_size(r)
+    if size > limits.record_bytes:
+        _squeeze(r, size - limits.record_bytes + _MARKER_ROOM, cut, limits.record_bytes)
+    if cut:
+        attrs[TRUNCATED_ATTR] = truncate(",".join(dict.fromkeys(cut)), 1024)
+
+
+def enforce(out: DecodeResult, first: tuple[int, int, int], limits: Limits, errors: list[str]) -> None:
+    """Apply the limits to the records one message added to `out` (from the `first`
+    spans/logs/metrics indexes on); records that cannot be kept add to `errors`."""
+    budget = limits.records_per_message
+    for name, start in zip(("spans", "logs", "metrics"), first):
+        recs = getattr(out, name)
+        if len(recs) - start > budget:
+            errors.append(f"more than {limits.records_per_message} records in one message "
+                          f"(max_records_per_message): {name} past that were not read")
+            del recs[start + budget:]
+        budget -= len(recs) - start
+        bad = []
+        for i in range(start, len(recs)):
+            try:
+                fit(recs[i], limits)
+            except RecordError as exc:
+                errors.append(exc.at(f"{name}[{i - start}]"))
+                bad.append(i)
+        for i in reversed(bad):
+            del recs[i]
+
+
+def split_batch(values: list[bytes], limits: Limits) -> list[tuple[int, int]]:
+    """[lo, hi) runs of a consumed batch within the batch byte and record caps (each run holds
+    at least one message). A message's records are guessed from its lines, which is what
+    multiplies on the line-oriented topics."""
+    runs, lo, size, records = [], 0, 0, 0
+    for i, v in enumerate(values):
+        n = len(v) if v else 0
+        guess = min(limits.records_per_message, v.count(b"\n") + 1) if v else 1
+        if i > lo and (size + n > limits.batch_bytes or records + guess > limits.batch_records):
+            runs.append((lo, i))
+            lo, size, records = i, 0, 0
+        size += n
+        records += guess
+    if values:
+        runs.append((lo, len(values)))
+    return runs
