@@ -310,6 +310,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         emit("progress", messages=sum(state.messages.values()), records=state.records,
              dead_letters=state.dead_letters, stored=sink.stats.rows, store_failures=sink.stats.failures,
              correlation=corr.engine.counters(), held_messages=len(corr.held), skipped_unowned=corr.skipped,
+             unreadable_internal=corr.unreadable,
              by_trace_partitions=sorted(corr.owned), watermark_ns=corr.engine.watermark())
 
     if stop_when_idle_s is not None:

@@ -62,6 +62,7 @@ class Correlation:
         self.streams: list = []  # the by-trace agent's stream, once it runs (acks go through it)
         self.owned: set[int] = set()  # by-trace partitions assigned to this worker
         self.skipped = 0  # messages read from partitions no longer assigned (their owner reads them)
+        self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/wirecheck.py)
 
     def adopt(self, partition: int, assignment: set, topic: str) -> bool:
         """Own a partition the consumer has been assigned but whose assignment signal has not
@@ -131,8 +132,9 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
     dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
 
     async def dead_letter(msg, reason: str) -> None:
-        """A by-trace message the engine cannot read (a bug or a foreign producer): to the DLQ
-        with its reason, like undecodable input, instead of stopping the agent."""
+        """An internal-topic message the engine cannot read (a bug or a foreign producer): to
+        the DLQ with its reason, like undecodable input, instead of stopping the agent."""
+        corr.unreadable += 1
         value, headers, row = dlq_message(msg.topic, msg.partition, msg.offset, msg.value, reason)
         await (await dlq.send(key=msg.topic.encode(), value=value, headers=headers))
         await sink.write({"dlq": [row]})
@@ -149,8 +151,8 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
                     continue  # fetched before a rebalance took the partition away: its owner reads it
                 try:
                     spans, logs, progress = read_by_trace(event.message.value)
-                except (ValueError, TypeError, KeyError) as exc:  # orjson errors are ValueErrors
-                    await dead_letter(event.message, f"unreadable by-trace message: {type(exc).__name__}: {exc}")
+                except (ValueError, TypeError) as exc:  # WireError, orjson, a tombstone
+                    await dead_letter(event.message, f"unreadable by-trace message: {exc}")
                     corr.held.append(_Held(event, set()))  # acknowledged once the DLQ has it
                     continue
                 corr.engine.add(spans, logs, partition=event.message.partition, progress=progress)
@@ -186,7 +188,12 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
                 active = False
                 for records in batch.values():
                     for rec in records:
-                        active |= handle(rec)
+                        try:
+                            active |= handle(rec)
+                        except (ValueError, TypeError) as exc:  # WireError, orjson, a tombstone
+                            # Every worker reads this topic from the start: a message that
+                            # raised here would crash-loop all of them.
+                            await dead_letter(rec, f"unreadable {logical} message: {exc}")
                 if active:  # data, not the progress reports that keep coming while idle
                     state.last_activity = time.monotonic()
         finally:
