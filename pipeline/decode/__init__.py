@@ -15,6 +15,7 @@ from pipeline.decode.limits import Limits, enforce
 from pipeline.decode.otlp import TOP_LEVEL, decode_otlp
 from pipeline.decode.raw_text import decode_raw_lines
 from pipeline.decode.result import DecodeError, DecodeResult, MessageError
+from pipeline.framing import FramingError, gunzip
 
 KINDS = (*TOP_LEVEL, "events", "raw_logs")
 DEFAULT_LIMITS = Limits()
@@ -41,13 +42,14 @@ def decode_batch(kind: str, values: list[bytes], timestamps_ns: list[int], limit
             value = bytes(value) if value is not None else b""  # bytearray/memoryview; None = tombstone
         first = (len(out.spans), len(out.logs), len(out.metrics))
         try:
+            value = gunzip(value, limits.batch_bytes)
             if kind == "raw_logs":
                 decode_raw_lines(value, ts, out, errors, limits.records_per_message)
             elif kind == "events":
                 decode_events(value, ts, out, errors, limits.records_per_message)
             else:
                 decode_otlp(kind, value, ts, out, errors)
-        except MessageError as exc:
+        except (MessageError, FramingError) as exc:
             errors = [str(exc)]
         except RecursionError:
             errors = ["message nested too deeply to decode"]
