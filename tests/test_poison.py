@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 
 from pipeline.config import Settings
 from pipeline.kafka_io import publish
-from tests.poison_kinds import S, Traffic, kinds, trace_id
+from pipeline.sim.poison import S, Traffic, kinds, trace_id
 from tests.workerproc import events, run_worker, sql, worker_env
 
 pytestmark = pytest.mark.integration

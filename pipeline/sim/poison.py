@@ -1,5 +1,6 @@
-"""Bad input of many kinds, each mixed with good, live-dated traffic: shared by the poison
-suite (tests/test_poison.py) and the chaos benchmark (benchmarks/chaos.py).
+"""Bad input of many kinds, each with the ground truth of where it must end up, and good
+live-dated traffic to mix it with: the poison suite (tests/test_poison.py) and the chaos
+benchmark (benchmarks/chaos.py) feed these to a real worker; docs/poison.md lists the kinds.
 
 A good trace is three spans (a server root and two children) and one log per span, as
 OTLP/JSON, dated a couple of minutes before `now`. A poison kind is a list of messages that
