@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -62,9 +63,12 @@ def poisoned_run(broker, tmp_path_factory):
             "dlq_after": asyncio.run(_read_topic(broker, prefix + "telemetry.dlq"))}
 
 
-def test_there_are_at_least_25_kinds(poisoned_run):
+def test_there_are_at_least_25_kinds_and_docs_list_them(poisoned_run):
     assert len(poisoned_run["kinds"]) >= 25
     assert len({k.name for k in poisoned_run["kinds"]}) == len(poisoned_run["kinds"])
+    table = [ln for ln in (Path(__file__).parent.parent / "docs/poison.md").read_text().splitlines()
+             if ln.startswith("| ") and not ln.startswith("| kind")]
+    assert len(table) == len(poisoned_run["kinds"])
 
 
 def test_the_worker_keeps_going(poisoned_run):
