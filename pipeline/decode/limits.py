@@ -55,9 +55,11 @@ def _dict_size(d: dict) -> int:
     return sum(map(len, d)) + sum(map(len, d.values())) + 6 * len(d)
 
 
-def record_size(r: object) -> int:
-    """About how many characters the record weighs as JSON."""
-    size = len(getattr(r, "name", "")) + len(getattr(r, "body", "")) + _dict_size(r.attributes) + _dict_size(r.resource)
+def record_size(r: object, resource_size: int | None = None) -> int:
+    """About how many characters the record weighs as JSON (`resource_size`: its resource's
+    share, when the caller knows it)."""
+    size = (len(getattr(r, "name", "")) + len(getattr(r, "body", "")) + _dict_size(r.attributes)
+            + (_dict_size(r.resource) if resource_size is None else resource_size))
     for ev in getattr(r, "events", ()):
         size += len(ev["name"]) + _dict_size(ev["attributes"]) + 40
     return size
@@ -99,8 +101,12 @@ def _squeeze(r: object, excess: int, cut: list[str], limit: int) -> None:
                               f"over the record limit of {limit} bytes (max_record_bytes)")
 
 
-def fit(r: object, limits: Limits) -> None:
-    """Apply the value and record caps to one span, log or metric point, in place."""
+def fit(r: object, limits: Limits, size: int | None = None) -> None:
+    """Apply the value and record caps to one span, log or metric point, in place (`size`:
+    its record_size, when the caller knows it)."""
+    size = record_size(r) if size is None else size
+    if size * 4 <= min(limits.attr_bytes, limits.body_bytes) and size <= limits.record_bytes:
+        return  # no value can be over its cap: the usual case, one pass over the record
     cut: list[str] = []
     body = getattr(r, "body", None)
     if body:
@@ -114,7 +120,7 @@ def fit(r: object, limits: Limits) -> None:
         if new is not None:
             attrs[k] = new
             cut.append(k)
-    size = record_size(r)
+    size = record_size(r)  # again: values may have been cut above
     if size > limits.record_bytes:
         _squeeze(r, size - limits.record_bytes + _MARKER_ROOM, cut, limits.record_bytes)
     if cut:
@@ -133,9 +139,21 @@ def enforce(out: DecodeResult, first: tuple[int, int, int], limits: Limits, erro
             del recs[start + budget:]
         budget -= len(recs) - start
         bad = []
+        shared: dict[int, int] = {}  # records of one resource share its attribute dict
+        text = "body" if name == "logs" else "name"
+        quick = min(limits.attr_bytes // 4, limits.body_bytes // 4, limits.record_bytes)
         for i in range(start, len(recs)):
+            r = recs[i]
+            res = r.resource
+            size = shared.get(id(res))
+            if size is None:
+                size = shared[id(res)] = _dict_size(res)
+            a = r.attributes
+            size += len(getattr(r, text)) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
+            if size <= quick and not getattr(r, "events", None):
+                continue  # the usual case: nothing can be over a cap
             try:
-                fit(recs[i], limits)
+                fit(r, limits)
             except RecordError as exc:
                 errors.append(exc.at(f"{name}[{i - start}]"))
                 bad.append(i)

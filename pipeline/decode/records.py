@@ -36,7 +36,7 @@ import math
 import re
 
 from pipeline.decode.result import RecordError
-from pipeline.decode.timebounds import check_time
+from pipeline.decode.timebounds import MIN_TIME_NS, check_time, max_time_ns
 from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span, content_id
 
@@ -110,8 +110,9 @@ def make_span(trace_id: str, span_id: str, parent_span_id: str, name: str, start
             or (parent_span_id and (len(parent_span_id) != 16 or parent_span_id == ZERO_SPAN))
             or start_ns <= 0 or end_ns < start_ns or not 0 <= kind <= 5 or not 0 <= status_code <= 2):
         parent_span_id = _span_problem(trace_id, span_id, parent_span_id, start_ns, end_ns, kind, status_code)
-    check_time(start_ns, "startTimeUnixNano")
-    check_time(end_ns, "endTimeUnixNano")
+    if not MIN_TIME_NS <= start_ns <= end_ns <= max_time_ns():
+        check_time(start_ns, "startTimeUnixNano")
+        check_time(end_ns, "endTimeUnixNano")
     for n, ev in enumerate(events):
         if ev["time_ns"]:
             check_time(ev["time_ns"], f"events[{n}].timeUnixNano")
