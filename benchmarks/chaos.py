@@ -32,13 +32,12 @@ import uuid
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.config import Settings  # noqa: E402
-from pipeline.kafka_io import publish  # noqa: E402
+from pipeline.kafka_io import publish, read_topic  # noqa: E402
 from pipeline.sim.poison import S, Traffic, kinds, span_id, trace_id  # noqa: E402
 
 
@@ -73,21 +72,6 @@ def _sql(chdb: Path, query: str) -> list[dict]:
     if res.returncode:
         raise SystemExit(f"sql failed: {res.stderr}")
     return [orjson.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
-
-
-async def _read_topic(broker: str, topic: str, idle_s: float = 3.0) -> list:
-    cons = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest", group_id=None,
-                            max_partition_fetch_bytes=16 * 1024 * 1024)
-    await cons.start()
-    try:
-        got, quiet = [], time.monotonic()
-        while time.monotonic() - quiet < idle_s:
-            for recs in (await cons.getmany(timeout_ms=500)).values():
-                got += recs
-                quiet = time.monotonic()
-        return got
-    finally:
-        await cons.stop()
 
 
 def _kill_mid_stream(proc: subprocess.Popen, lines: list[str], total_spans: int) -> int:
@@ -170,7 +154,7 @@ def main() -> None:
         stop = _finish(_worker({**cenv, "TELECORR_TEST_STORE_OUTAGE_S": str(outage)}))
         rate = 3 * 2 * len(tr.traces) / (stop["last_batch_ts"] - started)
         figures = _check(chdb, tr)
-        letters = asyncio.run(_read_topic(broker, "chaos.telemetry.dlq"))
+        letters = asyncio.run(read_topic(broker, "chaos.telemetry.dlq"))
         values = {rec.value for rec in letters}
         survived = sum(1 for k in all_kinds
                        if (k.outcome != "dlq" or k.messages[0][1] in values)

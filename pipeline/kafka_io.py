@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
@@ -114,3 +114,20 @@ def ensure_topics_blocking(settings: Settings, wait_s: float = 30.0) -> list[str
         return asyncio.run(run())
     except KafkaConnectionError as exc:
         raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker}: {exc}") from exc
+
+
+async def read_topic(broker: str, topic: str, idle_s: float = 3.0) -> list:
+    """Every record of `topic` from the beginning, outside any group, until it has been quiet
+    for `idle_s` (tests and benchmarks read the DLQ with this)."""
+    cons = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest", group_id=None,
+                            max_partition_fetch_bytes=2 * MAX_REQUEST_BYTES)
+    await cons.start()
+    try:
+        got, quiet = [], time.monotonic()
+        while time.monotonic() - quiet < idle_s:
+            for recs in (await cons.getmany(timeout_ms=500)).values():
+                got += recs
+                quiet = time.monotonic()
+        return got
+    finally:
+        await cons.stop()

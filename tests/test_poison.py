@@ -11,30 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from pipeline.config import Settings
-from pipeline.kafka_io import publish
+from pipeline.kafka_io import publish, read_topic
 from pipeline.sim.poison import S, Traffic, kinds, trace_id
 from tests.workerproc import events, run_worker, sql, worker_env
 
 pytestmark = pytest.mark.integration
-
-
-async def _read_topic(broker: str, topic: str, idle_s: float = 3.0) -> list:
-    cons = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest", group_id=None,
-                            max_partition_fetch_bytes=16 * 1024 * 1024)
-    await cons.start()
-    try:
-        got, quiet_since = [], time.monotonic()
-        while time.monotonic() - quiet_since < idle_s:
-            batch = await cons.getmany(timeout_ms=500)
-            for recs in batch.values():
-                got += recs
-                quiet_since = time.monotonic()
-        return got
-    finally:
-        await cons.stop()
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +39,11 @@ def poisoned_run(broker, tmp_path_factory):
     first = {"rc": rc, "err": err}
     stored = sql(chdb, "SELECT (SELECT count() FROM spans FINAL) s, (SELECT count() FROM logs FINAL) l, "
                        "(SELECT count() FROM dlq FINAL) d")[0]
-    dlq_first = asyncio.run(_read_topic(broker, prefix + "telemetry.dlq"))
+    dlq_first = asyncio.run(read_topic(broker, prefix + "telemetry.dlq"))
     rc2, err2 = run_worker(env, idle_s=4, timeout=240)
     return {"kinds": all_kinds, "traffic": tr, "first": first, "stored": stored, "dlq": dlq_first,
             "restart": {"rc": rc2, "err": err2}, "chdb": chdb, "prefix": prefix,
-            "dlq_after": asyncio.run(_read_topic(broker, prefix + "telemetry.dlq"))}
+            "dlq_after": asyncio.run(read_topic(broker, prefix + "telemetry.dlq"))}
 
 
 def test_there_are_at_least_25_kinds_and_docs_list_them(poisoned_run):

@@ -9,11 +9,12 @@ error is turned into one the caller can act on (narrow the window, lower the lim
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from pipeline.store.client import error_code
 
 # Defaults of the settings api_max_execution_s / api_max_result_rows, for a settings object
 # that lacks them.
@@ -22,16 +23,6 @@ DEFAULT_MAX_RESULT_ROWS = 1_000_000
 
 _TOO_MANY_ROWS = 396  # TOO_MANY_ROWS_OR_BYTES
 _TIMEOUT = 159  # TIMEOUT_EXCEEDED
-_CODE = re.compile(r"Code: (\d+)\.")
-
-
-def error_code(exc: BaseException) -> int | None:
-    """ClickHouse's numeric error code: the driver's, else the one quoted in the message."""
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return code
-    m = _CODE.search(str(exc))
-    return int(m.group(1)) if m else None
 
 
 class ReadLimitError(Exception):

@@ -13,11 +13,12 @@ good rows because of a misread code is not.
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Iterator
 
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError, ProgrammingError
+
+from pipeline.store.client import error_code
 
 # ClickHouse error codes that depend on the rows sent, never on the server's state.
 PERMANENT_CODES = frozenset({
@@ -41,7 +42,6 @@ PERMANENT_CODES = frozenset({
 })
 TOO_MANY_PARTS = 252  # shared by "too many parts" (merge pressure: transient) and
 # "too many partitions for single INSERT block" (the rows' spread: permanent)
-_CODE = re.compile(r"Code: (\d+)\.")
 
 # Days one insert block may span; ClickHouse refuses more than 100 partitions per block by
 # default (max_partitions_per_insert_block), and every table is partitioned by day.
@@ -50,15 +50,6 @@ _DAY_NS = 86_400 * 1_000_000_000
 # The time column each day-partitioned table is partitioned by.
 PARTITION_TIME = {"spans": "start_ns", "logs": "time_ns", "metrics": "time_ns",
                   "correlated_spans": "orig_start_ns"}
-
-
-def error_code(exc: BaseException) -> int | None:
-    """The ClickHouse error code of a failure, from the exception or its text."""
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return code
-    m = _CODE.search(str(exc))
-    return int(m.group(1)) if m else None
 
 
 def is_permanent(exc: BaseException) -> bool:
