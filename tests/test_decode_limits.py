@@ -71,3 +71,15 @@ def test_split_batch_bounds_bytes_and_guessed_records():
     assert runs[0] == (0, 2) and runs[-1] == (8, 9)
     assert [i for lo, hi in runs for i in range(lo, hi)] == list(range(9))
     assert split_batch([], limits) == []
+
+
+def test_a_record_whose_json_escapes_past_one_message_is_cut_until_it_fits():
+    # 450 K control characters: under max_record_bytes as characters, ~2.7 MB as JSON.
+    doc = _span_doc("01" * 8, [(f"c{i}", "\u0001" * 30_000) for i in range(15)])
+    res = decode_batch("otlp_spans", [doc], [T])
+    [s] = res.spans
+    assert not res.errors and record_size(s) <= Limits().record_bytes
+    assert len(orjson.dumps(s)) <= MAX_MESSAGE_BYTES - 16 * 1024
+    assert s.attributes[TRUNCATED_ATTR].startswith("c")
+    [(_, value)] = by_trace_messages(res.spans, [], 1)
+    assert len(value) <= MAX_MESSAGE_BYTES

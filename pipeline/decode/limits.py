@@ -8,7 +8,9 @@ never acknowledged every restart met it again; 400 KB of `a\\n` became 200,000 r
   text); attribute `telecorr.truncated` names every field cut, here or by the decoder.
 * Records: one over `record_bytes` (its name/body, attributes, resource attributes and event
   attributes, counted as characters, about what it weighs as JSON) has its largest values cut
-  until it fits, none below 256 bytes; one that still does not fit is a record error (DLQ).
+  until it fits, none below 256 bytes; so does one whose JSON would not fit one re-keyed
+  message (1 MiB, what a stock broker takes: control characters take 6 bytes each), so it
+  can always be forwarded to the join. One that still does not fit is a record error (DLQ).
 * Messages: records past `records_per_message` are not decoded; the message goes to the DLQ
   (once) saying so, and the records before the cut are kept.
 * Batches: `split_batch` cuts a consumed batch into runs of at most `batch_bytes` input bytes
@@ -20,14 +22,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import orjson
+
 from pipeline.decode.result import DecodeResult, RecordError
 from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, truncate
+from pipeline.route import MAX_MESSAGE_BYTES
 
 TRUNCATED_ATTR = "telecorr.truncated"
 MIN_CUT = 256  # bytes a value keeps however hard its record is squeezed
 _SLACK = 64  # a value the decoder already cut carries its marker past the limit
 _MARK_CHARS = 32  # what truncate's "…[truncated N bytes]" adds
 _MARKER_ROOM = 1100  # the telecorr.truncated attribute itself, at most 1024 characters
+_MAX_ESCAPE = 6  # bytes of JSON one character can take (a control character: \u0001)
+# Largest JSON of one record: one re-keyed message (route.py) with room for its envelope.
+WIRE_BYTES = MAX_MESSAGE_BYTES - 16 * 1024
 _MARKED = re.compile(r"…\[truncated \d+ bytes\]$")
 
 
@@ -123,8 +131,25 @@ def fit(r: object, limits: Limits, size: int | None = None) -> None:
     size = record_size(r)  # again: values may have been cut above
     if size > limits.record_bytes:
         _squeeze(r, size - limits.record_bytes + _MARKER_ROOM, cut, limits.record_bytes)
+    if size * _MAX_ESCAPE > WIRE_BYTES:  # only a large record can escape past what one message takes
+        _fit_wire(r, cut, limits.record_bytes)
     if cut:
         attrs[TRUNCATED_ATTR] = truncate(",".join(dict.fromkeys(cut)), 1024)
+
+
+def _fit_wire(r: object, cut: list[str], limit: int) -> None:
+    """Squeeze until the record's JSON (what the join's topic carries) fits one message:
+    control characters take 6 bytes each there, so 500 K characters can be 3 MB."""
+    for _ in range(4):
+        try:
+            wire = len(orjson.dumps(r))
+        except TypeError:  # a lone surrogate: the store refuses it and dead-letters the row
+            return
+        if wire <= WIRE_BYTES:
+            return
+        size = record_size(r)
+        _squeeze(r, (wire - WIRE_BYTES) * size // wire + _MARKER_ROOM, cut, limit)
+    raise RecordError("", f"its JSON stays over {WIRE_BYTES} bytes, more than one re-keyed message takes")
 
 
 def enforce(out: DecodeResult, first: tuple[int, int, int], limits: Limits, errors: list[str]) -> None:

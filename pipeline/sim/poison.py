@@ -172,6 +172,14 @@ def kinds(tr: Traffic, now_ns: int, first: int = 1000) -> list[Kind]:
         stored_check=f"SELECT count() = 1 FROM spans FINAL WHERE trace_id = '{trace_id(k)}' "
                      "AND attributes['telecorr.truncated'] != '' AND length(toString(attributes)) < 600000")
     out[-1].messages.append(("otlp_logs", logs_doc(tr.logs(k))))
+    k = next(n)
+    tr.traces.append(k)
+    escaping = [json_span(k, 0, t(k), attributes=kv({f"c{i}": "\u0001" * 30_000 for i in range(15)}))] + tr.spans(k)[1:]
+    add("span escaping to 2.7 MB of JSON", "stored", [("otlp_spans", spans_doc(escaping))],
+        "cut until its JSON fits one re-keyed message (control characters take 6 bytes); forwarded and joined",
+        good_spans=3, stored_check=f"SELECT count() = 1 FROM spans FINAL WHERE trace_id = '{trace_id(k)}' "
+                                   "AND attributes['telecorr.truncated'] != ''")
+    out[-1].messages.append(("otlp_logs", logs_doc(tr.logs(k))))
     add("50,000 `{}` lines", "dlq", [("telemetry.events", b"{}\n" * 50_000)],
         "one DLQ copy with a summary (records past max_records_per_message not read)")
     add("400 KB of `a\\n`", "dlq", [("telemetry.raw_logs", b"a\n" * 200_000)],
