@@ -83,3 +83,16 @@ def test_a_record_whose_json_escapes_past_one_message_is_cut_until_it_fits():
     assert s.attributes[TRUNCATED_ATTR].startswith("c")
     [(_, value)] = by_trace_messages(res.spans, [], 1)
     assert len(value) <= MAX_MESSAGE_BYTES
+
+
+def test_a_metric_point_with_a_million_buckets_is_a_record_error():
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    req = ExportMetricsServiceRequest()
+    metrics = req.resource_metrics.add().scope_metrics.add().metrics
+    h = metrics.add(name="huge").histogram
+    h.data_points.add(time_unix_nano=T, count=1, bucket_counts=[0] * 1_000_000, explicit_bounds=[1.0] * 999_999)
+    metrics.add(name="fine").gauge.data_points.add(time_unix_nano=T, as_double=1.0)
+    res = decode_batch("otlp_metrics", [req.SerializeToString()], [T])
+    assert [p.name for p in res.metrics] == ["fine"]
+    assert len(res.errors) == 1 and "max_record_bytes" in res.errors[0].reason

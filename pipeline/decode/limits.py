@@ -26,6 +26,7 @@ import orjson
 
 from pipeline.decode.result import DecodeResult, RecordError
 from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, truncate
+from pipeline.model import MetricPoint
 from pipeline.route import MAX_MESSAGE_BYTES
 
 TRUNCATED_ATTR = "telecorr.truncated"
@@ -70,6 +71,9 @@ def record_size(r: object, resource_size: int | None = None) -> int:
             + (_dict_size(r.resource) if resource_size is None else resource_size))
     for ev in getattr(r, "events", ()):
         size += len(ev["name"]) + _dict_size(ev["attributes"]) + 40
+    if type(r) is MetricPoint:  # numbers in lists: about 24 characters each as JSON
+        size += 24 * (len(r.bucket_bounds) + len(r.bucket_counts) + len(r.exp_positive_counts)
+                      + len(r.exp_negative_counts) + 2 * len(r.quantiles)) + 150 * len(r.exemplars)
     return size
 
 
@@ -175,7 +179,7 @@ def enforce(out: DecodeResult, first: tuple[int, int, int], limits: Limits, erro
                 size = shared[id(res)] = _dict_size(res)
             a = r.attributes
             size += len(getattr(r, text)) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
-            if size <= quick and not getattr(r, "events", None):
+            if size <= quick and not getattr(r, "events", None) and name != "metrics":
                 continue  # the usual case: nothing can be over a cap
             try:
                 fit(r, limits)

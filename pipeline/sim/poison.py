@@ -5,7 +5,8 @@ benchmark (benchmarks/chaos.py) feed these to a real worker; docs/poison.md list
 A good trace is three spans (a server root and two children) and one log per span, as
 OTLP/JSON, dated a couple of minutes before `now`. A poison kind is a list of messages that
 carry it (some also carry good records, which must be kept) and where it must end up:
-"dlq" (the DLQ topic has the message, with a reason) or "stored" (kept, cut or flagged).
+"dlq" (the DLQ topic has the message, with a reason), "stored" (kept, cut or flagged) or
+"store" (it passes decoding and ClickHouse refuses it: dead-lettered from `store.<table>`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ DAY = 86_400 * S
 @dataclass
 class Kind:
     name: str
-    outcome: str  # "dlq" or "stored"
+    outcome: str  # "dlq" (the DLQ topic has the message), "stored", or "store" (the store refuses it)
     messages: list[tuple[str, bytes]]  # (logical topic, value)
     what: str  # what happens, for docs/poison.md
     good_spans: int = 0  # good spans these messages carry besides the poison
@@ -225,6 +226,13 @@ def kinds(tr: Traffic, now_ns: int, first: int = 1000) -> list[Kind]:
     add("severity out of range", "dlq",
         [("otlp_logs", logs_doc([{"timeUnixNano": str(now_ns), "severityNumber": 99, "body": {"stringValue": "x"}}]))],
         "record error")
+    add("value beyond its column (exponential offset 2^40)", "store", [("otlp_metrics", orjson.dumps({"resourceMetrics": [{
+        "resource": RESOURCE, "scopeMetrics": [{"metrics": [{"name": "poison.size", "exponentialHistogram": {
+            "aggregationTemporality": 1, "dataPoints": [{"timeUnixNano": str(now_ns), "count": "1", "sum": 1.0,
+                                                         "positive": {"offset": 2**40, "bucketCounts": ["1"]}}]}}]}]}]}))],
+        "passes decoding; ClickHouse refuses it for good (Int32 column): isolated by halving the batch, "
+        "dead-lettered as its record's JSON from store.metrics, the rest of the batch stored",
+        stored_check="SELECT count() >= 1 FROM dlq FINAL WHERE topic = 'store.metrics' AND preview LIKE '%poison.size%'")
     add("garbage on telemetry.by_trace", "dlq", [("telemetry.by_trace", b'{"spans": [{"trace_id": 5}], "logs": []}')],
         "checked against the model, dead-lettered, counted")
     add("wrong types on telemetry.metrics", "dlq", [("telemetry.metrics", b'[{"name": 1, "type": "gauge"}]')],
