@@ -74,3 +74,20 @@ def test_a_gzip_bomb_is_refused_not_expanded():
     bomb = gzip.compress(b"\n" * (64 * 1024 * 1024))
     res = decode_batch("raw_logs", [bomb], [TS], Limits(batch_bytes=1024 * 1024))
     assert len(res.errors) == 1 and "expands past" in res.errors[0].reason and not res.logs
+
+
+def test_a_request_too_big_for_one_message_is_split_by_resource_or_refused_clearly(tmp_path):
+    from pipeline.commands.core import ReplayError
+
+    resource = TRACES["resourceSpans"][0]
+    big = {"resourceSpans": [{**resource, "resource": {"attributes": [
+        {"key": "pad", "value": {"stringValue": "p" * 1_500_000}}]}}] * 4}
+    path = tmp_path / "big.json"
+    path.write_bytes(pretty(big))
+    msgs = list(replay_messages([str(path)], None, None, {}))
+    assert len(msgs) == 4 and all(len(m[2]) < 2_000_000 for m in msgs)
+    one = {"resourceSpans": [{**resource, "resource": {"attributes": [
+        {"key": "pad", "value": {"stringValue": "p" * 9_000_000}}]}}]}
+    path.write_bytes(orjson.dumps(one))
+    with pytest.raises(ReplayError, match="more than one Kafka message takes"):
+        list(replay_messages([str(path)], None, None, {}))

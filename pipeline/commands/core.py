@@ -13,7 +13,7 @@ import orjson
 
 from pipeline.config import load_settings, read_topics
 from pipeline.framing import FramingError, JSONFramingError, json_documents, read_delimited
-from pipeline.kafka_io import BrokerUnavailable, publish
+from pipeline.kafka_io import MAX_REQUEST_BYTES, BrokerUnavailable, publish
 from pipeline.store.client import StoreUnavailable, connect
 
 SIGNAL_TOPIC = {"traces": "otlp_spans", "logs": "otlp_logs", "metrics": "otlp_metrics"}
@@ -110,6 +110,9 @@ def replay_messages(paths: list[str], fmt: str | None, signal: str | None,
         if kind == "otlp-json":
             for n, (doc, value) in enumerate(otlp_requests(data, path), 1):
                 sig = otlp_signal(doc, signal, f"{path}: request {n}")
+                if len(value) > MAX_REQUEST_BYTES - 64 * 1024:
+                    raise ReplayError(f"{path}: request {n} is {len(value)} bytes even split by resource, "
+                                      "more than one Kafka message takes; write it as JSON lines of smaller requests")
                 counts[f"{sig} requests"] = counts.get(f"{sig} requests", 0) + 1
                 yield SIGNAL_TOPIC[sig], None, value
         elif kind == "otlp-proto":
