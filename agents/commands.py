@@ -10,8 +10,8 @@ import time
 
 from prometheus_client import start_http_server
 
-from pipeline.config import load_settings
-from pipeline.kafka_io import BrokerUnavailable, ensure_topics_blocking
+from pipeline.config import SettingsError, load_settings
+from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, ensure_topics_blocking
 from pipeline.logjson import logging_config
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.client import StoreUnavailable, connect
@@ -40,10 +40,10 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     logging.config.dictConfig(logging_config("INFO"))
     try:
-        ensure_topics_blocking(settings)
+        partitions = ensure_topics_blocking(settings)
         client = connect(settings.clickhouse)
         migrate(client, settings)
-    except (BrokerUnavailable, StoreUnavailable) as exc:
+    except (BrokerUnavailable, StoreUnavailable, TopicMismatch, SettingsError) as exc:
         print(f"telecorr worker: {exc}", file=sys.stderr)
         return 1
     insert = client_insert(client)
@@ -51,7 +51,7 @@ def run_worker(args: argparse.Namespace) -> int:
         insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
     sink = Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
     metrics = WorkerMetrics()
-    app = create_app(settings, sink, args.stop_when_idle, metrics)
+    app = create_app(settings, sink, args.stop_when_idle, metrics, partitions)
     if args.metrics_port:
         try:
             start_http_server(args.metrics_port, addr=args.host or settings.api_host, registry=metrics.registry)
