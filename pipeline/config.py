@@ -72,6 +72,10 @@ class Settings:
     # Per-query ClickHouse limits for API reads.
     api_max_execution_s: float = 10.0
     api_max_result_rows: int = 1_000_000
+    # ... and on the bytes an answer may hold (rows of large log bodies are few but heavy),
+    # and the largest request body the API reads.
+    api_max_result_bytes: int = 256 * 1024 * 1024
+    api_max_body_bytes: int = 256 * 1024
 
     def topic(self, name: str) -> str:
         """The configured Kafka topic name for a logical topic from topics.txt."""

@@ -284,16 +284,39 @@ def test_no_token_configured_means_open(api, monkeypatch):
     assert api.get(f"/v1/traces/{TRACE}").status_code == 200
 
 
-def test_healthz_ok_and_unavailable(api, store):
+def test_healthz_ok_and_unavailable_without_internals(api, store, caplog):
     assert api.get("/healthz").json() == {"status": "ok"}
 
     class Down:
-        def query(self, *a, **k):
-            raise ConnectionError("connection refused")
+        def ping(self):
+            raise ConnectionError("connection refused by http://default:hunter2@ch.internal:8123 (Code: 210)")
 
     with TestClient(create_app(_settings(), Down())) as c:
         r = c.get("/healthz")
-        assert r.status_code == 503 and "refused" in r.json()["error"]
+    assert r.status_code == 503 and r.json() == {"status": "unavailable", "error": "ClickHouse does not answer"}
+    # The reason goes to the server's log, with the password masked.
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert "connection refused" in logged and "hunter2" not in logged and "default:***@" in logged
+
+
+def test_healthz_does_not_wait_for_a_long_read(store):
+    """A probe answers while a read holds the API's read lock (here: for 3 s)."""
+    import threading
+    import time
+
+    app = create_app(_settings(), store)
+    with TestClient(app) as c:
+        reader = app.state.reader
+        slow = threading.Thread(target=reader.rows, args=("SELECT sleepEachRow(0.1) FROM numbers(30) "
+                                                          "SETTINGS max_block_size = 1",))
+        slow.start()
+        time.sleep(0.3)
+        assert reader._lock.locked()
+        t0 = time.monotonic()
+        r = c.get("/healthz")
+        took = time.monotonic() - t0
+        slow.join()
+    assert r.status_code == 200 and took < 1.5, took
 
 
 def test_metrics_count_requests_per_endpoint_and_status(api):
@@ -331,6 +354,9 @@ class _Failing:
 
     def query(self, *a, **k):
         raise DatabaseError(self.message)
+
+    def ping(self):
+        return False
 
 
 def test_store_failure_is_503_and_rejected_arguments_400():

@@ -76,6 +76,11 @@ def _env() -> jinja2.Environment:
 _ENV = _env()
 
 
+def inline_code() -> tuple[str, str]:
+    """The inline script and stylesheet every page carries (their hashes make the CSP)."""
+    return _ENV.globals["js"], _ENV.globals["css"]
+
+
 def page(template: str, **context: object) -> str:
     """Render one page template."""
     return _ENV.get_template(template).render(**context)
