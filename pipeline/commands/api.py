@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from pipeline.config import load_settings
@@ -11,7 +12,7 @@ from pipeline.store.migrate import migrate
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from pipeline.api.server import serve  # FastAPI/uvicorn load only for this command
+    from pipeline.api.server import UnprotectedBind, check_exposure, serve  # FastAPI/uvicorn load only here
 
     settings = load_settings(args)
     host = args.host if args.host is not None else settings.api_host
@@ -20,6 +21,11 @@ def cmd_api(args: argparse.Namespace) -> int:
         client = connect(settings.clickhouse)
         migrate(client, settings)
     except StoreUnavailable as exc:
+        print(f"telecorr api: {exc}", file=sys.stderr)
+        return 1
+    try:
+        check_exposure(host, os.environ.get("TELECORR_API_TOKEN", ""))
+    except UnprotectedBind as exc:
         print(f"telecorr api: {exc}", file=sys.stderr)
         return 1
     print(f"telecorr api: serving on http://{host}:{port}", file=sys.stderr)

@@ -142,7 +142,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         print(f"telecorr sql: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the engine's message is the useful part
-        print(f"telecorr sql: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}", file=sys.stderr)
+        print(redact(f"telecorr sql: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"), file=sys.stderr)
         return 2
     names = list(result.column_names)
     if args.format == "json":
