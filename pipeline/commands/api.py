@@ -6,9 +6,16 @@ import argparse
 import os
 import sys
 
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from pipeline.api.reads import error_code
 from pipeline.config import load_settings
 from pipeline.store.client import StoreUnavailable, connect
 from pipeline.store.migrate import migrate
+
+
+# READONLY, ACCESS_DENIED: the user may read but not create tables.
+_READ_ONLY_CODES = frozenset({164, 497})
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -23,6 +30,11 @@ def cmd_api(args: argparse.Namespace) -> int:
     except StoreUnavailable as exc:
         print(f"telecorr api: {exc}", file=sys.stderr)
         return 1
+    except ClickHouseError as exc:
+        if error_code(exc) not in _READ_ONLY_CODES:
+            raise
+        # A read-only user (what the compose file gives the API): the workers own the schema.
+        print("telecorr api: read-only ClickHouse user, schema migrations are left to the workers", file=sys.stderr)
     try:
         check_exposure(host, os.environ.get("TELECORR_API_TOKEN", ""))
     except UnprotectedBind as exc:

@@ -15,6 +15,7 @@ from importlib.resources.abc import Traversable
 from clickhouse_connect.driver.client import Client
 
 from pipeline.config import Settings
+from pipeline.store.retention import apply_retention
 
 SCHEMA_DIR: Traversable = files("pipeline") / "schemas"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -35,7 +36,8 @@ def split_statements(sql: str) -> list[str]:
 
 
 def migrate(client: Client, settings: Settings, directory: Traversable = SCHEMA_DIR) -> list[int]:
-    """Apply the migrations not yet recorded; returns the versions applied now."""
+    """Apply the migrations not yet recorded, then bring every table's TTL to the current
+    `retention_days` (store/retention.py); returns the versions applied now."""
     client.command(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
         "applied_at DateTime DEFAULT now()) ENGINE = ReplacingMergeTree ORDER BY version"
@@ -50,4 +52,5 @@ def migrate(client: Client, settings: Settings, directory: Traversable = SCHEMA_
             client.command(statement)
         client.insert("schema_migrations", [[version, path.name]], column_names=["version", "name"])
         applied.append(version)
+    apply_retention(client, settings.retention_days)
     return applied
