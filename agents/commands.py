@@ -13,6 +13,7 @@ from prometheus_client import start_http_server
 from pipeline.config import SettingsError, load_settings
 from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, ensure_topics_blocking
 from pipeline.logjson import logging_config
+from pipeline.query import QueryError, compile_rules, rules_from_setting
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.client import StoreUnavailable, connect
 from pipeline.store.migrate import migrate
@@ -40,10 +41,11 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     logging.config.dictConfig(logging_config("INFO"))
     try:
+        compile_rules(rules_from_setting(settings.rules_file))  # a bad rule stops here, named (cached for the app)
         partitions = ensure_topics_blocking(settings)
         client = connect(settings.clickhouse)
         migrate(client, settings)
-    except (BrokerUnavailable, StoreUnavailable, TopicMismatch, SettingsError) as exc:
+    except (BrokerUnavailable, StoreUnavailable, TopicMismatch, SettingsError, QueryError) as exc:
         print(f"telecorr worker: {exc}", file=sys.stderr)
         return 1
     insert = client_insert(client)
