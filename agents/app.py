@@ -24,8 +24,8 @@ from pipeline.config import Settings
 from pipeline.deadletter import dlq_message
 from pipeline.ingest import INPUT_KINDS, Ingestor
 from pipeline.kafka_io import FETCH_MAX_WAIT_MS
-from pipeline.redact import redact
 from pipeline.progress import JOIN_INPUTS, SourceProgress, newest_time, source_name
+from pipeline.redact import redact
 from pipeline.route import by_trace_messages, metric_messages, progress_message
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
