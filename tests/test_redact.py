@@ -66,3 +66,42 @@ def test_api_refuses_the_network_without_a_token(host, token, refused):
             check_exposure(host, token)
     else:
         check_exposure(host, token)
+
+
+def test_status_sends_the_token_and_prints_urls_without_passwords(monkeypatch, capsys):
+    """`telecorr status` reads a token-protected /metrics (the API's), and a URL it names in its
+    output or errors never shows a password."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from pipeline.cli import build_parser
+
+    seen: list[str] = []
+
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append(self.headers.get("Authorization", ""))
+            body = b"telecorr_worker_records_total{signal=\"spans\"} 7\n"
+            self.send_response(200 if seen[-1] == "Bearer t0ken" else 401)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("TELECORR_API_TOKEN", "t0ken")
+        url = f"http://127.0.0.1:{server.server_port}/metrics?token={SECRET}"
+        args = build_parser().parse_args(["status", "--url", url])
+        assert args.func(args) == 0
+        out = capsys.readouterr().out
+        assert seen == ["Bearer t0ken"] and "7 records" in out.replace(",", "")
+        assert SECRET not in out and "token=***" in out
+        monkeypatch.delenv("TELECORR_API_TOKEN")
+        assert args.func(args) == 1  # refused without it: said, without the secret
+        err = capsys.readouterr().err
+        assert "answered HTTP 401 (set TELECORR_API_TOKEN" in err and SECRET not in err
+    finally:
+        server.shutdown()

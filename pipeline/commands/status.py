@@ -94,6 +94,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         for i, url in enumerate(urls):
             try:
                 m = scrape(url)
+            except urllib.error.HTTPError as exc:
+                hint = " (set TELECORR_API_TOKEN to the API's token)" if exc.code == 401 else ""
+                print(redact(f"telecorr status: {url} answered HTTP {exc.code}{hint}"), file=sys.stderr)
+                return 1
             except (urllib.error.URLError, OSError) as exc:
                 print(redact(f"telecorr status: no worker answers at {url} ({getattr(exc, 'reason', exc)}); start "
                              "one with `telecorr up` or `telecorr worker --api`"), file=sys.stderr)
