@@ -177,9 +177,12 @@ def enforce(out: DecodeResult, first: tuple[int, int, int], limits: Limits, erro
             size = shared.get(id(res))
             if size is None:
                 size = shared[id(res)] = _dict_size(res)
-            a = r.attributes
-            size += len(getattr(r, text)) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
-            if size <= quick and not getattr(r, "events", None) and name != "metrics":
+            if name == "metrics":  # their bucket lists count too
+                size = record_size(r, size)
+            else:
+                a = r.attributes
+                size += len(getattr(r, text)) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
+            if size <= quick and not getattr(r, "events", None):
                 continue  # the usual case: nothing can be over a cap
             try:
                 fit(r, limits)
