@@ -19,6 +19,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from pipeline.rca.pod_metrics import EdgeGap, SeriesShift, edge_gaps, gap_strength, pod_pressure, strength
+
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
                     "system.network.io.rate")
@@ -67,6 +69,11 @@ class ServiceScore:
     metric_series: list[dict] = field(default_factory=list)
     log_strength: float = 0.0
     log_rules: list[dict] = field(default_factory=list)
+    pressure: list[SeriesShift] = field(default_factory=list)  # its pods' resource gauges far above baseline
+    pressure_strength: float = 0.0
+    gaps: list[EdgeGap] = field(default_factory=list)  # calls into it slower on the caller's side only
+    gap_strength: float = 0.0
+    pods: tuple[str, ...] = ()  # the pods its own metrics came from
     silent: bool = False
     anomaly: float = 0.0
     score: float = 0.0
@@ -153,13 +160,18 @@ def _strength(effect: float, z: float, z_min: float) -> float:
 
 def score_services(components: list[dict], metrics: list[dict], rules: list[dict],
                    failures: list[dict], signals: dict[str, str],
-                   mentions: list[dict] = (), user_ms: float = 0.0) -> list[ServiceScore]:
+                   mentions: list[dict] = (), user_ms: float = 0.0,
+                   shifts: list[SeriesShift] = ()) -> list[ServiceScore]:
     """Every service with some anomaly, best candidate first.
 
     `user_ms` is the time all requests (root spans) in the window took: added self time
     that is a sliver of it (a 2 ms slower publish) is real but not what hurts users.
     `mentions` (window_sql.LOG_MENTIONS) tell how calls to a service failed as its callers
     logged it, for services whose failed calls carry no status message.
+    `shifts` (pod_metrics) are the robust per-pod and per-edge metric readings: a pod pinned
+    far above its own baseline, or calls into a service that slowed on the caller's side
+    only, are anomalies of their own, not just corroboration, because real metrics may be
+    all there is (traces kept only around alerts, logs lost).
     """
     by: dict[str, ServiceScore] = {}
 
@@ -210,8 +222,12 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s = get(svc)
         s.log_rules = sorted(lst, key=lambda d: -d["excess"])
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
+    _metric_anomalies(shifts, get)
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
+        # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
+        # spans also slowed outranks a service with one loud signal
+        s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength)
     _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
@@ -219,6 +235,24 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     ranked = [s for s in by.values() if s.score > 0.01]
     ranked.sort(key=lambda s: (-s.score, s.service))
     return ranked
+
+
+def _metric_anomalies(shifts: list[SeriesShift], get) -> None:
+    """Pod pressure and caller-side edge gaps (pipeline.rca.pod_metrics) onto service scores."""
+    pods: dict[str, set[str]] = defaultdict(set)
+    for sh in shifts:
+        if sh.pod and not sh.peer:
+            pods[sh.service].add(sh.pod)
+    for svc, lst in pod_pressure(shifts).items():
+        s = get(svc)
+        s.pressure = lst[:3]
+        s.pressure_strength = strength(lst[0].z)
+    for svc, lst in edge_gaps(shifts).items():
+        s = get(svc)
+        s.gaps = lst[:3]
+        s.gap_strength = gap_strength(lst[0])
+    for svc, names in pods.items():
+        get(svc).pods = tuple(sorted(names))
 
 
 def _weak_lead(s: ServiceScore) -> float:
@@ -268,8 +302,12 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
     total_own = sum(own_w.values())
     if total_own > 0:
         inst, w = max(own_w.items(), key=lambda kv: kv[1])
-        if w >= 0.7 * total_own and len(own_w) > 1:
+        if w >= 0.7 * total_own and inst:
             s.instance = inst
+    if not s.instance and s.pressure:
+        s.instance = s.pressure[0].pod
+    if not s.instance and len(s.pods) == 1:
+        s.instance = s.pods[0]
     if not s.instance and s.metric_series and s.metric_strength >= 0.5:
         insts = {m["instance"] for m in s.metric_series if m["z"] >= 0.5 * s.metric_series[0]["z"]}
         if len(insts) == 1:
@@ -289,7 +327,9 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "resource" if res_metric or s.log_strength >= 0.5 else "dependency"
     elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0) or (not own and _one_slow_link(edge, weight)):
         s.kind = "network"
-    elif res_metric or s.log_strength >= 0.5:
+    elif s.gap_strength > max(s.pressure_strength, s.err_strength, 0.5):
+        s.kind = "network"
+    elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= 0.5:
         s.kind = "resource"
     elif s.err_strength >= s.lat_strength and s.err_strength > 0:
         s.kind = "error"

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from pipeline.query import rules_from_setting
 from pipeline.rca import window_sql as sql
+from pipeline.rca import pod_metrics
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import Part, ServiceScore, score_services
 from pipeline.rca.source import as_rows
@@ -48,12 +49,13 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     components = sql.fetch(src, sql.COMPONENTS, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns))
     period, notes = period_for(from_ns, to_ns, baseline_ns, sql.first_stored_ns(components))
     metrics = sql.fetch(src, sql.METRICS, period)
+    shifts = [s for s in map(pod_metrics.shift_of, sql.fetch(src, pod_metrics.SERIES, period)) if s is not None]
     rules = sql.fetch(src, sql.LOG_RULES, period)
     peers = sorted({r["peer"] for r in components if r["peer"]})
     mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
     ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
-                            sql.root_ns(components) / 1e6)
+                            sql.root_ns(components) / 1e6, shifts)
     edges = _edges(components)
     if service:
         scope = {service} | _below(service, edges)
