@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pipeline.rca.blame import blame
 from pipeline.rca.window_sql import FINAL_SETTINGS
 
 # The pod that reported a series: its instance id, else the Kubernetes pod name.
@@ -136,21 +137,11 @@ def _edge_of(s: SeriesShift) -> tuple[str, str] | None:
 
 
 def edge_gaps(shifts: list[SeriesShift]) -> dict[str, list[EdgeGap]]:
-    """Per blamed service: call edges whose caller-side latency rose beyond the callee-side rise.
-
-    A delay on one pod's network slows every call into and out of that pod, so a slowed edge
-    is charged to the endpoint whose measured edges slowed most completely: the callee when it
-    is only reached over this edge (and as the tie-break, since the callee's side of the link is
-    the usual culprit), the caller when its calls to several services all slowed.
-    """
+    """Per blamed service (pipeline.rca.blame): call edges whose caller-side latency rose
+    beyond the callee-side rise."""
     server = {(s.service, s.peer, s.name.replace("server", "client")): s
               for s in shifts if s.peer and "server" in s.name}
-    touching: dict[str, set[tuple[str, str]]] = {}
-    for s in shifts:
-        edge = _edge_of(s) if s.peer and s.peer != s.service else None
-        if edge:
-            for end in edge:
-                touching.setdefault(end, set()).add(edge)
+    measured = {e for e in map(_edge_of, (s for s in shifts if s.peer and s.peer != s.service)) if e}
     slowed: dict[tuple[str, str], EdgeGap] = {}
     for c in shifts:
         if not c.peer or "client" not in c.name or c.peer == c.service:
@@ -169,13 +160,10 @@ def edge_gaps(shifts: list[SeriesShift]) -> dict[str, list[EdgeGap]]:
     for g in slowed.values():
         largest[g.metric] = max(largest.get(g.metric, 0.0), g.rise)
     out: dict[str, list[EdgeGap]] = {}
-    for edge, g in slowed.items():
-        shares = {end: sum(1 for e in touching.get(end, ()) if e in slowed) / max(1, len(touching.get(end, ())))
-                  for end in edge}
-        caller, callee = edge
-        blamed = caller if shares[caller] > shares[callee] else callee
+    for edge, (blamed, share) in blame(slowed, measured).items():
+        g = slowed[edge]
         out.setdefault(blamed, []).append(EdgeGap(g.caller, g.callee, g.caller_pod, g.metric, g.rise, g.rel, g.z,
-                                                  shares[blamed], g.rise / largest[g.metric]))
+                                                  share, g.rise / largest[g.metric]))
     for lst in out.values():
         lst.sort(key=lambda g: -gap_strength(g))
     return out

@@ -19,6 +19,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from pipeline.rca.blame import blame
 from pipeline.rca.pod_metrics import EdgeGap, SeriesShift, edge_gaps, gap_strength, pod_pressure, strength
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
@@ -184,8 +185,8 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     spans_w: dict[str, int] = defaultdict(int)
     spans_b: dict[str, int] = defaultdict(int)
     edges: dict[tuple[str, str], int] = defaultdict(int)
-    for row in components:
-        part = component_part(row)
+    parts = _charge_slowed_calls([component_part(row) for row in components])
+    for part in parts:
         if not part.caller:
             spans_w[part.service] += part.n_w
             spans_b[part.service] += part.n_b
@@ -211,8 +212,8 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
             rel = (max(top.p50_w_ms - top.p50_b_ms, 0.5 * (top.p90_w_ms - top.p90_b_ms))) / max(top.p50_b_ms, 0.001)
             impact = min(1.0, s.lat_excess_ms / (_MIN_IMPACT * user_ms)) if user_ms > 0 else 1.0
             s.lat_strength = _strength(rel, top.lat_z, _MIN_LAT_Z) * (0.5 + 0.5 * s.lat_excess_ms / total_lat) * impact
-        s.silent = spans_b.get(s.service, 0) >= 20 and spans_w.get(s.service, 0) == 0 and any(
-            p.caller for p in s.parts)
+        s.silent = spans_b.get(s.service, 0) >= 20 and spans_w.get(s.service, 0) == 0 and sum(
+            p.n_w for p in s.parts if p.caller) >= 10
     for svc, series in metric_deviations(metrics).items():
         s = get(svc)
         s.metric_series = series[:5]
@@ -235,6 +236,21 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     ranked = [s for s in by.values() if s.score > 0.01]
     ranked.sort(key=lambda s: (-s.score, s.service))
     return ranked
+
+
+def _charge_slowed_calls(parts: list[Part]) -> list[Part]:
+    """Calls out that slowed are charged to the callee, unless the caller's calls slowed more
+    completely than the callee's (pipeline.rca.blame): then the time is the caller's own
+    (a CPU-starved caller is slow to send and to read every reply)."""
+    slowed = {(p.caller, p.service) for p in parts if p.caller and p.lat_excess_ms > 0}
+    if not slowed:
+        return parts
+    measured = {(p.caller, p.service) for p in parts if p.caller and p.n_w and p.n_b >= 5}
+    to_caller = {edge for edge, (who, _) in blame(slowed, measured).items() if who == edge[0]}
+    for p in parts:
+        if (p.caller, p.service) in to_caller:
+            p.service, p.caller = p.caller, ""
+    return parts
 
 
 def _metric_anomalies(shifts: list[SeriesShift], get) -> None:
