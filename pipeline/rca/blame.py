@@ -3,9 +3,12 @@
 A call that got slower between caller and callee (time on the wire, in queues, or a caller
 too starved of CPU to read its replies) is seen by the caller, but either end may be the
 cause: a delay on one pod's network slows every call into and out of that pod, a CPU-starved
-caller slows all of its calls. So each slowed edge is charged to the endpoint whose measured
-edges slowed most completely, and to the callee on a tie (a callee reached only over this
-edge, or one link slowing among many healthy ones, is the usual culprit).
+caller slows all of its calls. So a slowed edge is charged to the caller only when the
+caller's calls to at least two services slowed and a larger share of its measured edges than
+of the callee's (a caller's incoming calls slowing does not count towards the two: a callee
+failing further down slows those too);
+otherwise to the callee (one link slowing, or a callee reached only over this edge, is the
+usual culprit and is what the kind `network` names).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ def blame(slowed: Iterable[Edge], measured: Iterable[Edge]) -> dict[Edge, tuple[
     out = {}
     for caller, callee in slowed:
         shares = {end: len(touching[end] & slowed) / len(touching[end]) for end in (caller, callee)}
-        who = caller if shares[caller] > shares[callee] else callee
+        calls_slowed = sum(1 for e in slowed if e[0] == caller)
+        who = caller if calls_slowed >= 2 and shares[caller] > shares[callee] else callee
         out[(caller, callee)] = (who, shares[who])
     return out
