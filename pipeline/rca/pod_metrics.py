@@ -48,8 +48,10 @@ GROUP BY service, pod, name, peer
 _RESOURCE_WORDS = ("cpu", "memory", "mem.", "heap", "gc", "thread", "pool", "fd", "file_descriptor", "disk")
 # Gauges of the machine the pod runs on move for every neighbour: not the pod's own pressure.
 _SHARED_PREFIXES = ("node.", "host.", "system.", "k8s.node.", "machine.")
-_MIN_BASELINE_READINGS = 5
+_MIN_BASELINE_READINGS = 2
+_FEW_READINGS = 5  # below this the spread is unknown: only a large relative change counts
 _Z_CAP = 30.0
+_GAP_MIN_Z = 3.0  # the gap is a difference of two views, each already a median of its readings
 
 
 @dataclass(slots=True)
@@ -84,7 +86,8 @@ def shift_of(row: dict) -> SeriesShift | None:
     med_w = row["med_w"]
     # the lower spread (incidents in the baseline inflate only the upper one), floored so a
     # flat or all-zero series does not make a rounding error look like an incident
-    scale = max((q50 - q10) / 1.2816, 0.1 * (q90 - q10) / 2.5631, 0.05 * abs(q50), 1e-9)
+    rel_floor = 0.05 if row["n_b"] >= _FEW_READINGS else 0.25
+    scale = max((q50 - q10) / 1.2816, 0.1 * (q90 - q10) / 2.5631, rel_floor * abs(q50), 1e-9)
     z = (med_w - q50) / scale
     if abs(q50) < 1e-12 and q90 - q10 < 1e-12 and abs(med_w) < 1e-12:
         z = 0.0  # a series that is always zero says nothing
@@ -152,7 +155,7 @@ def edge_gaps(shifts: list[SeriesShift]) -> dict[str, list[EdgeGap]]:
         rise = (c.med_w - c.med_b) - max(srv.med_w - srv.med_b, 0.0)
         z = min(_Z_CAP, rise / c.scale)
         rel = rise / max(abs(c.med_b), 1e-9)
-        if z >= 4 and rel >= 0.5:
+        if z >= _GAP_MIN_Z and rel >= 0.5:
             g = EdgeGap(c.service, c.peer, c.pod, c.name, rise, rel, z)
             if (c.service, c.peer) not in slowed or slowed[(c.service, c.peer)].z < z:
                 slowed[(c.service, c.peer)] = g
@@ -171,7 +174,7 @@ def edge_gaps(shifts: list[SeriesShift]) -> dict[str, list[EdgeGap]]:
 
 def gap_strength(g: EdgeGap) -> float:
     """0..1: how surely a slowed edge puts its blamed service at fault."""
-    return strength(g.z) * min(1.0, g.rel) * (0.5 + 0.5 * g.share) * (0.5 + 0.5 * g.size)
+    return strength(g.z, _GAP_MIN_Z) * min(1.0, g.rel) * (0.5 + 0.5 * g.share) * (0.5 + 0.5 * g.size)
 
 
 def strength(z: float, z_min: float = 4.0) -> float:

@@ -49,7 +49,10 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     components = sql.fetch(src, sql.COMPONENTS, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns))
     period, notes = period_for(from_ns, to_ns, baseline_ns, sql.first_stored_ns(components))
     metrics = sql.fetch(src, sql.METRICS, period)
-    shifts = [s for s in map(pod_metrics.shift_of, sql.fetch(src, pod_metrics.SERIES, period)) if s is not None]
+    # Metrics keep their own history: the baseline of the spans is clipped to the first span
+    # stored, but a store that keeps traces only around incidents still has every reading.
+    metric_period = sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns)
+    shifts = [s for s in map(pod_metrics.shift_of, sql.fetch(src, pod_metrics.SERIES, metric_period)) if s]
     rules = sql.fetch(src, sql.LOG_RULES, period)
     peers = sorted({r["peer"] for r in components if r["peer"]})
     mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
