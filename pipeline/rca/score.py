@@ -20,7 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from pipeline.rca.blame import blame
-from pipeline.rca.pod_metrics import EdgeGap, SeriesShift, edge_gaps, gap_strength, pod_pressure, strength
+from pipeline.rca.edge_gaps import EdgeGap, gap_strength
+from pipeline.rca.pod_metrics import SeriesShift, pod_pressure, strength
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
@@ -162,16 +163,16 @@ def _strength(effect: float, z: float, z_min: float) -> float:
 def score_services(components: list[dict], metrics: list[dict], rules: list[dict],
                    failures: list[dict], signals: dict[str, str],
                    mentions: list[dict] = (), user_ms: float = 0.0,
-                   shifts: list[SeriesShift] = ()) -> list[ServiceScore]:
+                   shifts: list[SeriesShift] = (), gaps: dict[str, list[EdgeGap]] | None = None) -> list[ServiceScore]:
     """Every service with some anomaly, best candidate first.
 
     `user_ms` is the time all requests (root spans) in the window took: added self time
     that is a sliver of it (a 2 ms slower publish) is real but not what hurts users.
     `mentions` (window_sql.LOG_MENTIONS) tell how calls to a service failed as its callers
     logged it, for services whose failed calls carry no status message.
-    `shifts` (pod_metrics) are the robust per-pod and per-edge metric readings: a pod pinned
-    far above its own baseline, or calls into a service that slowed on the caller's side
-    only, are anomalies of their own, not just corroboration, because real metrics may be
+    `shifts` (pod_metrics) are robust per-pod metric readings and `gaps` (edge_gaps) the call
+    edges whose time on the wire grew, by blamed service: a pod pinned far above its own
+    baseline, or calls into a service that slowed on the caller's side only, are anomalies of their own, not just corroboration, because real metrics may be
     all there is (traces kept only around alerts, logs lost).
     """
     by: dict[str, ServiceScore] = {}
@@ -223,7 +224,7 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s = get(svc)
         s.log_rules = sorted(lst, key=lambda d: -d["excess"])
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
-    _metric_anomalies(shifts, get)
+    _metric_anomalies(shifts, gaps or {}, get)
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
         # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
@@ -253,7 +254,7 @@ def _charge_slowed_calls(parts: list[Part]) -> list[Part]:
     return parts
 
 
-def _metric_anomalies(shifts: list[SeriesShift], get) -> None:
+def _metric_anomalies(shifts: list[SeriesShift], gaps: dict[str, list[EdgeGap]], get) -> None:
     """Pod pressure and caller-side edge gaps (pipeline.rca.pod_metrics) onto service scores."""
     pods: dict[str, set[str]] = defaultdict(set)
     for sh in shifts:
@@ -263,7 +264,7 @@ def _metric_anomalies(shifts: list[SeriesShift], get) -> None:
         s = get(svc)
         s.pressure = lst[:3]
         s.pressure_strength = strength(lst[0].z)
-    for svc, lst in edge_gaps(shifts).items():
+    for svc, lst in gaps.items():
         s = get(svc)
         s.gaps = lst[:3]
         s.gap_strength = gap_strength(lst[0])
@@ -345,7 +346,7 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "network"
     elif s.gap_strength > max(s.pressure_strength, s.err_strength, 0.5):
         s.kind = "network"
-    elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= 0.5:
+    elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= max(0.5, s.err_strength):
         s.kind = "resource"
     elif s.err_strength >= s.lat_strength and s.err_strength > 0:
         s.kind = "error"

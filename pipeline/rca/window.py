@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from pipeline.query import rules_from_setting
 from pipeline.rca import window_sql as sql
-from pipeline.rca import pod_metrics
+from pipeline.rca import edge_gaps, pod_metrics
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import Part, ServiceScore, score_services
 from pipeline.rca.source import as_rows
@@ -52,13 +52,15 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     # Metrics keep their own history: the baseline of the spans is clipped to the first span
     # stored, but a store that keeps traces only around incidents still has every reading.
     metric_period = sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns)
-    shifts = [s for s in map(pod_metrics.shift_of, sql.fetch(src, pod_metrics.SERIES, metric_period)) if s]
+    late = {**metric_period.params(), "late": pod_metrics.LATE_NS}
+    shifts = [s for s in map(pod_metrics.shift_of, src.rows(pod_metrics.SERIES, late)) if s]
+    gaps = edge_gaps.edge_gaps(src.rows(edge_gaps.GAPS, late))
     rules = sql.fetch(src, sql.LOG_RULES, period)
     peers = sorted({r["peer"] for r in components if r["peer"]})
     mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
     ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
-                            sql.root_ns(components) / 1e6, shifts)
+                            sql.root_ns(components) / 1e6, shifts, gaps)
     edges = _edges(components)
     if service:
         scope = {service} | _below(service, edges)
@@ -220,6 +222,16 @@ def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list
         who = f"{r['service']} → {r['peer']}" if r["peer"] else f"{r['service']} on {r['instance']}"
         ev.append(Evidence("span", f"{r['name']} ({who}) {what}",
                            {"trace_id": r["trace_id"], "span_id": r["span_id"]}))
+    for g in s.gaps[:2]:
+        ev.append(Evidence("metric", f"calls {g.caller} → {g.callee}: {g.metric} on {g.caller_pod or g.caller} rose "
+                                     f"by {g.rise:.4g} ({g.rel:.0%}) more than {g.callee} itself saw (z {g.z:.1f})",
+                           {"caller": g.caller, "callee": g.callee, "instance": g.caller_pod, "metric": g.metric,
+                            "rise": g.rise, "z": round(g.z, 2)}))
+    for p in s.pressure[:2]:
+        ev.append(Evidence("metric", f"{p.name} on {p.pod}: window median {p.med_w:.4g} against baseline median "
+                                     f"{p.med_b:.4g} (max {p.max_b:.4g}; robust z {p.z:.1f})",
+                           {"service": s.service, "instance": p.pod, "metric": p.name, "window_value": p.med_w,
+                            "baseline_value": p.med_b, "z": round(p.z, 2)}))
     for m in s.metric_series[:3]:
         if m["silent"]:
             text = f"{m['name']} on {m['instance']}: no samples in the window (baseline mean {m['mean_b']:.4g})"
