@@ -34,13 +34,16 @@ def _res(svc: str) -> list[dict]:
 
 
 class Slice:
-    """One run with a fault: `network` (calls into `stock` take 400 ms longer on the wire) or
-    `cpu` (`auth`'s pod pinned at its CPU limit, its own work three times slower)."""
+    """One run with a fault: `network` (calls into `stock` take 400 ms longer on the wire),
+    `cpu` (`auth`'s pod pinned at its CPU limit, its own work three times slower) or `return`
+    (`shop` returns early without calling `stock`, and no error is raised anywhere)."""
 
     def __init__(self, fault: str, seed: int = 3) -> None:
         self.fault = fault
         self.rng = random.Random(seed)
-        self.target = {"network": "stock", "cpu": "auth"}[fault]
+        self.target = {"network": "stock", "cpu": "auth", "return": "shop"}[fault]
+        self.keep = True  # whether spans of the request being served are stored
+        self.served: dict[tuple[str, int], int] = {}  # (service, minute) -> requests served
         self.spans: dict[str, list[dict]] = {svc: [] for svc in PODS}
         self.edge_ms: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
 
@@ -51,11 +54,15 @@ class Slice:
         """Spans of one service handling one call; returns the end time."""
         n[0] += 1
         sid = f"{n[0]:016x}"
+        minute = (start - T0) // (60 * S)
+        self.served[(svc, minute)] = self.served.get((svc, minute), 0) + 1
         own = self.rng.uniform(2, 6) * MS
         if self.fault == "cpu" and svc == "auth" and self._faulty(start):
             own *= 3
         t = start + int(own / 2)
         for callee in CALLS.get(svc, ()):
+            if self.fault == "return" and svc == "shop" and self._faulty(t):
+                break
             n[0] += 1
             cid = f"{n[0]:016x}"
             wire = self.rng.uniform(0.3, 0.8) * MS
@@ -63,11 +70,13 @@ class Slice:
                 wire += 400 * MS
             srv_end = self._serve(tid, callee, cid, t + int(wire / 2), n)
             call_end = srv_end + int(wire / 2)
-            self.spans[svc].append(self._span(tid, cid, sid, f"{callee}.Service/Call", t, call_end))
+            if self.keep:
+                self.spans[svc].append(self._span(tid, cid, sid, f"{callee}.Service/Call", t, call_end))
             self.edge_ms.setdefault((svc, callee), []).append((t, (call_end - t) / MS, (srv_end - t - wire / 2) / MS))
             t = call_end
         end = t + int(own / 2)
-        self.spans[svc].append(self._span(tid, sid, parent, f"{svc}.Service/Handle", start, end))
+        if self.keep:
+            self.spans[svc].append(self._span(tid, sid, parent, f"{svc}.Service/Handle", start, end))
         return end
 
     @staticmethod
@@ -83,9 +92,9 @@ class Slice:
         # traces are kept only around incidents, as in the real data: the earlier one and this one
         kept = [(EARLIER[0] - 60 * S, EARLIER[1] + 60 * S), (ONSET - 8 * 60 * S, END)]
         while t < END:
-            if any(lo <= t < hi for lo, hi in kept):
-                k += 1
-                self._serve(f"{k:032x}", "front", "", t, [k * 100])
+            self.keep = any(lo <= t < hi for lo, hi in kept)
+            k += 1
+            self._serve(f"{k:032x}", "front", "", t, [k * 100])
             t += int(self.rng.uniform(0.3, 0.7) * S)
         # one export request per 30 s of traffic, grouped by resource inside (as a collector batches)
         chunks: dict[int, dict[str, list[dict]]] = {}
@@ -107,17 +116,19 @@ class Slice:
         minutes = [T0 + m * 60 * S for m in range(1, 41)]
         out = []
         for svc in PODS:
-            cpu, mem, junk, lat = [], [], [], []
+            cpu, mem, junk, lat, work = [], [], [], [], []
             for m, t in enumerate(minutes):
                 hot = (self.fault == "cpu" and svc == "auth" and t > ONSET + 30 * S) or \
                       (svc == "shop" and EARLIER[0] < t <= EARLIER[1] + 60 * S)
                 cpu.append((t, (self.rng.uniform(92, 99) if hot else self.rng.uniform(3, 8))))
                 mem.append((t, 120 + self.rng.uniform(-3, 3)))
                 junk.append((t, 0.0))
+                work.append((t, float(self.served.get((svc, m), 0))))  # requests in the minute before
                 if m % 7 != 3:  # some minutes have no reading: missing, not zero
                     lat.append((t, self.rng.uniform(0.004, 0.006) * (3 if hot else 1)))
             metrics = [self._gauge("pod.cpu.utilization", cpu), self._gauge("pod.memory.usage", mem),
-                       self._gauge("pod.success_rate", junk), self._gauge("pod.server.latency.p90", lat)]
+                       self._gauge("pod.success_rate", junk), self._gauge("pod.server.latency.p90", lat),
+                       self._gauge("pod.workload", work)]
             for (caller, callee), calls in self.edge_ms.items():
                 for side, peer, idx in (("client", callee, 1), ("server", caller, 2)):
                     if (caller if side == "client" else callee) != svc:

@@ -9,7 +9,7 @@ import pytest
 from pipeline.rca.window import rank_window
 from tests.real_slice import ONSET, PODS, S, load_slice
 
-CASES = {"network": ("stock", "network"), "cpu": ("auth", "resource")}
+CASES = {"network": ("stock", "network"), "cpu": ("auth", "resource"), "return": ("shop", "error")}
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +42,10 @@ def test_the_earlier_incident_in_the_baseline_does_not_hide_or_invent_one(slices
     lo = ONSET - 10 * 60 * S
     answer = rank_window(slices["cpu"], lo, lo + 180 * S, limit=5)
     assert not answer["candidates"] or answer["candidates"][0]["score"] < 0.5
+
+
+def test_a_caller_that_stops_calling_is_named_by_the_callee_it_cut_off(slices):
+    answer = rank_window(slices["return"], ONSET, ONSET + 180 * S, limit=5)
+    top = answer["candidates"][0]
+    assert top["service"] == "shop"
+    assert any("stock, which shop calls, stopped getting work" in ev["summary"] for ev in top["evidence"])

@@ -22,7 +22,8 @@ from pipeline.rca.window_sql import FINAL_SETTINGS
 
 # The pod that reported a series: its instance id, else the Kubernetes pod name. A coarse
 # reading covers the interval before its stamp, so the readings stamped up to one interval
-# after the window describe it too: `med_late` includes those of the next minute, and
+# after the window describe it too (and one stamped exactly at the window's start describes
+# only the time before it): `med_late` takes those of the next minute, and
 # `step` (the baseline's typical spacing) says whether the series is coarse enough to use it.
 SERIES = """
 SELECT service, if(instance != '', instance, resource['k8s.pod.name']) AS pod, name,
@@ -32,7 +33,7 @@ SELECT service, if(instance != '', instance, resource['k8s.pod.name']) AS pod, n
        quantilesExactIf(0.1, 0.5, 0.9)(value, time_ns < {bt:Int64}) AS q_b,
        maxIf(value, time_ns < {bt:Int64}) AS max_b,
        quantileExactIf(0.5)(value, time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS med_w,
-       quantileExactIf(0.5)(value, time_ns >= {wf:Int64}) AS med_late,
+       quantileExactIf(0.5)(value, time_ns > {wf:Int64}) AS med_late,
        maxIf(value, time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS max_w,
        (maxIf(time_ns, time_ns < {bt:Int64}) - minIf(time_ns, time_ns < {bt:Int64}))
            / greatest(countIf(time_ns < {bt:Int64}) - 1, 1) AS step
@@ -44,6 +45,8 @@ GROUP BY service, pod, name, peer
 
 # Names of gauges that measure a resource the pod uses up (general words, any naming scheme).
 _RESOURCE_WORDS = ("cpu", "memory", "mem.", "heap", "gc", "thread", "pool", "fd", "file_descriptor", "disk")
+# Names of gauges that follow the work a pod is given (its load, not a resource it runs out of).
+_LOAD_WORDS = ("workload", "request", "syscall", "network", "receive", "transmit", "ops", "throughput", "cpu")
 # Gauges of the machine the pod runs on move for every neighbour: not the pod's own pressure.
 _SHARED_PREFIXES = ("node.", "host.", "system.", "k8s.node.", "machine.")
 LATE_NS = 60 * 10**9  # how far past the window a reading may be stamped and still describe it
@@ -116,6 +119,39 @@ def pod_pressure(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
         out.setdefault(s.service, []).append(s)
     for lst in out.values():
         lst.sort(key=lambda s: -s.z)
+    return out
+
+
+def starved(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
+    """Per service: load gauges of its pods that collapsed (robust z <= -4 and under half the
+    baseline median): it is no longer given work. Empty when most services collapsed at once
+    (the whole site lost traffic; nothing points at one caller then)."""
+    out: dict[str, list[SeriesShift]] = {}
+    seen = set()
+    for s in shifts:
+        low = s.name.lower()
+        if s.peer or low.startswith(_SHARED_PREFIXES) or not any(w in low for w in _LOAD_WORDS):
+            continue
+        seen.add(s.service)
+        if s.z <= -4 and s.med_w < 0.5 * s.med_b:
+            out.setdefault(s.service, []).append(s)
+    if len(out) * 2 > len(seen):
+        return {}
+    for lst in out.values():
+        lst.sort(key=lambda s: s.z)
+    return out
+
+
+def peer_edges(shifts: list[SeriesShift]) -> set[tuple[str, str]]:
+    """(caller, callee) of every series with a peer attribute, from the side that measured it."""
+    out = set()
+    for s in shifts:
+        if s.peer and s.peer != s.service:
+            low = s.name.lower()
+            if "client" in low:
+                out.add((s.service, s.peer))
+            elif "server" in low:
+                out.add((s.peer, s.service))
     return out
 
 

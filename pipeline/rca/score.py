@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from pipeline.rca.blame import blame
 from pipeline.rca.edge_gaps import EdgeGap, gap_strength
-from pipeline.rca.pod_metrics import SeriesShift, pod_pressure, strength
+from pipeline.rca.pod_metrics import SeriesShift, peer_edges, pod_pressure, starved, strength
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
@@ -75,6 +75,8 @@ class ServiceScore:
     pressure_strength: float = 0.0
     gaps: list[EdgeGap] = field(default_factory=list)  # calls into it slower on the caller's side only
     gap_strength: float = 0.0
+    cut_off: list[SeriesShift] = field(default_factory=list)  # services it calls that stopped getting work
+    cut_strength: float = 0.0
     pods: tuple[str, ...] = ()  # the pods its own metrics came from
     silent: bool = False
     anomaly: float = 0.0
@@ -225,11 +227,13 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s.log_rules = sorted(lst, key=lambda d: -d["excess"])
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
     _metric_anomalies(shifts, gaps or {}, get)
+    _cut_off_callers(shifts, set(edges), get)
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
         # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
         # spans also slowed outranks a service with one loud signal
-        s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength)
+        s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength) * (
+            1 - 0.8 * s.cut_strength)
     _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
@@ -270,6 +274,22 @@ def _metric_anomalies(shifts: list[SeriesShift], gaps: dict[str, list[EdgeGap]],
         s.gap_strength = gap_strength(lst[0])
     for svc, names in pods.items():
         get(svc).pods = tuple(sorted(names))
+
+
+def _cut_off_callers(shifts: list[SeriesShift], trace_edges: set[tuple[str, str]], get) -> None:
+    """A service that stopped getting work was cut off by a caller: a changed return value or a
+    caught exception upstream ends requests before they reach it, and raises no error anywhere.
+    Each collapsed service's strength is shared among its callers that kept working."""
+    gone = starved(shifts)
+    if not gone:
+        return
+    edges = trace_edges | peer_edges(shifts)
+    for svc, lst in gone.items():
+        callers = sorted({c for c, d in edges if d == svc and c not in gone and c != svc})
+        for c in callers:
+            s = get(c)
+            s.cut_off.append(lst[0])
+            s.cut_strength = 1 - (1 - s.cut_strength) * (1 - strength(-lst[0].z) / len(callers))
 
 
 def _weak_lead(s: ServiceScore) -> float:
@@ -348,7 +368,7 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "network"
     elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= max(0.5, s.err_strength):
         s.kind = "resource"
-    elif s.err_strength >= s.lat_strength and s.err_strength > 0:
+    elif s.err_strength >= s.lat_strength and s.err_strength > 0 or s.cut_strength >= max(0.5, s.lat_strength):
         s.kind = "error"
     elif s.lat_strength > 0:
         s.kind = "latency"

@@ -227,6 +227,12 @@ def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list
                                      f"by {g.rise:.4g} ({g.rel:.0%}) more than {g.callee} itself saw (z {g.z:.1f})",
                            {"caller": g.caller, "callee": g.callee, "instance": g.caller_pod, "metric": g.metric,
                             "rise": g.rise, "z": round(g.z, 2)}))
+    for c in s.cut_off[:2]:
+        ev.append(Evidence("metric", f"{c.service}, which {s.service} calls, stopped getting work: {c.name} on "
+                                     f"{c.pod} fell to {c.med_w:.4g} from a baseline median of {c.med_b:.4g} "
+                                     "(requests end before they reach it)",
+                           {"service": c.service, "instance": c.pod, "metric": c.name, "window_value": c.med_w,
+                            "baseline_value": c.med_b, "z": round(c.z, 2)}))
     for p in s.pressure[:2]:
         ev.append(Evidence("metric", f"{p.name} on {p.pod}: window median {p.med_w:.4g} against baseline median "
                                      f"{p.med_b:.4g} (max {p.max_b:.4g}; robust z {p.z:.1f})",
