@@ -106,15 +106,21 @@ def shift_of(row: dict) -> SeriesShift | None:
 def pod_pressure(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
     """Per service: resource gauges of its pods far above their baseline, strongest first.
 
-    A rise counts only when the window's median also passes the baseline's maximum or its
-    90th percentile by a clear margin (saturation: where the pod has not been in the last
-    half hour, or only during an earlier incident), so slow drift does not count.
+    A rise counts when it is large in robust units (z >= 4), at least a fifth over the
+    baseline median (not its maximum or upper percentiles: the same pod's earlier incident may
+    sit in the baseline), and not a blip on an idle pod: the window's level must reach a tenth of the same gauge's
+    typical level across all pods (a pod going from 0.05 to 0.1 millicores is not pressed).
     """
+    levels: dict[str, list[float]] = {}
+    for s in shifts:
+        if not s.peer:
+            levels.setdefault(s.name, []).append(abs(s.med_b))
+    typical = {name: sorted(v)[len(v) // 2] for name, v in levels.items()}
     out: dict[str, list[SeriesShift]] = {}
     for s in shifts:
         if s.peer or not is_resource(s.name) or s.z < 4:
             continue
-        if s.med_w <= s.med_b * 1.2 and s.med_w - s.med_b < 1e-9:
+        if s.med_w < 1.2 * s.med_b or s.med_w < 0.1 * typical[s.name]:
             continue
         out.setdefault(s.service, []).append(s)
     for lst in out.values():
@@ -139,6 +145,22 @@ def starved(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
         return {}
     for lst in out.values():
         lst.sort(key=lambda s: s.z)
+    return out
+
+
+def failing(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
+    """Per service: its own success-rate gauges that fell, or error/failure-rate gauges that
+    rose, far beyond their baseline: its requests fail even where no span or log says so."""
+    out: dict[str, list[SeriesShift]] = {}
+    for s in shifts:
+        low = s.name.lower()
+        if s.peer:
+            continue
+        if ("success" in low and s.z <= -4 and s.med_w < s.med_b) or (
+                ("error" in low or "fail" in low) and "success" not in low and s.z >= 4 and s.med_w > s.med_b):
+            out.setdefault(s.service, []).append(s)
+    for lst in out.values():
+        lst.sort(key=lambda s: -abs(s.z))
     return out
 
 

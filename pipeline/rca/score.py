@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from pipeline.rca.blame import blame
 from pipeline.rca.edge_gaps import EdgeGap, gap_strength
-from pipeline.rca.pod_metrics import SeriesShift, peer_edges, pod_pressure, starved, strength
+from pipeline.rca.pod_metrics import SeriesShift, failing, peer_edges, pod_pressure, starved, strength
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
@@ -77,6 +77,8 @@ class ServiceScore:
     gap_strength: float = 0.0
     cut_off: list[SeriesShift] = field(default_factory=list)  # services it calls that stopped getting work
     cut_strength: float = 0.0
+    failing: list[SeriesShift] = field(default_factory=list)  # its success/error-rate gauges worsened
+    fail_strength: float = 0.0
     pods: tuple[str, ...] = ()  # the pods its own metrics came from
     silent: bool = False
     anomaly: float = 0.0
@@ -233,7 +235,7 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
         # spans also slowed outranks a service with one loud signal
         s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength) * (
-            1 - 0.8 * s.cut_strength)
+            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength)
     _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
@@ -272,6 +274,11 @@ def _metric_anomalies(shifts: list[SeriesShift], gaps: dict[str, list[EdgeGap]],
         s = get(svc)
         s.gaps = lst[:3]
         s.gap_strength = gap_strength(lst[0])
+    for svc, lst in failing(shifts).items():
+        s = get(svc)
+        s.failing = lst[:2]
+        # a symptom as much as a cause (failures climb to the entry service): never alone decisive
+        s.fail_strength = 0.6 * strength(abs(lst[0].z))
     for svc, names in pods.items():
         get(svc).pods = tuple(sorted(names))
 
@@ -368,7 +375,8 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "network"
     elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= max(0.5, s.err_strength):
         s.kind = "resource"
-    elif s.err_strength >= s.lat_strength and s.err_strength > 0 or s.cut_strength >= max(0.5, s.lat_strength):
+    elif s.err_strength >= s.lat_strength and s.err_strength > 0 or max(s.cut_strength, s.fail_strength) >= max(
+            0.5, s.lat_strength):
         s.kind = "error"
     elif s.lat_strength > 0:
         s.kind = "latency"

@@ -227,6 +227,11 @@ def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list
                                      f"by {g.rise:.4g} ({g.rel:.0%}) more than {g.callee} itself saw (z {g.z:.1f})",
                            {"caller": g.caller, "callee": g.callee, "instance": g.caller_pod, "metric": g.metric,
                             "rise": g.rise, "z": round(g.z, 2)}))
+    for f in s.failing[:1]:
+        ev.append(Evidence("metric", f"{f.name} of {s.service}: window median {f.med_w:.4g} against baseline median "
+                                     f"{f.med_b:.4g} (robust z {f.z:.1f})",
+                           {"service": s.service, "instance": f.pod or None, "metric": f.name,
+                            "window_value": f.med_w, "baseline_value": f.med_b, "z": round(f.z, 2)}))
     for c in s.cut_off[:2]:
         ev.append(Evidence("metric", f"{c.service}, which {s.service} calls, stopped getting work: {c.name} on "
                                      f"{c.pod} fell to {c.med_w:.4g} from a baseline median of {c.med_b:.4g} "
