@@ -201,6 +201,12 @@ def _evidence_rows(src, period: sql.Period, top: list[ServiceScore]) -> tuple[di
     return spans, logs
 
 
+def _shift_evidence(service: str, sh: pod_metrics.SeriesShift, text: str) -> Evidence:
+    """A metric evidence row for one robust series shift."""
+    return Evidence("metric", text, {"service": service, "instance": sh.pod or None, "metric": sh.name,
+                                     "window_value": sh.med_w, "baseline_value": sh.med_b, "z": round(sh.z, 2)})
+
+
 def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list[dict]) -> Candidate:
     ev: list[Evidence] = []
     parts = sorted((p for p in s.parts if p.err_excess > 0 or p.lat_excess_ms > 0),
@@ -228,21 +234,15 @@ def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list
                            {"caller": g.caller, "callee": g.callee, "instance": g.caller_pod, "metric": g.metric,
                             "rise": g.rise, "z": round(g.z, 2)}))
     for f in s.failing[:1]:
-        ev.append(Evidence("metric", f"{f.name} of {s.service}: window median {f.med_w:.4g} against baseline median "
-                                     f"{f.med_b:.4g} (robust z {f.z:.1f})",
-                           {"service": s.service, "instance": f.pod or None, "metric": f.name,
-                            "window_value": f.med_w, "baseline_value": f.med_b, "z": round(f.z, 2)}))
+        ev.append(_shift_evidence(s.service, f, f"{f.name} of {s.service}: window median {f.med_w:.4g} against "
+                                                f"baseline median {f.med_b:.4g} (robust z {f.z:.1f})"))
     for c in s.cut_off[:2]:
-        ev.append(Evidence("metric", f"{c.service}, which {s.service} calls, stopped getting work: {c.name} on "
-                                     f"{c.pod} fell to {c.med_w:.4g} from a baseline median of {c.med_b:.4g} "
-                                     "(requests end before they reach it)",
-                           {"service": c.service, "instance": c.pod, "metric": c.name, "window_value": c.med_w,
-                            "baseline_value": c.med_b, "z": round(c.z, 2)}))
+        ev.append(_shift_evidence(c.service, c, f"{c.service}, which {s.service} calls, stopped getting work: "
+                                                f"{c.name} on {c.pod} fell to {c.med_w:.4g} from a baseline median "
+                                                f"of {c.med_b:.4g} (requests end before they reach it)"))
     for p in s.pressure[:2]:
-        ev.append(Evidence("metric", f"{p.name} on {p.pod}: window median {p.med_w:.4g} against baseline median "
-                                     f"{p.med_b:.4g} (max {p.max_b:.4g}; robust z {p.z:.1f})",
-                           {"service": s.service, "instance": p.pod, "metric": p.name, "window_value": p.med_w,
-                            "baseline_value": p.med_b, "z": round(p.z, 2)}))
+        ev.append(_shift_evidence(s.service, p, f"{p.name} on {p.pod}: window median {p.med_w:.4g} against "
+                                                f"baseline median {p.med_b:.4g} (max {p.max_b:.4g}; robust z {p.z:.1f})"))
     for m in s.metric_series[:3]:
         if m["silent"]:
             text = f"{m['name']} on {m['instance']}: no samples in the window (baseline mean {m['mean_b']:.4g})"
