@@ -44,6 +44,7 @@ class Slice:
         self.target = {"network": "stock", "cpu": "auth", "return": "shop"}[fault]
         self.keep = True  # whether spans of the request being served are stored
         self.served: dict[tuple[str, int], int] = {}  # (service, minute) -> requests served
+        self.logs: list[dict] = []  # auth's error lines, only inside the container runtime's wrapper
         self.spans: dict[str, list[dict]] = {svc: [] for svc in PODS}
         self.edge_ms: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
 
@@ -77,7 +78,16 @@ class Slice:
         end = t + int(own / 2)
         if self.keep:
             self.spans[svc].append(self._span(tid, sid, parent, f"{svc}.Service/Handle", start, end))
+            if self.fault == "cpu" and svc == "auth" and self._faulty(start) and int(tid, 16) % 5 == 0:
+                self.logs.append(self._error_log(tid, sid, start + int(own / 3)))
         return end
+
+    @staticmethod
+    def _error_log(tid: str, sid: str, t: int) -> dict:
+        """An ERROR line as the container runtime wraps it: the level only inside the app's JSON."""
+        line = orjson.dumps({"severity": "error", "message": f"TraceID: {tid} SpanID: {sid} token check timed out"})
+        body = orjson.dumps({"log": line.decode() + "\n", "stream": "stderr", "time": "2023-11-14T22:45:00.000Z"})
+        return {"timeUnixNano": str(t), "traceId": tid, "spanId": sid, "body": {"stringValue": body.decode()}}
 
     @staticmethod
     def _span(tid: str, sid: str, parent: str, name: str, start: int, end: int) -> dict:
@@ -144,7 +154,11 @@ class Slice:
 
     def messages(self) -> list[tuple[str, bytes]]:
         spans = self._traces()  # first: the edge gauges are measured from the calls made
-        return [("otlp_metrics", m) for m in self._metrics()] + [("otlp_spans", s) for s in spans]
+        logs = [("otlp_logs", orjson.dumps({"resourceLogs": [{"resource": {"attributes": _res("auth")},
+                                                              "scopeLogs": [{"logRecords": self.logs}]}]}))]
+        # logs ahead of the spans, as a log shipper usually is: they wait for their traces
+        return [("otlp_metrics", m) for m in self._metrics()] + (logs if self.logs else []) + [
+            ("otlp_spans", s) for s in spans]
 
 
 def load_slice(chdb_root, fault: str):

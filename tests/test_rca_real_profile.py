@@ -49,3 +49,11 @@ def test_a_caller_that_stops_calling_is_named_by_the_callee_it_cut_off(slices):
     top = answer["candidates"][0]
     assert top["service"] == "shop"
     assert any("stock, which shop calls, stopped getting work" in ev["summary"] for ev in top["evidence"])
+
+
+def test_errors_come_from_log_levels_inside_wrapped_lines_when_spans_carry_no_status(slices):
+    rows = slices["cpu"].query(
+        "SELECT countIf(own_error), countIf(has(error_sources, 'log')), count() FROM correlated_spans FINAL "
+        "WHERE service = 'auth' AND parent_span_id != '' AND start_ns >= {t:Int64}", parameters={"t": ONSET}).result_rows
+    own, from_logs, total = rows[0]
+    assert total > 100 and own > 0 and from_logs == own
