@@ -20,11 +20,12 @@ import faust
 import orjson
 
 from agents.correlate import wire
-from pipeline.config import Settings, read_topics
+from pipeline.config import Settings
 from pipeline.deadletter import dlq_message
 from pipeline.ingest import INPUT_KINDS, Ingestor
 from pipeline.kafka_io import FETCH_MAX_WAIT_MS
 from pipeline.progress import JOIN_INPUTS, SourceProgress, newest_time, source_name
+from pipeline.redact import redact
 from pipeline.route import by_trace_messages, metric_messages, progress_message
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
@@ -50,7 +51,7 @@ class WorkerState:
 
 def emit(event: str, **fields) -> None:
     """One structured log line on stderr: what tests, `telecorr up` and log shippers read."""
-    sys.stderr.write(orjson.dumps({"ts": time.time(), "event": event, **fields}).decode() + "\n")
+    sys.stderr.write(redact(orjson.dumps({"ts": time.time(), "event": event, **fields}).decode()) + "\n")
     sys.stderr.flush()
 
 
@@ -80,7 +81,9 @@ def seek_back_uncommitted_too(consumer) -> None:
 
 
 def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = None,
-               metrics: WorkerMetrics | None = None) -> faust.App:
+               metrics: WorkerMetrics | None = None, partitions: dict[str, int] | None = None) -> faust.App:
+    """The worker's app; `partitions` are the topics' partition counts as the broker reports
+    them (kafka_io.prepare_topics), the declared list when not given."""
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{settings.broker}",
@@ -90,7 +93,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(settings.session_timeout_s / 3, 0.5),
         consumer_auto_offset_reset="earliest",
-        topic_allow_declare=False,  # topics come from deploy/kafka/topics.txt
+        topic_allow_declare=False,  # topics come from the packaged list (pipeline/topics.txt)
         topic_disable_leader=True,
         consumer_max_fetch_size=8 * 1024 * 1024,
         producer_max_request_size=8 * 1024 * 1024,
@@ -103,9 +106,10 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
     dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
     by_trace = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
     metrics_topic = app.topic(settings.topic("telemetry.metrics"), key_serializer="raw", value_serializer="raw")
-    by_trace_partitions = dict(read_topics())["telemetry.by_trace"]
-    metrics_partitions = dict(read_topics())["telemetry.metrics"]
-    corr = wire(app, settings, sink, state)
+    partitions = partitions or dict(settings.declared_topics())
+    by_trace_partitions = partitions["telemetry.by_trace"]
+    metrics_partitions = partitions["telemetry.metrics"]
+    corr = wire(app, settings, sink, state, partitions)
 
     async def forward(batch) -> None:
         """Re-key spans and logs by trace, and share metric points, for the join (delivered

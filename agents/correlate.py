@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from pipeline.config import Settings, read_topics
+from pipeline.config import Settings
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
 from pipeline.deadletter import dlq_message
@@ -50,9 +50,11 @@ class _Held:
 class Correlation:
     """The engine plus the acknowledgements it holds back."""
 
-    def __init__(self, settings: Settings, sink: Sink, share_samples: Callable[[bytes], Awaitable[None]]) -> None:
+    def __init__(self, settings: Settings, sink: Sink, share_samples: Callable[[bytes], Awaitable[None]],
+                 partitions: dict[str, int] | None = None) -> None:
         config = from_settings(settings)
-        config.sources = expected_sources(dict(read_topics()))  # the watermark waits for all of them
+        # The watermark waits for every input partition (counts as the broker has them).
+        config.sources = expected_sources(partitions or dict(settings.declared_topics()))
         self.engine = Correlator(config)
         self.share_samples = share_samples  # publishes skew sketches to the other workers
         self.sink = sink
@@ -118,14 +120,14 @@ class Correlation:
             self.held = still
 
 
-def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
+def wire(app: faust.App, settings: Settings, sink: Sink, state, partitions: dict[str, int]) -> Correlation:
     me = uuid.uuid4().hex.encode()  # this process, to skip its own skew messages when read back
     skew_topic = app.topic(settings.topic("telemetry.skew"), key_serializer="raw", value_serializer="raw")
 
     async def share_samples(value: bytes) -> None:
         await (await skew_topic.send(value=value, headers=[("telecorr.worker", me)]))
 
-    corr = Correlation(settings, sink, share_samples)
+    corr = Correlation(settings, sink, share_samples, partitions)
     topic = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
 
     dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
@@ -197,7 +199,7 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
             corr.engine.skew.merge_samples(decode_samples(rec.value))
         return True
 
-    spread = SpreadProgress(dict(read_topics())["telemetry.metrics"])
+    spread = SpreadProgress(partitions["telemetry.metrics"])
 
     def take_metrics(rec) -> bool:
         if dict(rec.headers or ()).get("telecorr.progress"):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import orjson
 
-from pipeline.config import load_settings, read_topics
+from pipeline.config import load_settings
 from pipeline.framing import FramingError, read_delimited
 from pipeline.kafka_io import BrokerUnavailable, publish
+from pipeline.redact import redact
 from pipeline.store.client import StoreUnavailable, connect
 
 SIGNAL_TOPIC = {"traces": "otlp_spans", "logs": "otlp_logs", "metrics": "otlp_metrics"}
@@ -29,9 +30,9 @@ class ReplayError(ValueError):
 
 def cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    for key, value in settings.as_dict().items():
-        print(f"{key} = {orjson.dumps(value).decode()}")
-    print("topics = " + orjson.dumps({n: settings.topic(n) for n, _ in read_topics()}).decode())
+    for key, value in settings.as_dict().items():  # a DSN's password is printed as ***
+        print(redact(f"{key} = {orjson.dumps(value).decode()}"))
+    print("topics = " + orjson.dumps({n: settings.topic(n) for n, _ in settings.declared_topics()}).decode())
     return 0
 
 
@@ -141,7 +142,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         print(f"telecorr sql: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the engine's message is the useful part
-        print(f"telecorr sql: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}", file=sys.stderr)
+        print(redact(f"telecorr sql: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"), file=sys.stderr)
         return 2
     names = list(result.column_names)
     if args.format == "json":

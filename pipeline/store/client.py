@@ -8,6 +8,8 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from pipeline.redact import redact
+
 
 class StoreUnavailable(RuntimeError):
     """ClickHouse cannot be opened or reached; the message says why in plain words."""
@@ -28,7 +30,7 @@ def connect(dsn: str, **settings) -> Client:
                 "(chDB allows one process per data directory): stop that process, or serve the API "
                 "from the worker with `telecorr worker --api`, or point --clickhouse at a ClickHouse server"
             ) from exc
-        raise StoreUnavailable(f"cannot open ClickHouse at {dsn}: {exc}") from exc
+        raise StoreUnavailable(redact(f"cannot open ClickHouse at {dsn}: {exc}")) from None
 
 
 def _chdb_dir(dsn: str) -> Path | None:
