@@ -65,6 +65,9 @@ class LogRecord:
     rules: list[str] = field(default_factory=list)
     # Deterministic id, set by the decoder (see content_id).
     id: str = ""
+    # The message with its variables masked, and its id (pipeline/logs/templates.py).
+    template_id: str = ""
+    template: str = ""
 
 
 @dataclass(slots=True)
