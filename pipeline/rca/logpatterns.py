@@ -1,0 +1,235 @@
+"""Log-pattern evidence: templates an instance stopped logging, or started logging, in the window.
+
+A changed return value or a caught exception sets no error status and adds no latency; what
+changes is the mix of log lines. Per (service, instance, template) the window's count is
+compared with what the baseline predicts, both ways:
+
+- **stopped**: a template the instance logged in nearly every baseline minute is (almost)
+  absent from the window;
+- **appeared**: a template the baseline (almost) never had is logged many times in the window.
+
+Counts are normalised by the instance's traffic: a template's share is its lines over the
+lines of the instance's *other steady* templates (those logged in nearly every baseline
+minute), so a template that replaces another moves neither's yardstick, and a quieter window
+(less load) predicts fewer lines. The baseline is read per minute from
+`log_template_minutes` (schemas/006) and summarised robustly (median, trimmed mean over the
+minutes that hold data), so an earlier incident in a few baseline minutes neither hides a
+template's disappearance nor makes a recurring one look new; minutes without any line of the
+instance are missing data, not zeros. The window is read from `logs` at full time resolution.
+
+`apply` folds the findings into a window ranking (pipeline/rca/window.py): a service whose
+finding a comparably strong anomaly below it in the call graph explains is halved, as the span
+ranking does for symptoms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.rca.model import Candidate, Evidence
+from pipeline.rca.score import ServiceScore
+
+MINUTE_NS = 60_000_000_000
+_MIN_BASE_MINUTES = 3
+_STOP_PRESENCE = 0.8  # share of baseline minutes a template must appear in to "stop"
+_STOP_MIN_EXPECTED = 6.0
+_APPEAR_MIN_LINES = 5
+_APPEAR_MIN_Z = 4.0
+_TRIM = 0.1  # share of the highest baseline minutes left out of the appearing template's rate
+_BELOW_EXPLAINS = 0.8
+
+# Distinct lines per (service, instance, template) in the window; a replayed log is a twin under
+# the same id, so counting ids is exact without FINAL.
+WINDOW = """
+SELECT service, instance, template_id, any(template) AS template, max(severity_number) AS severity,
+       uniqExact(id) AS n
+FROM logs
+PREWHERE time_ns >= {wf:Int64} AND time_ns < {wt:Int64}
+GROUP BY service, instance, template_id
+"""
+
+# Per (service, instance, template): its count in each whole baseline minute that has it.
+BASELINE = """
+SELECT service, instance, template_id, any(template) AS template, groupArray(minute_ns) AS minutes,
+       groupArray(n) AS counts
+FROM (SELECT service, instance, template_id, minute_ns, any(template) AS template, uniqExactMerge(lines) AS n
+      FROM log_template_minutes
+      WHERE minute_ns >= {mf:Int64} AND minute_ns < {mt:Int64}
+      GROUP BY service, instance, template_id, minute_ns)
+GROUP BY service, instance, template_id
+"""
+
+
+@dataclass(slots=True)
+class Change:
+    """One template whose frequency on one instance moved."""
+
+    service: str
+    instance: str
+    template_id: str
+    template: str
+    way: str  # "stopped" | "appeared"
+    window_lines: int
+    window_per_min: float
+    baseline_per_min: float
+    expected: float
+    strength: float
+
+    def evidence(self) -> Evidence:
+        where = self.instance or self.service
+        if self.way == "stopped":
+            text = (f"`{self.template}` stopped: {self.baseline_per_min:.4g}/min in the baseline, "
+                    f"{self.window_per_min:.4g}/min in the window on {where} ({self.window_lines} lines "
+                    f"where {self.expected:.0f} were expected)")
+        else:
+            text = (f"`{self.template}` appeared: {self.window_lines} lines in the window "
+                    f"({self.window_per_min:.4g}/min) against {self.baseline_per_min:.2g}/min in the baseline "
+                    f"on {where}")
+        return Evidence("log", text, {"service": self.service, "instance": self.instance,
+                                      "template_id": self.template_id, "template": self.template,
+                                      "change": self.way, "window_lines": self.window_lines,
+                                      "expected_lines": round(self.expected, 1)})
+
+
+@dataclass(slots=True)
+class Findings:
+    """Per service: its template changes, strongest first, and their combined strength."""
+
+    changes: dict[str, list[Change]] = field(default_factory=dict)
+    strength: dict[str, float] = field(default_factory=dict)
+
+    def evidence(self, service: str, limit: int = 3) -> list[Evidence]:
+        return [c.evidence() for c in self.changes.get(service, [])[:limit]]
+
+
+def find(src, period) -> Findings:
+    """Template changes in `period`'s window against its baseline (a `window_sql.Period`)."""
+    p = period.params()
+    first = -(-period.base_from_ns // MINUTE_NS) * MINUTE_NS  # whole minutes inside the baseline
+    last = period.base_to_ns // MINUTE_NS * MINUTE_NS
+    if last - first < _MIN_BASE_MINUTES * MINUTE_NS:
+        return Findings()
+    window = src.rows(WINDOW, p)
+    base = src.rows(BASELINE, {"mf": first, "mt": last})
+    return changes(window, base, (period.to_ns - period.from_ns) / MINUTE_NS)
+
+
+def changes(window: list[dict], base: list[dict], window_min: float) -> Findings:
+    """The template changes, from WINDOW and BASELINE rows (pure, for tests)."""
+    # Per instance: the minutes that hold any line, and its yardstick: the lines of its steady
+    # templates (logged in nearly every baseline minute), per minute and in the window.
+    minutes: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for r in base:
+        minutes[(r["service"], r["instance"])].update(r["minutes"])
+    steady = {(r["service"], r["instance"], r["template_id"]) for r in base
+              if len(r["minutes"]) >= _STOP_PRESENCE * len(minutes[(r["service"], r["instance"])])}
+    yard: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for r in base:
+        if (r["service"], r["instance"], r["template_id"]) in steady:
+            y = yard[(r["service"], r["instance"])]
+            for m, n in zip(r["minutes"], r["counts"]):
+                y[m] += n
+    yard_w: dict[tuple[str, str], int] = defaultdict(int)
+    for r in window:
+        if (r["service"], r["instance"], r["template_id"]) in steady:
+            yard_w[(r["service"], r["instance"])] += r["n"]
+    by_key = {(r["service"], r["instance"], r["template_id"]): r for r in base}
+    n_w = {(r["service"], r["instance"], r["template_id"]): r["n"] for r in window}
+    templates = {k: r["template"] for k, r in by_key.items()} | {
+        (r["service"], r["instance"], r["template_id"]): r["template"] for r in window}
+    found: dict[str, list[Change]] = defaultdict(list)
+    for key, template in templates.items():
+        inst = key[:2]
+        if len(minutes.get(inst, ())) < _MIN_BASE_MINUTES or window_min <= 0:
+            continue  # an instance without a baseline of its own: nothing to compare with
+        r = by_key.get(key)
+        own = dict(zip(r["minutes"], r["counts"])) if r else {}
+        mine = key in steady
+        n = n_w.get(key, 0)
+        y = yard[inst]
+        ratios = sorted(own.get(m, 0) / max(y.get(m, 0) - (own.get(m, 0) if mine else 0), 1)
+                        for m in sorted(minutes[inst]))
+        per_min = sorted(own.get(m, 0) for m in minutes[inst])
+        yw = yard_w.get(inst, 0) - (n if mine else 0)
+        c = _judge(key, template, n, mine, ratios, per_min, yw, window_min)
+        if c is not None:
+            found[c.service].append(c)
+    out = Findings()
+    for svc, lst in found.items():
+        lst.sort(key=lambda c: (-c.strength, c.template_id))
+        out.changes[svc] = lst
+        out.strength[svc] = 1 - math.prod(1 - c.strength for c in lst[:3])
+    return out
+
+
+def _judge(key: tuple[str, str, str], template: str, n_w: int, steady: bool, ratios: list[float],
+           per_min: list[int], yard_w: int, window_min: float) -> Change | None:
+    """One template on one instance: `ratios` are its baseline minutes' lines over the yardstick
+    (sorted), `per_min` its lines per baseline minute (sorted), `yard_w` the window's yardstick."""
+    svc, inst, tid = key
+    if steady:
+        expected = _median(ratios) * yard_w
+        if expected >= _STOP_MIN_EXPECTED and n_w <= 0.5 * expected:
+            z = (expected - n_w) / math.sqrt(expected)
+            drop = 1 - n_w / expected
+            strength = (1 - math.exp(-expected / 15)) * drop * min(1.0, z / 4)
+            return Change(svc, inst, tid, template, "stopped", n_w, n_w / window_min, _median(per_min),
+                          expected, round(strength, 4))
+        return None
+    keep = ratios[:max(1, math.ceil(len(ratios) * (1 - _TRIM)))]
+    expected = sum(keep) / len(keep) * max(yard_w, 1)
+    z = (n_w - expected) / math.sqrt(expected + 1)
+    if n_w >= _APPEAR_MIN_LINES and n_w > 3 * expected + 2 and z >= _APPEAR_MIN_Z:
+        share = n_w / max(n_w + yard_w, 1)
+        strength = (1 - math.exp(-(n_w - expected) / 10)) * min(1.0, (z - _APPEAR_MIN_Z + 1) / 4) \
+            * (0.6 + 0.4 * min(1.0, 20 * share))
+        return Change(svc, inst, tid, template, "appeared", n_w, n_w / window_min, sum(per_min) / len(per_min),
+                      expected, round(strength, 4))
+    return None
+
+
+def _median(xs: list[float]) -> float:
+    """Median of a sorted list."""
+    n = len(xs)
+    return (xs[n // 2] + xs[(n - 1) // 2]) / 2 if n else 0.0
+
+
+def apply(ranked: list[ServiceScore], found: Findings, below: Callable[[str], set[str]]) -> list[ServiceScore]:
+    """The ranking with log-pattern strength folded into each service's score, re-sorted.
+
+    A service whose changes a service below it in the call graph (`below(service)`) explains,
+    its own changes or its score being at least 0.8 as strong, counts half: a caller that logs
+    "call failed" lines is a symptom of the callee.
+    """
+    if not found.strength:
+        return ranked
+    by = {s.service: s for s in ranked}
+    before = {name: s.score for name, s in by.items()}
+    for svc, strength in found.strength.items():
+        rival = max((max(found.strength.get(d, 0.0), before.get(d, 0.0)) for d in below(svc) if d != svc),
+                    default=0.0)
+        if rival >= _BELOW_EXPLAINS * strength:
+            strength *= 0.5
+        s = by.get(svc)
+        if s is None:
+            s = by[svc] = ServiceScore(svc)
+        if strength > s.score and not s.instance:
+            s.instance = found.changes[svc][0].instance
+        s.score = 1 - (1 - s.score) * (1 - strength)
+    out = sorted(by.values(), key=lambda s: (-s.score, s.service))
+    return [s for s in out if s.score > 0.01]
+
+
+def attach(candidate: Candidate, found: Findings) -> None:
+    """Add a candidate's log-pattern evidence (first when it is what ranks the candidate)."""
+    ev = found.evidence(candidate.service)
+    if not ev:
+        return
+    if found.strength.get(candidate.service, 0.0) >= 0.5 * candidate.score:
+        candidate.evidence[:0] = ev
+    else:
+        candidate.evidence.extend(ev)
+
