@@ -23,7 +23,7 @@ def _base(per_minute: dict[str, list[int]], service="payment", instance="payment
     for tid, counts in per_minute.items():
         ms = [(T0 + i * MINUTE_NS, n) for i, n in enumerate(counts) if n]
         out.append({"service": service, "instance": instance, "template_id": tid, "template": f"tpl {tid}",
-                    "minutes": [m for m, _ in ms], "counts": [n for _, n in ms]})
+                    "slices": [m for m, _ in ms], "counts": [n for _, n in ms]})
     return out
 
 

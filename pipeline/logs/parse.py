@@ -46,10 +46,17 @@ def _auto(line: str, tz: str, ref: int) -> tuple[Parsed, bool]:
     return parse_text(line, tz, ref), False
 
 
+# Clocks on one host agree to well within this; zone offsets are whole quarter hours.
+_ZONE_GAP_NS = 10 * 60 * 10**9
+
+
 def _merge_wrapper(wrapper: Parsed, inner: Parsed) -> Parsed:
     """The inner line's own fields first; the wrapper (runtime time, stream) fills gaps."""
     inner.format = "container/" + inner.format
-    inner.time_ns = inner.time_ns or wrapper.time_ns
+    if not inner.time_ns or (wrapper.time_ns and abs(inner.time_ns - wrapper.time_ns) > _ZONE_GAP_NS):
+        # The runtime stamps in UTC; an app line stamped in local time without a zone, read in
+        # another zone than its own, lands whole hours off: then the runtime's stamp is the time.
+        inner.time_ns = wrapper.time_ns
     if not inner.severity_number:
         inner.severity_number, inner.severity_text = wrapper.severity_number, wrapper.severity_text
     inner.service = inner.service or wrapper.service

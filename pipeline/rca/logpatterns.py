@@ -15,7 +15,8 @@ minute), so a template that replaces another moves neither's yardstick, and a qu
 `log_template_minutes` (schemas/006) and summarised robustly (median, trimmed mean over the
 minutes that hold data), so an earlier incident in a few baseline minutes neither hides a
 template's disappearance nor makes a recurring one look new; minutes without any line of the
-instance are missing data, not zeros. The window is read from `logs` at full time resolution.
+instance are missing data, not zeros. A baseline of less than five whole minutes is read from
+`logs` in 10 s slices instead. The window is read from `logs` at full time resolution.
 
 `apply` folds the findings into a window ranking (pipeline/rca/window.py): a service whose
 finding a comparably strong anomaly below it in the call graph explains is halved, as the span
@@ -33,7 +34,10 @@ from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import ServiceScore
 
 MINUTE_NS = 60_000_000_000
-_MIN_BASE_MINUTES = 3
+# A baseline shorter than this many whole minutes is read from `logs` in 10 s slices instead.
+_MIN_AGGREGATE_MINUTES = 5
+SHORT_SLICE_NS = 10_000_000_000
+_MIN_BASE_SLICES = 3
 _STOP_PRESENCE = 0.8  # share of baseline minutes a template must appear in to "stop"
 _STOP_MIN_EXPECTED = 6.0
 _APPEAR_MIN_LINES = 5
@@ -53,12 +57,24 @@ GROUP BY service, instance, template_id
 
 # Per (service, instance, template): its count in each whole baseline minute that has it.
 BASELINE = """
-SELECT service, instance, template_id, any(template) AS template, groupArray(minute_ns) AS minutes,
+SELECT service, instance, template_id, any(template) AS template, groupArray(minute_ns) AS slices,
        groupArray(n) AS counts
 FROM (SELECT service, instance, template_id, minute_ns, any(template) AS template, uniqExactMerge(lines) AS n
       FROM log_template_minutes
-      WHERE minute_ns >= {mf:Int64} AND minute_ns < {mt:Int64}
+      WHERE minute_ns >= {sf:Int64} AND minute_ns < {st:Int64}
       GROUP BY service, instance, template_id, minute_ns)
+GROUP BY service, instance, template_id
+"""
+
+# The same from the logs themselves in shorter slices, for a baseline of a few minutes.
+BASELINE_SHORT = """
+SELECT service, instance, template_id, any(template) AS template, groupArray(slice) AS slices,
+       groupArray(n) AS counts
+FROM (SELECT service, instance, template_id, intDiv(time_ns, {slice:Int64}) AS slice, any(template) AS template,
+             uniqExact(id) AS n
+      FROM logs
+      PREWHERE time_ns >= {sf:Int64} AND time_ns < {st:Int64}
+      GROUP BY service, instance, template_id, slice)
 GROUP BY service, instance, template_id
 """
 
@@ -107,30 +123,37 @@ class Findings:
 
 def find(src, period) -> Findings:
     """Template changes in `period`'s window against its baseline (a `window_sql.Period`)."""
-    p = period.params()
+    window_min = (period.to_ns - period.from_ns) / MINUTE_NS
     first = -(-period.base_from_ns // MINUTE_NS) * MINUTE_NS  # whole minutes inside the baseline
     last = period.base_to_ns // MINUTE_NS * MINUTE_NS
-    if last - first < _MIN_BASE_MINUTES * MINUTE_NS:
-        return Findings()
-    window = src.rows(WINDOW, p)
-    base = src.rows(BASELINE, {"mf": first, "mt": last})
-    return changes(window, base, (period.to_ns - period.from_ns) / MINUTE_NS)
+    if last - first >= _MIN_AGGREGATE_MINUTES * MINUTE_NS:
+        base = src.rows(BASELINE, {"sf": first, "st": last})
+        slice_min = 1.0
+    else:
+        first = -(-period.base_from_ns // SHORT_SLICE_NS) * SHORT_SLICE_NS
+        last = period.base_to_ns // SHORT_SLICE_NS * SHORT_SLICE_NS
+        if last - first < MINUTE_NS:
+            return Findings()
+        base = src.rows(BASELINE_SHORT, {"sf": first, "st": last, "slice": SHORT_SLICE_NS})
+        slice_min = SHORT_SLICE_NS / MINUTE_NS
+    return changes(src.rows(WINDOW, period.params()), base, window_min, slice_min)
 
 
-def changes(window: list[dict], base: list[dict], window_min: float) -> Findings:
-    """The template changes, from WINDOW and BASELINE rows (pure, for tests)."""
-    # Per instance: the minutes that hold any line, and its yardstick: the lines of its steady
-    # templates (logged in nearly every baseline minute), per minute and in the window.
-    minutes: dict[tuple[str, str], set[int]] = defaultdict(set)
+def changes(window: list[dict], base: list[dict], window_min: float, slice_min: float = 1.0) -> Findings:
+    """The template changes, from WINDOW and BASELINE rows (pure, for tests); baseline slices
+    are `slice_min` minutes long."""
+    # Per instance: the slices that hold any line, and its yardstick: the lines of its steady
+    # templates (logged in nearly every baseline slice), per slice and in the window.
+    slices: dict[tuple[str, str], set[int]] = defaultdict(set)
     for r in base:
-        minutes[(r["service"], r["instance"])].update(r["minutes"])
+        slices[(r["service"], r["instance"])].update(r["slices"])
     steady = {(r["service"], r["instance"], r["template_id"]) for r in base
-              if len(r["minutes"]) >= _STOP_PRESENCE * len(minutes[(r["service"], r["instance"])])}
+              if len(r["slices"]) >= _STOP_PRESENCE * len(slices[(r["service"], r["instance"])])}
     yard: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for r in base:
         if (r["service"], r["instance"], r["template_id"]) in steady:
             y = yard[(r["service"], r["instance"])]
-            for m, n in zip(r["minutes"], r["counts"]):
+            for m, n in zip(r["slices"], r["counts"]):
                 y[m] += n
     yard_w: dict[tuple[str, str], int] = defaultdict(int)
     for r in window:
@@ -143,16 +166,16 @@ def changes(window: list[dict], base: list[dict], window_min: float) -> Findings
     found: dict[str, list[Change]] = defaultdict(list)
     for key, template in templates.items():
         inst = key[:2]
-        if len(minutes.get(inst, ())) < _MIN_BASE_MINUTES or window_min <= 0:
+        if len(slices.get(inst, ())) < _MIN_BASE_SLICES or window_min <= 0:
             continue  # an instance without a baseline of its own: nothing to compare with
         r = by_key.get(key)
-        own = dict(zip(r["minutes"], r["counts"])) if r else {}
+        own = dict(zip(r["slices"], r["counts"])) if r else {}
         mine = key in steady
         n = n_w.get(key, 0)
         y = yard[inst]
         ratios = sorted(own.get(m, 0) / max(y.get(m, 0) - (own.get(m, 0) if mine else 0), 1)
-                        for m in sorted(minutes[inst]))
-        per_min = sorted(own.get(m, 0) for m in minutes[inst])
+                        for m in sorted(slices[inst]))
+        per_min = sorted(own.get(m, 0) / slice_min for m in slices[inst])
         yw = yard_w.get(inst, 0) - (n if mine else 0)
         c = _judge(key, template, n, mine, ratios, per_min, yw, window_min)
         if c is not None:
@@ -168,7 +191,8 @@ def changes(window: list[dict], base: list[dict], window_min: float) -> Findings
 def _judge(key: tuple[str, str, str], template: str, n_w: int, steady: bool, ratios: list[float],
            per_min: list[int], yard_w: int, window_min: float) -> Change | None:
     """One template on one instance: `ratios` are its baseline minutes' lines over the yardstick
-    (sorted), `per_min` its lines per baseline minute (sorted), `yard_w` the window's yardstick."""
+    (sorted), `per_min` its rate per minute in each baseline slice (sorted), `yard_w` the window's
+    yardstick."""
     svc, inst, tid = key
     if steady:
         expected = _median(ratios) * yard_w
