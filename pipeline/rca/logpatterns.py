@@ -240,8 +240,9 @@ def apply(ranked: list[ServiceScore], found: Findings, below: Callable[[str], se
         s = by.get(svc)
         if s is None:
             s = by[svc] = ServiceScore(svc)
-        if strength > s.score and not s.instance:
-            s.instance = found.changes[svc][0].instance
+        if strength > s.score:  # the log pattern is what makes it a candidate
+            s.instance = s.instance or found.changes[svc][0].instance
+            s.kind = "error"
         s.score = 1 - (1 - s.score) * (1 - strength)
     out = sorted(by.values(), key=lambda s: (-s.score, s.service))
     return [s for s in out if s.score > 0.01]
