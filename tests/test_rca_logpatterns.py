@@ -90,9 +90,25 @@ def test_a_callers_symptom_ranks_below_the_callee_it_calls():
     ranked = logpatterns.apply([ServiceScore("frontend", score=0.1)], found, lambda s: below[s])
     assert [s.service for s in ranked] == ["payment", "frontend"]
     assert ranked[0].instance == "pay-1"
+    # the caller's line names the callee: it counts for the callee too, with the caller named
+    ev = found.evidence("payment")
+    assert any(e.ref["service"] == "frontend" and "frontend calls it" in e.summary for e in ev)
     # without the call edge, the louder one would lead
+    found.credited = False
+    found.changes["payment"] = [c for c in found.changes["payment"] if not c.via]
+    found.strength["payment"] = 0.85
     ranked = logpatterns.apply([ServiceScore("frontend", score=0.1)], found, lambda s: set())
     assert ranked[0].service == "frontend"
+
+
+def test_a_store_that_writes_no_logs_is_named_by_its_callers_lines():
+    found = changes(_win({"a": 126, "refused": 40}, service="catalog", instance="catalog-1"),
+                    _base({"a": [42] * 30}, service="catalog", instance="catalog-1"), 3.0)
+    found.changes["catalog"][0].template = "call to postgres failed: connect: connection refused"
+    below = {"catalog": {"postgres"}, "postgres": set()}
+    ranked = logpatterns.apply([], found, lambda s: below[s])
+    assert [s.service for s in ranked] == ["postgres", "catalog"]
+    assert ranked[0].instance == ""  # the line was the caller's pod, not the store's
 
 
 def test_rank_window_names_the_pod_and_the_template_that_stopped(ch_client):

@@ -26,9 +26,10 @@ ranking does for symptoms.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import ServiceScore
@@ -44,6 +45,7 @@ _APPEAR_MIN_LINES = 5
 _APPEAR_MIN_Z = 4.0
 _TRIM = 0.1  # share of the highest baseline minutes left out of the appearing template's rate
 _BELOW_EXPLAINS = 0.8
+_WEAK = 0.3  # a score below this is a weak lead (pipeline/rca/window.py)
 
 # Distinct lines per (service, instance, template) in the window; a replayed log is a twin under
 # the same id, so counting ids is exact without FINAL.
@@ -93,10 +95,14 @@ class Change:
     baseline_per_min: float
     expected: float
     strength: float
+    via: str = ""  # set when the line is a caller's (`service` is the one its text names)
 
     def evidence(self) -> Evidence:
         where = self.instance or self.service
-        if self.way == "stopped":
+        if self.via:
+            text = (f"{self.via} calls it and started logging `{self.template}`: {self.window_lines} lines in "
+                    f"the window against {self.baseline_per_min:.2g}/min in the baseline on {where}")
+        elif self.way == "stopped":
             text = (f"`{self.template}` stopped: {self.baseline_per_min:.4g}/min in the baseline, "
                     f"{self.window_per_min:.4g}/min in the window on {where} ({self.window_lines} lines "
                     f"where {self.expected:.0f} were expected)")
@@ -104,7 +110,7 @@ class Change:
             text = (f"`{self.template}` appeared: {self.window_lines} lines in the window "
                     f"({self.window_per_min:.4g}/min) against {self.baseline_per_min:.2g}/min in the baseline "
                     f"on {where}")
-        return Evidence("log", text, {"service": self.service, "instance": self.instance,
+        return Evidence("log", text, {"service": self.via or self.service, "instance": self.instance,
                                       "template_id": self.template_id, "template": self.template,
                                       "change": self.way, "window_lines": self.window_lines,
                                       "expected_lines": round(self.expected, 1)})
@@ -116,6 +122,7 @@ class Findings:
 
     changes: dict[str, list[Change]] = field(default_factory=dict)
     strength: dict[str, float] = field(default_factory=dict)
+    credited: bool = False  # callers' lines already counted for the services they name
 
     def evidence(self, service: str, limit: int = 3) -> list[Evidence]:
         return [c.evidence() for c in self.changes.get(service, [])[:limit]]
@@ -224,12 +231,15 @@ def _median(xs: list[float]) -> float:
 def apply(ranked: list[ServiceScore], found: Findings, below: Callable[[str], set[str]]) -> list[ServiceScore]:
     """The ranking with log-pattern strength folded into each service's score, re-sorted.
 
-    A service whose changes a service below it in the call graph (`below(service)`) explains,
-    its own changes or its score being at least 0.8 as strong, counts half: a caller that logs
-    "call failed" lines is a symptom of the callee.
+    A line that appeared on a caller and names a service it calls ("call to postgres failed:
+    connection refused") also counts for the service named: a database or a dead pod writes no
+    line of its own. A service whose changes a service below it in the call graph
+    (`below(service)`) explains, its own changes or its score being at least 0.8 as strong,
+    counts half: a caller that logs "call failed" lines is a symptom of the callee.
     """
     if not found.strength:
         return ranked
+    _credit_named_callees(found, below)
     by = {s.service: s for s in ranked}
     before = {name: s.score for name, s in by.items()}
     for svc, strength in found.strength.items():
@@ -240,12 +250,35 @@ def apply(ranked: list[ServiceScore], found: Findings, below: Callable[[str], se
         s = by.get(svc)
         if s is None:
             s = by[svc] = ServiceScore(svc)
-        if strength > s.score:  # the log pattern is what makes it a candidate
-            s.instance = s.instance or found.changes[svc][0].instance
-            s.kind = "error"
+        if strength > s.score:
+            top = found.changes[svc][0]
+            s.instance = s.instance or ("" if top.via else top.instance)
+            if s.score < _WEAK:  # nothing else made it a candidate: the kind is the log's
+                s.kind = "error"
         s.score = 1 - (1 - s.score) * (1 - strength)
     out = sorted(by.values(), key=lambda s: (-s.score, s.service))
     return [s for s in out if s.score > 0.01]
+
+
+def _credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> None:
+    """Add, to each service a caller's new line names, that line as a change of its own (once)."""
+    if found.credited:
+        return
+    found.credited = True
+    credit: dict[str, list[Change]] = defaultdict(list)
+    for svc, lst in found.changes.items():
+        callees = below(svc) - {svc}
+        for c in lst:
+            if c.way != "appeared" or c.via:
+                continue
+            for d in callees:
+                if re.search(rf"(?<![\w-]){re.escape(d)}(?![\w-])", c.template):
+                    credit[d].append(replace(c, service=d, via=svc, strength=round(0.9 * c.strength, 4)))
+    for d, lst in credit.items():
+        mine = found.changes.setdefault(d, [])
+        mine.extend(lst)
+        mine.sort(key=lambda c: (-c.strength, c.template_id))
+        found.strength[d] = 1 - math.prod(1 - c.strength for c in mine[:3])
 
 
 def attach(candidate: Candidate, found: Findings) -> None:
