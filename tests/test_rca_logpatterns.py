@@ -83,7 +83,10 @@ def test_a_callers_symptom_ranks_below_the_callee_it_calls():
     found = logpatterns.Findings(
         changes={"frontend": [], "payment": []}, strength={"frontend": 0.9, "payment": 0.85})
     found.changes["frontend"] = [logpatterns.Change("frontend", "fe-1", "a", "call to payment failed", "appeared",
-                                                    50, 16.7, 0.0, 0.1, 0.9)]
+                                                    50, 16.7, 0.0, 0.1, 0.9, severity=13),
+                                 # a line that names the callee only inside a route is no failure of it
+                                 logpatterns.Change("frontend", "fe-1", "c", "GET /payment/<*> ok", "appeared",
+                                                    50, 16.7, 0.0, 0.1, 0.9, severity=17)]
     found.changes["payment"] = [logpatterns.Change("payment", "pay-1", "b", "order saved", "stopped",
                                                    0, 0.0, 42.0, 126.0, 0.85)]
     below = {"frontend": {"payment"}, "payment": set()}
@@ -93,6 +96,7 @@ def test_a_callers_symptom_ranks_below_the_callee_it_calls():
     # the caller's line names the callee: it counts for the callee too, with the caller named
     ev = found.evidence("payment")
     assert any(e.ref["service"] == "frontend" and "frontend calls it" in e.summary for e in ev)
+    assert not any("GET /payment" in e.summary for e in ev)
     # without the call edge, the louder one would lead
     found.credited = False
     found.changes["payment"] = [c for c in found.changes["payment"] if not c.via]
@@ -105,6 +109,7 @@ def test_a_store_that_writes_no_logs_is_named_by_its_callers_lines():
     found = changes(_win({"a": 126, "refused": 40}, service="catalog", instance="catalog-1"),
                     _base({"a": [42] * 30}, service="catalog", instance="catalog-1"), 3.0)
     found.changes["catalog"][0].template = "call to postgres failed: connect: connection refused"
+    found.changes["catalog"][0].severity = 17
     below = {"catalog": {"postgres"}, "postgres": set()}
     ranked = logpatterns.apply([], found, lambda s: below[s])
     assert [s.service for s in ranked] == ["postgres", "catalog"]

@@ -46,6 +46,7 @@ _APPEAR_MIN_Z = 4.0
 _TRIM = 0.1  # share of the highest baseline minutes left out of the appearing template's rate
 _BELOW_EXPLAINS = 0.8
 _WEAK = 0.3  # a score below this is a weak lead (pipeline/rca/window.py)
+_WARN = 13  # OTLP severity number of WARN: callers' failure lines are warnings or errors
 
 # Distinct lines per (service, instance, template) in the window; a replayed log is a twin under
 # the same id, so counting ids is exact without FINAL.
@@ -96,6 +97,7 @@ class Change:
     expected: float
     strength: float
     via: str = ""  # set when the line is a caller's (`service` is the one its text names)
+    severity: int = 0  # highest OTLP severity number among its lines in the window
 
     def evidence(self) -> Evidence:
         where = self.instance or self.service
@@ -168,6 +170,7 @@ def changes(window: list[dict], base: list[dict], window_min: float, slice_min: 
             yard_w[(r["service"], r["instance"])] += r["n"]
     by_key = {(r["service"], r["instance"], r["template_id"]): r for r in base}
     n_w = {(r["service"], r["instance"], r["template_id"]): r["n"] for r in window}
+    sev = {(r["service"], r["instance"], r["template_id"]): r["severity"] for r in window}
     templates = {k: r["template"] for k, r in by_key.items()} | {
         (r["service"], r["instance"], r["template_id"]): r["template"] for r in window}
     found: dict[str, list[Change]] = defaultdict(list)
@@ -186,6 +189,7 @@ def changes(window: list[dict], base: list[dict], window_min: float, slice_min: 
         yw = yard_w.get(inst, 0) - (n if mine else 0)
         c = _judge(key, template, n, mine, ratios, per_min, yw, window_min)
         if c is not None:
+            c.severity = sev.get(key, 0)
             found[c.service].append(c)
     out = Findings()
     for svc, lst in found.items():
@@ -231,8 +235,8 @@ def _median(xs: list[float]) -> float:
 def apply(ranked: list[ServiceScore], found: Findings, below: Callable[[str], set[str]]) -> list[ServiceScore]:
     """The ranking with log-pattern strength folded into each service's score, re-sorted.
 
-    A line that appeared on a caller and names a service it calls ("call to postgres failed:
-    connection refused") also counts for the service named: a database or a dead pod writes no
+    A warning or error that appeared on a caller and names a service it calls ("call to postgres
+    failed: connection refused") also counts for the service named: a database or a dead pod writes no
     line of its own. A service whose changes a service below it in the call graph
     (`below(service)`) explains, its own changes or its score being at least 0.8 as strong,
     counts half: a caller that logs "call failed" lines is a symptom of the callee.
@@ -269,10 +273,10 @@ def _credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> 
     for svc, lst in found.changes.items():
         callees = below(svc) - {svc}
         for c in lst:
-            if c.way != "appeared" or c.via:
+            if c.way != "appeared" or c.via or c.severity < _WARN:
                 continue
-            for d in callees:
-                if re.search(rf"(?<![\w-]){re.escape(d)}(?![\w-])", c.template):
+            for d in callees:  # the name itself, not a part of a path, host or class name
+                if re.search(rf"(?<![\w\-/.]){re.escape(d)}(?![\w\-/.])", c.template):
                     credit[d].append(replace(c, service=d, via=svc, strength=round(0.9 * c.strength, 4)))
     for d, lst in credit.items():
         mine = found.changes.setdefault(d, [])
