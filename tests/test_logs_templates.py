@@ -22,7 +22,7 @@ from tests.workerproc import run_worker, sql, worker_env
 JAVA_IN_CONTAINER = (
     '{"log":"2024-03-01 10:02:03.123  INFO 1 --- [http-nio-8080-exec-7] c.t.order.OrderService : '
     'order saved for 5f3a9c2e-1b2c-4d5e-8f90-123456789abc in 12ms\\n","stream":"stdout",'
-    '"time":"2024-03-01T09:02:03.124511Z","trace_id":"0123456789abcdef0123456789abcdef"}')
+    '"time":"2024-03-01T02:02:03.124511Z","trace_id":"0123456789abcdef0123456789abcdef"}')
 
 
 @pytest.mark.parametrize("line, want", [
@@ -54,6 +54,10 @@ def test_container_wrapped_java_line_gets_its_message_template_and_fields():
     assert rec.trace_id == "0123456789abcdef0123456789abcdef"  # from the record's own field
     # zone-less local stamp read in the configured zone (UTC+8): 10:02:03 local is 02:02:03Z
     assert rec.time_ns == 1709258523_123000000
+    # read in the wrong zone (the default, UTC) it would be 8 h off: the runtime's UTC stamp wins
+    rec = LogRecord(time_ns=0, body=JAVA_IN_CONTAINER, service="order")
+    parse_logs([rec], "auto", "UTC")
+    assert rec.time_ns == 1709258523_124511000
 
 
 def _lines(seed: int, n: int) -> list[LogRecord]:

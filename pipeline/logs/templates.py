@@ -46,15 +46,14 @@ _HEADER = re.compile(
     rf"(?:\[?(?:{_LEVELS})\]?:?\s+|0+\s+---\s+|\[[^\]]{{0,80}}\]\s+){{0,4}}"
     r"(?:(?:[A-Za-z_$][\w$]*(?:\.[\w$]+)+\s*(?:\[[^\]]{0,40}\])?)?\s*[:\-]\s+)?")
 _LEVEL_ONLY = re.compile(rf"^\s*\[?(?:{_LEVELS})\]?:?\s+")
-# Variable parts, most specific first.
+# Variable parts. Token-level ones are tried only where a token starts (the look-behind), so a
+# long word is scanned once, not once per character.
 _VARIABLE = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # uuid
-    r"|0[xX][0-9a-fA-F]+"  # 0x1f
-    r"|\b0+\.0+\.0+\.0+(?::0+)?\b"  # ipv4[:port]
+    r"(?<![\w.\-+])(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # uuid
+    r"|0+\.0+\.0+\.0+(?::0+)?(?![\w.])"  # ipv4[:port]
+    r"|[\w.\-+]*0[\w.\-+]*)"  # any other token holding a digit: 12, 0x1f, 12ms, node-3, v2
     r"|\"(?:[^\"\\]|\\.){0,200}\"|'(?:[^'\\]|\\.){0,200}'"  # quoted strings
-    r"|(?<==)[0-9a-fA-F]{4,}\b"  # key=3fa1b, and hex values that happen to hold no digit
-    r"|[\w.\-+]*0[\w.\-+]*")  # any other token holding a digit: numbers, 12ms, node-3, v2
-_SPACES = re.compile(r"\s+")
+    r"|(?<==)[0-9a-fA-F]{4,}\b")  # key=3fa1b, and hex values that happen to hold no digit
 
 
 def template_id(template: str) -> str:
@@ -72,7 +71,7 @@ def mask(key: str) -> str:
         if m is not None:
             key = key[m.end():]
     text = _VARIABLE.sub(WILDCARD, key[:MAX_CHARS * 2])
-    text = _SPACES.sub(" ", text).strip()
+    text = " ".join(text.split())
     return text[:MAX_CHARS] or WILDCARD
 
 
