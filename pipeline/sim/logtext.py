@@ -24,6 +24,8 @@ _SYSLOG_SEV = (7, 6, 4, 3, 2)  # syslog severities; facility local0 (16) makes P
 _PADDED = tuple(f"{t:<5}" for t in SEV_TEXT)
 _RPADDED = tuple(f"{t:>5}" for t in SEV_TEXT)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# A container runtime's wrapper fields after "log", per level: warnings and worse go to stderr.
+_WRAPPER_STREAMS = tuple(f',"stream":"{"stderr" if lv >= WARN else "stdout"}","time":"' for lv in range(5))
 # The zone-less local time of the `container-local` format: UTC+8 (pipeline/sim/profiles.py).
 LOCAL_UTC_OFFSET_S = 8 * 3600
 # Formats whose collector pipeline parsed the level into the OTLP record.
@@ -138,7 +140,7 @@ class LogRenderer:
     def _container(self, inst: Instance) -> Callable[..., str]:
         face, dumps = self.face, orjson.dumps
         who = tuple(f" {_PADDED[lv]} {inst.service.name}: " for lv in range(5))
-        streams = tuple(f',"stream":"{"stderr" if lv >= WARN else "stdout"}","time":"' for lv in range(5))
+        streams = _WRAPPER_STREAMS
 
         def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
             sec, frac = divmod(t, 1_000_000_000)
@@ -159,7 +161,7 @@ class LogRenderer:
         shift = LOCAL_UTC_OFFSET_S
         who = tuple(f" {_PADDED[lv]} [http-nio-{svc.port}-exec-" for lv in range(5))
         logger = f"] c.shop.{svc.name}.{svc.name.capitalize()}Service - "
-        streams = tuple(f',"stream":"{"stderr" if lv >= WARN else "stdout"}","time":"' for lv in range(5))
+        streams = _WRAPPER_STREAMS
 
         def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
             sec, frac = divmod(t, 1_000_000_000)
