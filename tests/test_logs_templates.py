@@ -36,6 +36,10 @@ JAVA_IN_CONTAINER = (
     ("2024-03-01 10:02:03,123 ERROR [cart-2] GetCart failed: java.lang.IllegalStateException: stale",
      "GetCart failed: java.lang.IllegalStateException: stale"),
     ("10:02:03.123 [main] WARN  com.x.Repo - slow query took 1234 ms", "slow query took <*> ms"),
+    # trace context in the text says which request, not what happened
+    ("TraceID: 4bf92f3577b34da6a3ce929d0e0e4736 SpanID: 00f067aa0ba902b7 Request complete", "Request complete"),
+    ("order 7 saved [trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7]", "order <*> saved"),
+    ("GET / done traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "GET / done"),
     # a stack trace: the first line names the template
     ("order 7 failed: boom\n\tat com.x.A.b(A.java:12)\n\tat com.x.C.d(C.java:34)", "order <*> failed: boom"),
 ])

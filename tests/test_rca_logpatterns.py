@@ -10,6 +10,7 @@ from pipeline.rca import logpatterns
 from pipeline.rca.logpatterns import MINUTE_NS, changes
 from pipeline.rca.score import ServiceScore
 from pipeline.rca.window import rank_window
+from pipeline.rca.window_sql import Period
 from pipeline.store import rows
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import client_insert
@@ -68,6 +69,30 @@ def test_an_earlier_incident_in_the_baseline_neither_hides_nor_invents_a_change(
                                                                          ("caught", "appeared")}
     # and a normal window after such a baseline shows nothing
     assert changes(_win({"saved": 126, "other": 60}), base, 3.0).changes == {}
+
+
+def test_where_spans_tell_the_load_a_pod_whose_every_line_changed_is_still_caught():
+    # all the pod's steady lines went (no yardstick left among its logs); its spans say it
+    # served as many requests as before
+    base = _base({"saved": [42] * 30, "debug": [6] * 30})
+    found = changes(_win({"caught": 150}), base, 3.0, traffic={("payment", "payment-7f9c"): 1.0})
+    assert {(c.template_id, c.way) for c in found.changes["payment"]} >= {("saved", "stopped"),
+                                                                          ("caught", "appeared")}
+    # a third of the requests: a third of the lines is no change
+    quiet = changes(_win({"saved": 42, "debug": 6}), base, 3.0, traffic={("payment", "payment-7f9c"): 1 / 3})
+    assert quiet.changes == {}
+    rows = [{"service": "payment", "peer": "", "instance": "payment-7f9c", "n_w": 30, "n_b": 600},
+            {"service": "frontend", "peer": "payment", "instance": "fe-1", "n_w": 900, "n_b": 600}]
+    period = Period(40 * MINUTE_NS, 43 * MINUTE_NS, 10 * MINUTE_NS, 40 * MINUTE_NS)
+    assert logpatterns.traffic(rows, period) == {("payment", "payment-7f9c"): 0.5}
+
+
+def test_a_pod_that_logs_one_line_per_request_is_measured_by_the_clock():
+    base = _base({"saved": [42] * 30})  # no other steady line to normalise by
+    found = changes(_win({"caught": 50}), base, 3.0)
+    assert {(c.template_id, c.way) for c in found.changes["payment"]} == {("saved", "stopped"),
+                                                                         ("caught", "appeared")}
+    assert changes(_win({"saved": 120}), base, 3.0).changes == {}
 
 
 def test_minutes_without_data_are_missing_not_zero():

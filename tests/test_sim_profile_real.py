@@ -10,7 +10,9 @@ from pipeline.config import Settings
 from pipeline.ingest import Ingestor
 from pipeline.sim.faults import parse_fault
 from pipeline.sim.otlp_json import metric_json
+from pipeline.rca.window import rank_window
 from pipeline.sim.simulator import SimConfig, Simulation
+from tests.rca_support import load_fault
 
 S = 10**9
 _TOPIC = {"traces": "otlp_spans", "logs": "otlp_logs", "metrics": "otlp_metrics"}
@@ -117,3 +119,19 @@ def test_the_default_profile_is_unchanged():
     assert list(a.messages()) == list(b.messages())
     res = next(p for s, p in Simulation(SimConfig(duration_ns=5 * S, seed=3)).messages() if s == "traces")
     assert b"service.instance.id" in res and b"k8s.pod.name" not in res
+
+
+def test_a_silent_fault_is_ranked_first_with_the_templates_that_changed(chdb_root):
+    """Every stage in process (decode, parse, template, correlate, chDB), then the window ranked:
+    nothing but the log mix tells the fault."""
+    client, truth = load_fault(chdb_root, "type=return-value,target=currency", profile="real")
+    f = truth["faults"][0]
+    top = rank_window(client, f["start_ns"], f["end_ns"])["candidates"][0]
+    assert (top["service"], top["kind"]) == ("currency", "error")
+    assert top["instance"] in f["instances"]  # a pod of the service
+    changes = {(e["ref"]["change"], e["ref"]["instance"]): e["ref"]["template"] for e in top["evidence"]
+               if e["ref"].get("template_id")}
+    # the success path's lines (its completion, or its debug line) stopped; the new one appeared
+    assert any(way == "stopped" and ("completed in <*>" in t or "cache lookup" in t) for (way, _), t in changes.items())
+    assert any(way == "appeared" and "returned an empty result" in t for (way, _), t in changes.items())
+    assert top["evidence"][0]["signal"] == "log"

@@ -11,7 +11,8 @@ works in two steps so that a cheap, exact cache can sit between them:
 1. every digit becomes '0' (a byte translation, ~0.1 µs): the cache key;
 2. on a cache miss, the rest works on that digit-free text only: the app line's own header
    (time stamp, level, pid, thread, logger) is cut off, then uuids, hex ids, addresses,
-   quoted strings, numbers and any token holding a digit become `<*>`.
+   quoted strings, numbers and any token holding a digit become `<*>`, and trace context
+   written into the line (`TraceID: <*> SpanID: <*>`) is dropped.
 
 Step 2 reads nothing step 1 removed, so equal keys always mean equal templates and the cache
 (per service, bounded) answers exactly what the slow path would. Lines of known templates (the
@@ -56,6 +57,14 @@ _VARIABLE = re.compile(
     r"|(?<==)[0-9a-fA-F]{4,}\b")  # key=3fa1b, and hex values that happen to hold no digit
 
 
+# Trace context a service writes into its lines (`TraceID: … SpanID: …`, `[trace_id=… span_id=…]`,
+# `traceparent=…`), once masked: it says which request, not what happened, so it is dropped and a
+# line templates the same with or without it.
+_TRACE_CONTEXT = re.compile(
+    r"\[?\b(?:trace[_\-.]?id|traceparent|x-b3-traceid)\b\s*[:=]\s*<\*>"
+    r"(?:[\s,;]*\b(?:span[_\-.]?id|x-b3-spanid)\b\s*[:=]\s*<\*>)?\]?", re.I)
+
+
 def template_id(template: str) -> str:
     """16 hex chars naming a template; the same text gives the same id in every process."""
     return hashlib.blake2b(template.encode(), digest_size=8).hexdigest()
@@ -71,6 +80,8 @@ def mask(key: str) -> str:
         if m is not None:
             key = key[m.end():]
     text = _VARIABLE.sub(WILDCARD, key[:MAX_CHARS * 2])
+    if "<*>" in text and ("race" in text or "RACE" in text):
+        text = _TRACE_CONTEXT.sub("", text)
     text = " ".join(text.split())
     return text[:MAX_CHARS] or WILDCARD
 

@@ -8,15 +8,18 @@ compared with what the baseline predicts, both ways:
   absent from the window;
 - **appeared**: a template the baseline (almost) never had is logged many times in the window.
 
-Counts are normalised by the instance's traffic: a template's share is its lines over the
-lines of the instance's *other steady* templates (those logged in nearly every baseline
+Counts are normalised by the instance's traffic: where its spans tell its load, a template's
+baseline lines per minute are scaled by the window's requests per minute over the baseline's;
+otherwise a template's share is its lines over the lines of the instance's *other steady*
+templates (those logged in nearly every baseline
 minute), so a template that replaces another moves neither's yardstick, and a quieter window
-(less load) predicts fewer lines. The baseline is read per minute from
+(less load) predicts fewer lines. An instance with too few other steady lines for that (one
+line per request, say) is measured by the clock: lines per minute. The baseline is read per minute from
 `log_template_minutes` (schemas/006) and summarised robustly (median, trimmed mean over the
 minutes that hold data), so an earlier incident in a few baseline minutes neither hides a
 template's disappearance nor makes a recurring one look new; minutes without any line of the
-instance are missing data, not zeros. A baseline of less than five whole minutes is read from
-`logs` in 10 s slices instead. The window is read from `logs` at full time resolution.
+instance are missing data, not zeros. A baseline holding less than five minutes of logs is
+read from `logs` in 10 s slices instead. The window is read from `logs` at full time resolution.
 
 `apply` folds the findings into a window ranking (pipeline/rca/window.py): a service whose
 finding a comparably strong anomaly below it in the call graph explains is halved, as the span
@@ -35,10 +38,12 @@ from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import ServiceScore
 
 MINUTE_NS = 60_000_000_000
-# A baseline shorter than this many whole minutes is read from `logs` in 10 s slices instead.
+# A baseline holding fewer minutes of logs than this is read from `logs` in 10 s slices instead.
 _MIN_AGGREGATE_MINUTES = 5
 SHORT_SLICE_NS = 10_000_000_000
 _MIN_BASE_SLICES = 3
+_MIN_YARDSTICK = 3  # other steady lines per baseline slice needed to normalise by them
+_MIN_BASE_SPANS = 20  # baseline spans of an instance needed to measure its load by them
 _STOP_PRESENCE = 0.8  # share of baseline minutes a template must appear in to "stop"
 _STOP_MIN_EXPECTED = 6.0
 _APPEAR_MIN_LINES = 5
@@ -127,30 +132,55 @@ class Findings:
     credited: bool = False  # callers' lines already counted for the services they name
 
     def evidence(self, service: str, limit: int = 3) -> list[Evidence]:
-        return [c.evidence() for c in self.changes.get(service, [])[:limit]]
+        """The strongest change each way first (what stopped and what replaced it), then the rest."""
+        lst = self.changes.get(service, [])
+        firsts = [next(c for c in lst if c.way == way) for way in ("stopped", "appeared")
+                  if any(c.way == way for c in lst)]
+        rest = [c for c in lst if all(c is not f for f in firsts)]
+        return [c.evidence() for c in (sorted(firsts, key=lambda c: -c.strength) + rest)[:limit]]
 
 
-def find(src, period) -> Findings:
-    """Template changes in `period`'s window against its baseline (a `window_sql.Period`)."""
+def find(src, period, traffic: dict[tuple[str, str], float] | None = None) -> Findings:
+    """Template changes in `period`'s window against its baseline (a `window_sql.Period`);
+    `traffic` (see `traffic`) scales what the baseline predicts per (service, instance)."""
     window_min = (period.to_ns - period.from_ns) / MINUTE_NS
     first = -(-period.base_from_ns // MINUTE_NS) * MINUTE_NS  # whole minutes inside the baseline
     last = period.base_to_ns // MINUTE_NS * MINUTE_NS
-    if last - first >= _MIN_AGGREGATE_MINUTES * MINUTE_NS:
-        base = src.rows(BASELINE, {"sf": first, "st": last})
-        slice_min = 1.0
-    else:
-        first = -(-period.base_from_ns // SHORT_SLICE_NS) * SHORT_SLICE_NS
+    base = src.rows(BASELINE, {"sf": first, "st": last}) if last > first else []
+    stored = {m for r in base for m in r["slices"]}
+    slice_min = 1.0
+    if len(stored) < _MIN_AGGREGATE_MINUTES:  # a short history: finer slices of what there is
+        since = max(period.base_from_ns, min(stored, default=period.base_from_ns))
+        first = -(-since // SHORT_SLICE_NS) * SHORT_SLICE_NS
         last = period.base_to_ns // SHORT_SLICE_NS * SHORT_SLICE_NS
         if last - first < MINUTE_NS:
             return Findings()
         base = src.rows(BASELINE_SHORT, {"sf": first, "st": last, "slice": SHORT_SLICE_NS})
         slice_min = SHORT_SLICE_NS / MINUTE_NS
-    return changes(src.rows(WINDOW, period.params()), base, window_min, slice_min)
+    return changes(src.rows(WINDOW, period.params()), base, window_min, slice_min, traffic)
 
 
-def changes(window: list[dict], base: list[dict], window_min: float, slice_min: float = 1.0) -> Findings:
+def traffic(components: list[dict], period) -> dict[tuple[str, str], float]:
+    """Per (service, instance): requests per minute in the window over those in the baseline,
+    from its own spans (window_sql.COMPONENTS rows over `period`); instances with too few
+    baseline spans to tell are left out."""
+    base_min = (period.base_to_ns - period.base_from_ns) / MINUTE_NS
+    win_min = (period.to_ns - period.from_ns) / MINUTE_NS
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in components:
+        if not r["peer"]:
+            c = counts[(r["service"], r["instance"])]
+            c[0] += r["n_w"]
+            c[1] += r["n_b"]
+    if base_min <= 0 or win_min <= 0:
+        return {}
+    return {k: (n_w / win_min) / (n_b / base_min) for k, (n_w, n_b) in counts.items() if n_b >= _MIN_BASE_SPANS}
+
+
+def changes(window: list[dict], base: list[dict], window_min: float, slice_min: float = 1.0,
+            traffic: dict[tuple[str, str], float] | None = None) -> Findings:
     """The template changes, from WINDOW and BASELINE rows (pure, for tests); baseline slices
-    are `slice_min` minutes long."""
+    are `slice_min` minutes long; `traffic` as for `find`."""
     # Per instance: the slices that hold any line, and its yardstick: the lines of its steady
     # templates (logged in nearly every baseline slice), per slice and in the window.
     slices: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -183,10 +213,17 @@ def changes(window: list[dict], base: list[dict], window_min: float, slice_min: 
         mine = key in steady
         n = n_w.get(key, 0)
         y = yard[inst]
-        ratios = sorted(own.get(m, 0) / max(y.get(m, 0) - (own.get(m, 0) if mine else 0), 1)
-                        for m in sorted(slices[inst]))
+        others = sorted(y.get(m, 0) - (own.get(m, 0) if mine else 0) for m in slices[inst])
         per_min = sorted(own.get(m, 0) / slice_min for m in slices[inst])
-        yw = yard_w.get(inst, 0) - (n if mine else 0)
+        load = (traffic or {}).get(inst)
+        if load is not None:  # requests served, from its spans: lines per minute, scaled by the load
+            ratios, yw = per_min, window_min * load
+        elif _median(others) >= _MIN_YARDSTICK:
+            ratios = sorted(own.get(m, 0) / max(y.get(m, 0) - (own.get(m, 0) if mine else 0), 1)
+                            for m in slices[inst])
+            yw = yard_w.get(inst, 0) - (n if mine else 0)
+        else:  # too few other steady lines to measure traffic by: lines per minute, by the clock
+            ratios, yw = per_min, window_min
         c = _judge(key, template, n, mine, ratios, per_min, yw, window_min)
         if c is not None:
             c.severity = sev.get(key, 0)
@@ -200,7 +237,7 @@ def changes(window: list[dict], base: list[dict], window_min: float, slice_min: 
 
 
 def _judge(key: tuple[str, str, str], template: str, n_w: int, steady: bool, ratios: list[float],
-           per_min: list[int], yard_w: int, window_min: float) -> Change | None:
+           per_min: list[float], yard_w: float, window_min: float) -> Change | None:
     """One template on one instance: `ratios` are its baseline minutes' lines over the yardstick
     (sorted), `per_min` its rate per minute in each baseline slice (sorted), `yard_w` the window's
     yardstick."""

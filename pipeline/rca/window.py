@@ -58,7 +58,8 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     edges = _edges(components)
     # Log-pattern evidence (templates that stopped or appeared): pipeline/rca/logpatterns.py.
     # Its baseline is not clipped to the first span: minutes without logs are left out anyway.
-    patterns = logpatterns.find(src, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns))
+    patterns = logpatterns.find(src, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns),
+                                logpatterns.traffic(components, period))
     ranked = logpatterns.apply(ranked, patterns, lambda svc: _below(svc, edges))
     if service:
         scope = {service} | _below(service, edges)
