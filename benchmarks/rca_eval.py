@@ -55,7 +55,8 @@ def load_run(admin, preset: str, ftype: str, seed: int, rps: float, normal_s: in
         spec += "," + WEAK_PARAMS[ftype]
     cfg = SimConfig(preset=preset, duration_ns=(normal_s + fault_s + 10) * S, rps=rps, seed=seed,
                     faults=[parse_fault(spec)], profile=profile)
-    run = f"v2|{preset}|{spec}|{seed}|{rps}|{normal_s}|{fault_s}" + ("" if profile == "otel" else f"|{profile}")
+    # v3: logs carry templates (schemas/006), so stores made before them are rebuilt
+    run = f"v3|{preset}|{spec}|{seed}|{rps}|{normal_s}|{fault_s}" + ("" if profile == "otel" else f"|{profile}")
     key = hashlib.sha1(run.encode()).hexdigest()[:12]
     db = f"rca_{key}"
     sim = Simulation(cfg)
