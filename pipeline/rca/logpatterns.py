@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, replace
 
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import ServiceScore
+from pipeline.rca.source import Rows
+from pipeline.rca.window_sql import Period
 
 MINUTE_NS = 60_000_000_000
 # A baseline holding fewer minutes of logs than this is read from `logs` in 10 s slices instead.
@@ -140,7 +142,7 @@ class Findings:
         return [c.evidence() for c in (sorted(firsts, key=lambda c: -c.strength) + rest)[:limit]]
 
 
-def find(src, period, traffic: dict[tuple[str, str], float] | None = None) -> Findings:
+def find(src: Rows, period: Period, traffic: dict[tuple[str, str], float] | None = None) -> Findings:
     """Template changes in `period`'s window against its baseline (a `window_sql.Period`);
     `traffic` (see `traffic`) scales what the baseline predicts per (service, instance)."""
     window_min = (period.to_ns - period.from_ns) / MINUTE_NS
@@ -160,7 +162,7 @@ def find(src, period, traffic: dict[tuple[str, str], float] | None = None) -> Fi
     return changes(src.rows(WINDOW, period.params()), base, window_min, slice_min, traffic)
 
 
-def traffic(components: list[dict], period) -> dict[tuple[str, str], float]:
+def traffic(components: list[dict], period: Period) -> dict[tuple[str, str], float]:
     """Per (service, instance): requests per minute in the window over those in the baseline,
     from its own spans (window_sql.COMPONENTS rows over `period`); instances with too few
     baseline spans to tell are left out."""
