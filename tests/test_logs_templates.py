@@ -93,6 +93,14 @@ def test_ids_do_not_depend_on_arrival_order_worker_or_cache():
     assert len(set(want.values())) == 1 + 1 + 2 + 3 + 3 + 3
 
 
+def test_word_by_word_masking_equals_masking_the_whole_line():
+    from pipeline.logs.templates import _VARIABLE, WILDCARD, _mask_variables, cache_key
+
+    for r in _lines(9, 2000):
+        key = cache_key(r.body).decode()
+        assert _mask_variables(key) == _VARIABLE.sub(WILDCARD, key)
+
+
 def test_known_templates_take_the_fast_path():
     miner = TemplateMiner()
     lines = _lines(5, 5000)
