@@ -95,6 +95,20 @@ def test_a_pod_that_logs_one_line_per_request_is_measured_by_the_clock():
     assert changes(_win({"saved": 120}), base, 3.0).changes == {}
 
 
+def test_a_window_a_minute_off_the_onset_still_shows_the_change():
+    # asked a minute early: the window's first minute was still normal
+    base = _base({"saved": [42] * 30, "other": [20] * 30})
+    early = changes(_win({"saved": 42, "other": 60, "caught": 34}), base, 3.0)
+    assert {(c.template_id, c.way) for c in early.changes["payment"]} == {("saved", "stopped"),
+                                                                         ("caught", "appeared")}
+    # asked a minute late: the baseline's last minute already held the fault
+    saved, caught = [42] * 29 + [0], [0] * 29 + [17]
+    late = changes(_win({"saved": 0, "other": 60, "caught": 50}), _base({"saved": saved, "other": [20] * 30,
+                                                                          "caught": caught}), 3.0)
+    assert {(c.template_id, c.way) for c in late.changes["payment"]} == {("saved", "stopped"),
+                                                                        ("caught", "appeared")}
+
+
 def test_minutes_without_data_are_missing_not_zero():
     # the instance logged nothing at all for 20 of 30 baseline minutes (a collector gap)
     saved = [42] * 10 + [0] * 20
