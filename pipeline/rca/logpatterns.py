@@ -47,9 +47,11 @@ _MIN_BASE_SLICES = 3
 _MIN_YARDSTICK = 3  # other steady lines per baseline slice needed to normalise by them
 _MIN_BASE_SPANS = 20  # baseline spans of an instance needed to measure its load by them
 _STOP_PRESENCE = 0.8  # share of baseline minutes a template must appear in to "stop"
-_STOP_MIN_EXPECTED = 6.0
-_APPEAR_MIN_LINES = 5
-_APPEAR_MIN_Z = 4.0
+# A window holds a few hundred (pod, template) pairs: a change must be rarer than 1 in 10^4 by
+# chance (Poisson tail, in nats) for a window to show a false one only now and then.
+_MIN_SURPRISE = math.log(1e4)
+_APPEAR_MIN_LINES = 8
+_APPEAR_FLOOR = 0.5  # expected lines of a template never seen: not zero, it may be rare
 _TRIM = 0.1  # share of the highest baseline minutes left out of the appearing template's rate
 _BELOW_EXPLAINS = 0.8
 _WEAK = 0.3  # a score below this is a weak lead (pipeline/rca/window.py)
@@ -246,23 +248,36 @@ def _judge(key: tuple[str, str, str], template: str, n_w: int, steady: bool, rat
     svc, inst, tid = key
     if steady:
         expected = _median(ratios) * yard_w
-        if expected >= _STOP_MIN_EXPECTED and n_w <= 0.5 * expected:
-            z = (expected - n_w) / math.sqrt(expected)
-            drop = 1 - n_w / expected
-            strength = (1 - math.exp(-expected / 15)) * drop * min(1.0, z / 4)
+        surprise = _surprise(n_w, expected)
+        if n_w <= 0.5 * expected and surprise >= _MIN_SURPRISE:
+            strength = (1 - math.exp(-expected / 15)) * (1 - n_w / expected) * _confidence(surprise)
             return Change(svc, inst, tid, template, "stopped", n_w, n_w / window_min, _median(per_min),
                           expected, round(strength, 4))
         return None
+    # A mean without the busiest slices (an earlier incident there hides nothing), but never
+    # below half the plain mean (a rare line's few slices are not all an incident).
     keep = ratios[:max(1, math.ceil(len(ratios) * (1 - _TRIM)))]
-    expected = sum(keep) / len(keep) * max(yard_w, 1)
-    z = (n_w - expected) / math.sqrt(expected + 1)
-    if n_w >= _APPEAR_MIN_LINES and n_w > 3 * expected + 2 and z >= _APPEAR_MIN_Z:
+    expected = max(sum(keep) / len(keep), 0.5 * sum(ratios) / len(ratios)) * yard_w
+    surprise = _surprise(n_w, max(expected, _APPEAR_FLOOR))
+    if n_w >= _APPEAR_MIN_LINES and n_w > 3 * expected + 2 and surprise >= _MIN_SURPRISE:
         share = n_w / max(n_w + yard_w, 1)
-        strength = (1 - math.exp(-(n_w - expected) / 10)) * min(1.0, (z - _APPEAR_MIN_Z + 1) / 4) \
+        strength = (1 - math.exp(-(n_w - expected) / 10)) * _confidence(surprise) \
             * (0.6 + 0.4 * min(1.0, 20 * share))
         return Change(svc, inst, tid, template, "appeared", n_w, n_w / window_min, sum(per_min) / len(per_min),
                       expected, round(strength, 4))
     return None
+
+
+def _surprise(n: int, expected: float) -> float:
+    """How unlikely n lines are where `expected` were, in nats: the Chernoff bound on either
+    Poisson tail, -ln P <= expected - n + n ln(n / expected)."""
+    if expected <= 0:
+        return 0.0
+    return expected - n + (n * math.log(n / expected) if n else 0.0)
+
+
+def _confidence(surprise: float) -> float:
+    return min(1.0, surprise / 30)
 
 
 def _median(xs: list[float]) -> float:
