@@ -3,6 +3,9 @@ dirty baseline, folded into the window ranking (pure rows, then through chDB).""
 
 from __future__ import annotations
 
+import math
+import random
+
 from pipeline.config import Settings
 from pipeline.logs.templates import TemplateMiner, template_of
 from pipeline.model import LogRecord
@@ -55,6 +58,28 @@ def test_a_steady_mix_at_other_traffic_levels_is_not_a_change():
     # A rare template seen now and then in the baseline is no news when it shows up once or twice.
     base = _base({"saved": [40] * 20, "rare": [1, 0, 0, 2, 0, 0, 0, 1, 0, 0] * 2})
     assert changes(_win({"saved": 120, "rare": 2}), base, 3.0).changes == {}
+
+
+def _poisson(rnd: random.Random, lam: float) -> int:
+    n, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rnd.random()
+        if p <= limit:
+            return n
+        n += 1
+
+
+def test_a_normal_window_shows_no_change_by_chance():
+    """Twenty templates at rates from 0.2 to 40 lines a minute, Poisson noise in baseline and
+    window alike: over 50 windows (1,000 pod-template comparisons) none is called a change."""
+    rnd = random.Random(5)
+    rates = [0.2 * 1.3 ** i for i in range(20)]
+    flagged = 0
+    for _ in range(50):
+        base = _base({f"t{i}": [_poisson(rnd, r) for _ in range(30)] for i, r in enumerate(rates)})
+        win = _win({f"t{i}": _poisson(rnd, 0.75 * r) for i, r in enumerate(rates)})
+        flagged += sum(len(v) for v in changes(win, base, 0.75).changes.values())
+    assert flagged == 0
 
 
 def test_an_earlier_incident_in_the_baseline_neither_hides_nor_invents_a_change():
