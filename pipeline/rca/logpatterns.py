@@ -10,18 +10,19 @@ compared with what the baseline predicts, both ways:
 
 Counts are normalised by the instance's traffic: where its spans tell its load, a template's
 baseline lines per minute are scaled by the window's requests per minute over the baseline's;
-otherwise a template's share is its lines over the lines of the instance's *other steady*
-templates (those logged in nearly every baseline
-minute), so a template that replaces another moves neither's yardstick, and a quieter window
-(less load) predicts fewer lines. An instance with too few other steady lines for that (one
-line per request, say) is measured by the clock: lines per minute. The baseline is read per minute from
-`log_template_minutes` (schemas/006) and summarised robustly (median, trimmed mean over the
-minutes that hold data), so an earlier incident in a few baseline minutes neither hides a
-template's disappearance nor makes a recurring one look new; minutes without any line of the
-instance are missing data, not zeros. A baseline holding less than five minutes of logs is
-read from `logs` in 10 s slices instead. The window is read from `logs` at full time resolution.
+otherwise by its share of the lines of the instance's *other steady* templates (those logged
+in nearly every baseline minute), so a template that replaces another moves neither's
+yardstick; an instance with too few of those (one line per request, say) is measured by the
+clock. The baseline is read per minute from `log_template_minutes` (schemas/006) and
+summarised robustly over the minutes that hold data (median; a trimmed mean), so an earlier
+incident in a few baseline minutes neither hides a template's disappearance nor makes a
+recurring one look new; minutes without any line of the instance are missing data, not zeros.
+A baseline holding less than five minutes of logs is read from `logs` in 10 s slices instead;
+the window is read from `logs` at full time resolution. A change must be rarer than 1 in 10^4
+by chance (Poisson tail), so a normal window shows none.
 
-`apply` folds the findings into a window ranking (pipeline/rca/window.py): a service whose
+A warning or error that appeared on a caller and names a service it calls also counts for that
+service (a database or a dead pod writes no line of its own). `apply` folds the findings into a window ranking (pipeline/rca/window.py): a service whose
 finding a comparably strong anomaly below it in the call graph explains is halved, as the span
 ranking does for symptoms.
 """
