@@ -22,9 +22,9 @@ the window is read from `logs` at full time resolution. A change must be rarer t
 by chance (Poisson tail), so a normal window shows none.
 
 A warning or error that appeared on a caller and names a service it calls also counts for that
-service (a database or a dead pod writes no line of its own). `apply` folds the findings into a window ranking (pipeline/rca/window.py): a service whose
-finding a comparably strong anomaly below it in the call graph explains is halved, as the span
-ranking does for symptoms.
+service (a database or a dead pod writes no line of its own). `apply` folds the findings into
+a window ranking (pipeline/rca/window.py): a service whose finding a comparably strong anomaly
+below it in the call graph explains is halved, as the span ranking does for symptoms.
 """
 
 from __future__ import annotations
