@@ -20,11 +20,13 @@ import faust
 import orjson
 
 from agents.correlate import wire
-from pipeline.config import Settings, read_topics
-from pipeline.deadletter import dlq_message
+from pipeline.config import Settings
+from pipeline.deadletter import dlq_message, per_message
+from pipeline.decode.limits import split_batch
 from pipeline.ingest import INPUT_KINDS, Ingestor
 from pipeline.kafka_io import FETCH_MAX_WAIT_MS
 from pipeline.progress import JOIN_INPUTS, SourceProgress, newest_time, source_name
+from pipeline.redact import redact
 from pipeline.route import by_trace_messages, metric_messages, progress_message
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
@@ -50,7 +52,7 @@ class WorkerState:
 
 def emit(event: str, **fields) -> None:
     """One structured log line on stderr: what tests, `telecorr up` and log shippers read."""
-    sys.stderr.write(orjson.dumps({"ts": time.time(), "event": event, **fields}).decode() + "\n")
+    sys.stderr.write(redact(orjson.dumps({"ts": time.time(), "event": event, **fields}).decode()) + "\n")
     sys.stderr.flush()
 
 
@@ -80,7 +82,9 @@ def seek_back_uncommitted_too(consumer) -> None:
 
 
 def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = None,
-               metrics: WorkerMetrics | None = None) -> faust.App:
+               metrics: WorkerMetrics | None = None, partitions: dict[str, int] | None = None) -> faust.App:
+    """The worker's app; `partitions` are the topics' partition counts as the broker reports
+    them (kafka_io.prepare_topics), the declared list when not given."""
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{settings.broker}",
@@ -90,7 +94,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(settings.session_timeout_s / 3, 0.5),
         consumer_auto_offset_reset="earliest",
-        topic_allow_declare=False,  # topics come from deploy/kafka/topics.txt
+        topic_allow_declare=False,  # topics come from the packaged list (pipeline/topics.txt)
         topic_disable_leader=True,
         consumer_max_fetch_size=8 * 1024 * 1024,
         producer_max_request_size=8 * 1024 * 1024,
@@ -103,9 +107,10 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
     dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
     by_trace = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
     metrics_topic = app.topic(settings.topic("telemetry.metrics"), key_serializer="raw", value_serializer="raw")
-    by_trace_partitions = dict(read_topics())["telemetry.by_trace"]
-    metrics_partitions = dict(read_topics())["telemetry.metrics"]
-    corr = wire(app, settings, sink, state)
+    partitions = partitions or dict(settings.declared_topics())
+    by_trace_partitions = partitions["telemetry.by_trace"]
+    metrics_partitions = partitions["telemetry.metrics"]
+    corr = wire(app, settings, sink, state, partitions)
 
     async def forward(batch) -> None:
         """Re-key spans and logs by trace, and share metric points, for the join (delivered
@@ -116,18 +121,29 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
             sends += [await metrics_topic.send(value=v) for v in metric_messages(batch.metrics)]
         await asyncio.gather(*sends)
 
+    async def announce_rejected(letters: list) -> None:
+        """Rows the store refused for good (pipeline/store/failures.py) also go on the DLQ topic."""
+        await asyncio.gather(*[await dlq.send(key=row[0].encode(), value=value, headers=headers)
+                               for value, headers, row in letters])
+
+    sink.on_reject = announce_rejected
+
     async def dead_letter(topic: str, events: list, errors: list) -> list[tuple]:
-        """Send each undecodable message to the DLQ (original bytes, where it came from, why)."""
+        """Send each message with undecodable input to the DLQ once (original bytes, where it
+        came from, its problems summarised), however many bad records it holds."""
         rows, sends = [], []
-        for err in errors:
-            msg = events[err.index].message
-            value, headers, row = dlq_message(msg.topic, msg.partition, msg.offset, msg.value, err.reason)
+        for index, reason, count in per_message(errors):
+            msg = events[index].message
+            value, headers, row = dlq_message(msg.topic, msg.partition, msg.offset, msg.value, reason)
+            headers.append(("telecorr.errors", str(count).encode()))
             sends.append(await dlq.send(key=msg.topic.encode(), value=value, headers=headers))
             rows.append(row)
         await asyncio.gather(*sends)  # delivered before the source message is acknowledged
         return rows
 
     sources: dict[str, SourceProgress] = {}
+
+    ahead = int(settings.max_skew_s * 1e9)  # how far past its Kafka time a record moves progress
 
     def make_agent(logical: str):
         progress = sources[logical] = SourceProgress(logical)
@@ -143,7 +159,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                 stamps.append(int((e.message.timestamp or 0) * 1e9))
             batch, each = ingestor.process_sources(logical, list(parts.values()))
             ends = {p: max(events[i].message.offset for i in idx) for p, (idx, _, _) in parts.items()}
-            return batch, [(p, ends[p], newest_time(res.spans, res.logs, res.metrics)) for p, res in zip(parts, each)]
+            return batch, [(p, ends[p], newest_time(res.spans, res.logs, res.metrics, ahead)) for p, res in zip(parts, each)]
 
         async def ingest(stream):
             loop = asyncio.get_running_loop()
@@ -191,7 +207,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                     state.last_batch_ts = time.time()
                     slots.release()
 
-            async for events in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
+            async def take(events: list, previous: asyncio.Future | None) -> asyncio.Future:
                 await slots.acquire()
                 state.in_flight += 1
                 state.first_batch_ts = state.first_batch_ts or time.time()
@@ -206,7 +222,13 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
                 dlq_rows = await dead_letter(logical, events, batch.errors) if batch.errors else []
                 acked = loop.create_future()
                 asyncio.ensure_future(finish(events, batch, dlq_rows, parts, previous, acked))
-                previous = acked
+                return acked
+
+            async for taken in stream.noack_take(settings.consume_batch, within=settings.consume_within_s):
+                # A run of the batch at a time, so one consumed batch of huge or line-packed
+                # messages cannot take unbounded memory (pipeline/decode/limits.py).
+                for lo, hi in split_batch([e.message.value or b"" for e in taken], ingestor.limits):
+                    previous = await take(taken[lo:hi], previous)
         ingest.__name__ = f"ingest_{logical.replace('.', '_')}"
         return ingest
 
@@ -292,6 +314,7 @@ def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = 
         emit("progress", messages=sum(state.messages.values()), records=state.records,
              dead_letters=state.dead_letters, stored=sink.stats.rows, store_failures=sink.stats.failures,
              correlation=corr.engine.counters(), held_messages=len(corr.held), skipped_unowned=corr.skipped,
+             unreadable_internal=corr.unreadable,
              by_trace_partitions=sorted(corr.owned), watermark_ns=corr.engine.watermark())
 
     if stop_when_idle_s is not None:

@@ -10,9 +10,10 @@ import time
 
 from prometheus_client import start_http_server
 
-from pipeline.config import load_settings
-from pipeline.kafka_io import BrokerUnavailable, ensure_topics_blocking
+from pipeline.config import SettingsError, load_settings
+from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, ensure_topics_blocking
 from pipeline.logjson import logging_config
+from pipeline.query import QueryError, compile_rules, rules_from_setting
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.client import StoreUnavailable, connect
 from pipeline.store.migrate import migrate
@@ -40,10 +41,11 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     logging.config.dictConfig(logging_config("INFO"))
     try:
-        ensure_topics_blocking(settings)
+        compile_rules(rules_from_setting(settings.rules_file))  # a bad rule stops here, named (cached for the app)
+        partitions = ensure_topics_blocking(settings)
         client = connect(settings.clickhouse)
         migrate(client, settings)
-    except (BrokerUnavailable, StoreUnavailable) as exc:
+    except (BrokerUnavailable, StoreUnavailable, TopicMismatch, SettingsError, QueryError) as exc:
         print(f"telecorr worker: {exc}", file=sys.stderr)
         return 1
     insert = client_insert(client)
@@ -51,7 +53,7 @@ def run_worker(args: argparse.Namespace) -> int:
         insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
     sink = Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
     metrics = WorkerMetrics()
-    app = create_app(settings, sink, args.stop_when_idle, metrics)
+    app = create_app(settings, sink, args.stop_when_idle, metrics, partitions)
     if args.metrics_port:
         try:
             start_http_server(args.metrics_port, addr=args.host or settings.api_host, registry=metrics.registry)

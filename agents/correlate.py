@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from pipeline.config import Settings, read_topics
+from pipeline.config import Settings
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
 from pipeline.deadletter import dlq_message
@@ -50,9 +50,11 @@ class _Held:
 class Correlation:
     """The engine plus the acknowledgements it holds back."""
 
-    def __init__(self, settings: Settings, sink: Sink, share_samples: Callable[[bytes], Awaitable[None]]) -> None:
+    def __init__(self, settings: Settings, sink: Sink, share_samples: Callable[[bytes], Awaitable[None]],
+                 partitions: dict[str, int] | None = None) -> None:
         config = from_settings(settings)
-        config.sources = expected_sources(dict(read_topics()))  # the watermark waits for all of them
+        # The watermark waits for every input partition (counts as the broker has them).
+        config.sources = expected_sources(partitions or dict(settings.declared_topics()))
         self.engine = Correlator(config)
         self.share_samples = share_samples  # publishes skew sketches to the other workers
         self.sink = sink
@@ -62,6 +64,7 @@ class Correlation:
         self.streams: list = []  # the by-trace agent's stream, once it runs (acks go through it)
         self.owned: set[int] = set()  # by-trace partitions assigned to this worker
         self.skipped = 0  # messages read from partitions no longer assigned (their owner reads them)
+        self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/wirecheck.py)
 
     def adopt(self, partition: int, assignment: set, topic: str) -> bool:
         """Own a partition the consumer has been assigned but whose assignment signal has not
@@ -118,21 +121,22 @@ class Correlation:
             self.held = still
 
 
-def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
+def wire(app: faust.App, settings: Settings, sink: Sink, state, partitions: dict[str, int]) -> Correlation:
     me = uuid.uuid4().hex.encode()  # this process, to skip its own skew messages when read back
     skew_topic = app.topic(settings.topic("telemetry.skew"), key_serializer="raw", value_serializer="raw")
 
     async def share_samples(value: bytes) -> None:
         await (await skew_topic.send(value=value, headers=[("telecorr.worker", me)]))
 
-    corr = Correlation(settings, sink, share_samples)
+    corr = Correlation(settings, sink, share_samples, partitions)
     topic = app.topic(settings.topic("telemetry.by_trace"), key_serializer="raw", value_serializer="raw")
 
     dlq = app.topic(settings.topic("telemetry.dlq"), key_serializer="raw", value_serializer="raw")
 
     async def dead_letter(msg, reason: str) -> None:
-        """A by-trace message the engine cannot read (a bug or a foreign producer): to the DLQ
-        with its reason, like undecodable input, instead of stopping the agent."""
+        """An internal-topic message the engine cannot read (a bug or a foreign producer): to
+        the DLQ with its reason, like undecodable input, instead of stopping the agent."""
+        corr.unreadable += 1
         value, headers, row = dlq_message(msg.topic, msg.partition, msg.offset, msg.value, reason)
         await (await dlq.send(key=msg.topic.encode(), value=value, headers=headers))
         await sink.write({"dlq": [row]})
@@ -149,8 +153,8 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
                     continue  # fetched before a rebalance took the partition away: its owner reads it
                 try:
                     spans, logs, progress = read_by_trace(event.message.value)
-                except (ValueError, TypeError, KeyError) as exc:  # orjson errors are ValueErrors
-                    await dead_letter(event.message, f"unreadable by-trace message: {type(exc).__name__}: {exc}")
+                except (ValueError, TypeError) as exc:  # WireError, orjson, a tombstone
+                    await dead_letter(event.message, f"unreadable by-trace message: {exc}")
                     corr.held.append(_Held(event, set()))  # acknowledged once the DLQ has it
                     continue
                 corr.engine.add(spans, logs, partition=event.message.partition, progress=progress)
@@ -186,7 +190,12 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
                 active = False
                 for records in batch.values():
                     for rec in records:
-                        active |= handle(rec)
+                        try:
+                            active |= handle(rec)
+                        except (ValueError, TypeError) as exc:  # WireError, orjson, a tombstone
+                            # Every worker reads this topic from the start: a message that
+                            # raised here would crash-loop all of them.
+                            await dead_letter(rec, f"unreadable {logical} message: {exc}")
                 if active:  # data, not the progress reports that keep coming while idle
                     state.last_activity = time.monotonic()
         finally:
@@ -197,7 +206,7 @@ def wire(app: faust.App, settings: Settings, sink: Sink, state) -> Correlation:
             corr.engine.skew.merge_samples(decode_samples(rec.value))
         return True
 
-    spread = SpreadProgress(dict(read_topics())["telemetry.metrics"])
+    spread = SpreadProgress(partitions["telemetry.metrics"])
 
     def take_metrics(rec) -> bool:
         if dict(rec.headers or ()).get("telecorr.progress"):

@@ -11,10 +11,12 @@ import argparse
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TOPICS_FILE = REPO_ROOT / "deploy" / "kafka" / "topics.txt"
+# Package data (shipped in the wheel, never read from a checkout): the declarative topic list.
+TOPICS_FILE = files("pipeline") / "topics.txt"
 
 
 def _default_clickhouse() -> str:
@@ -36,9 +38,21 @@ class Settings:
     sink_batch_rows: int = 20000
     sink_flush_s: float = 0.25
     sink_retry_max_s: float = 30.0
+    # Size limits (pipeline/decode/limits.py): one attribute value, one log body, one record
+    # (over it its largest values are cut), records read from one message, and input bytes
+    # and (estimated) records per decoded run of a consumed batch.
+    max_attr_bytes: int = 32 * 1024
+    max_body_bytes: int = 256 * 1024
+    max_record_bytes: int = 512 * 1024
+    max_records_per_message: int = 10_000
+    max_batch_bytes: int = 16 * 1024 * 1024
+    max_batch_records: int = 200_000
     # Kafka group settings; a short session timeout keeps the local broker's first join quick.
     group_id: str = "telecorr"
     session_timeout_s: float = 6.0
+    # Partition counts for topics created by telecorr, over the packaged list (topics.txt):
+    # "otlp_spans=8,telemetry.by_trace=8". Existing topics must match it (checked at start).
+    topic_partitions: str = ""
     # Storage.
     retention_days: int = 30
     # Log parsing.
@@ -67,10 +81,25 @@ class Settings:
     # Per-query ClickHouse limits for API reads.
     api_max_execution_s: float = 10.0
     api_max_result_rows: int = 1_000_000
+    # ... and on the bytes an answer may hold (rows of large log bodies are few but heavy),
+    # and the largest request body the API reads.
+    api_max_result_bytes: int = 256 * 1024 * 1024
+    api_max_body_bytes: int = 256 * 1024
 
     def topic(self, name: str) -> str:
         """The configured Kafka topic name for a logical topic from topics.txt."""
         return self.topic_prefix + name
+
+    def declared_topics(self) -> list[tuple[str, int]]:
+        """The packaged topic list with `topic_partitions` applied: what telecorr creates."""
+        counts = dict(read_topics())
+        for item in filter(None, (part.strip() for part in self.topic_partitions.split(","))):
+            name, _, n = item.partition("=")
+            if name.strip() not in counts or not n.strip().isdigit() or int(n) < 1:
+                raise SettingsError(f"setting topic_partitions: {item!r} is not <topic>=<partitions> for a topic "
+                                    f"of the list ({', '.join(counts)})")
+            counts[name.strip()] = int(n)
+        return list(counts.items())
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -135,7 +164,7 @@ def common_parser() -> argparse.ArgumentParser:
     return p
 
 
-def read_topics(path: Path = TOPICS_FILE) -> list[tuple[str, int]]:
+def read_topics(path: Traversable | Path = TOPICS_FILE) -> list[tuple[str, int]]:
     """The declarative topic list: `name partitions` per line, '#' comments."""
     out = []
     for line in path.read_text().splitlines():

@@ -1,11 +1,17 @@
-"""Length-delimited protobuf streams: each message prefixed by its size as a base-128 varint.
+"""How input is framed: length-delimited protobuf streams, JSON documents, gzip.
 
-The simulator writes OTLP protobuf files this way and `telecorr replay` reads them back.
+Protobuf: each message prefixed by its size as a base-128 varint (the simulator writes OTLP
+protobuf files this way and `telecorr replay` reads them back). JSON: one document, JSON
+lines or documents back to back, told apart by `json_documents`, for files and for messages.
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Iterator
+
+import orjson
 
 
 class FramingError(ValueError):
@@ -43,3 +49,63 @@ def read_delimited(data: bytes, where: str = "stream") -> Iterator[bytes]:
             raise FramingError(f"{where}: message at byte {pos} claims {size} bytes, the data ends first")
         yield data[pos:pos + size]
         pos += size
+
+
+class JSONFramingError(ValueError):
+    """Not one JSON document, nor JSON lines, nor documents back to back; says where it broke."""
+
+
+def json_documents(data: bytes) -> list[tuple[object, bytes]]:
+    """Every JSON document in `data` with its own bytes: one whole document (pretty-printed or
+    not), one per line (JSON lines, the Collector's file exporter), or documents written back
+    to back. The common case, one document, costs one parse."""
+    try:
+        return [(orjson.loads(data), data)]
+    except orjson.JSONDecodeError as exc:
+        whole = exc
+    lines = [ln for ln in data.split(b"\n") if ln.strip()]
+    if len(lines) > 1:
+        try:
+            return [(orjson.loads(ln), ln) for ln in lines]
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return _back_to_back(data)
+    except ValueError:
+        raise JSONFramingError(f"invalid JSON: {whole}") from None
+
+
+def _back_to_back(data: bytes) -> list[tuple[object, bytes]]:
+    """Documents one after another (e.g. several pretty-printed requests in one file)."""
+    text = data.decode("utf-8")
+    decoder = json.JSONDecoder()
+    out, pos = [], 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos == len(text):
+            break
+        _, end = decoder.raw_decode(text, pos)
+        chunk = text[pos:end].encode()
+        out.append((orjson.loads(chunk), chunk))  # orjson's reading (big ints, NaN rules) throughout
+        pos = end
+    if len(out) < 2:
+        raise ValueError("not several documents")
+    return out
+
+
+def gunzip(data: bytes, limit: int, where: str = "message") -> bytes:
+    """`data` decompressed if it is gzip (magic 1f 8b), at most `limit` bytes out (a small
+    compressed message can expand to gigabytes); FramingError if broken or too large."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    d = zlib.decompressobj(wbits=31)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise FramingError(f"{where}: broken gzip data ({exc})") from None
+    if len(out) > limit or d.unconsumed_tail:
+        raise FramingError(f"{where}: gzip data expands past {limit} bytes")
+    if not d.eof:
+        raise FramingError(f"{where}: gzip data is cut short")
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.config import Settings
-from pipeline.decode import DecodeResult, decode_batch
+from pipeline.decode import DecodeResult, Limits, decode_batch
 from pipeline.decode.result import DecodeError
 from pipeline.logs import parse_logs
 from pipeline.logs.templates import TemplateMiner
@@ -21,17 +21,24 @@ INPUT_KINDS = ("otlp_spans", "otlp_logs", "otlp_metrics", "telemetry.events", "t
 _DECODER_KIND = {"telemetry.events": "events", "telemetry.raw_logs": "raw_logs"}
 
 
+def limits_from(settings: Settings) -> Limits:
+    """The size limits the settings ask for (README "Settings")."""
+    return Limits(settings.max_attr_bytes, settings.max_body_bytes, settings.max_record_bytes,
+                  settings.max_records_per_message, settings.max_batch_bytes, settings.max_batch_records)
+
+
 class Ingestor:
     """Holds what is costly to build once (the compiled rule set) and processes batches."""
 
     def __init__(self, settings: Settings) -> None:
         self._matcher = compile_rules(rules_from_setting(settings.rules_file))
         self._tz = settings.log_default_tz
+        self.limits = limits_from(settings)
         self._templates = TemplateMiner()
 
     def process(self, topic: str, values: list[bytes], timestamps_ns: list[int]) -> DecodeResult:
         """Decode one consumed batch of `topic` (a logical name from INPUT_KINDS)."""
-        res = decode_batch(_DECODER_KIND.get(topic, topic), values, timestamps_ns)
+        res = decode_batch(_DECODER_KIND.get(topic, topic), values, timestamps_ns, self.limits)
         return self._finish(res)
 
     def process_sources(self, topic: str, parts: Sequence[tuple[list[int], list[bytes], list[int]]]
@@ -44,7 +51,7 @@ class Ingestor:
         merged = DecodeResult()
         each = []
         for indexes, values, stamps in parts:
-            res = decode_batch(kind, values, stamps)
+            res = decode_batch(kind, values, stamps, self.limits)
             merged.spans += res.spans
             merged.logs += res.logs
             merged.metrics += res.metrics

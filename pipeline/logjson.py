@@ -7,13 +7,15 @@ import logging
 
 import orjson
 
+from pipeline.redact import redact
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {"ts": record.created, "event": "log", "level": record.levelname.lower(), "logger": record.name,
-               "msg": record.getMessage()}
+               "msg": redact(record.getMessage())}
         if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+            out["exception"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(out, default=str).decode()
 
 

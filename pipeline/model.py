@@ -38,6 +38,8 @@ class Span:
     resource: dict[str, str] = field(default_factory=dict)
     # Span events (exceptions live here): [{"time_ns", "name", "attributes"}].
     events: list[dict] = field(default_factory=list)
+    # Timestamp of the Kafka message that carried it (0: unknown); caps its watermark share.
+    kafka_ns: int = 0
 
     @property
     def id(self) -> str:
@@ -68,6 +70,8 @@ class LogRecord:
     # The message with its variables masked, and its id (pipeline/logs/templates.py).
     template_id: str = ""
     template: str = ""
+    # Timestamp of the Kafka message that carried it (0: unknown); caps its watermark share.
+    kafka_ns: int = 0
 
 
 @dataclass(slots=True)

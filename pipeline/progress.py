@@ -36,20 +36,26 @@ def expected_sources(partitions: Mapping[str, int]) -> tuple[str, ...]:
     return tuple(source_name(t, p) for t in JOIN_INPUTS for p in range(partitions.get(t, 0)))
 
 
-def newest_time(spans: Iterable[Span], logs: Iterable[LogRecord], metrics: Iterable[MetricPoint] = ()
-                ) -> int | None:
+def newest_time(spans: Iterable[Span], logs: Iterable[LogRecord], metrics: Iterable[MetricPoint] = (),
+                ahead_ns: int | None = None) -> int | None:
     """Newest event time among records the join uses (spans by end time, logs with a trace
-    id by their time, metric points by theirs)."""
+    id by their time, metric points by theirs). With `ahead_ns`, a span or log counts no
+    further than its Kafka timestamp plus that (the engine's watermark guard)."""
     newest = None
     for m in metrics:
         if newest is None or m.time_ns > newest:
             newest = m.time_ns
     for s in spans:
-        if newest is None or s.end_ns > newest:
-            newest = s.end_ns
+        t = s.end_ns
+        if ahead_ns is not None and s.kafka_ns and t > s.kafka_ns + ahead_ns:
+            t = s.kafka_ns + ahead_ns
+        if newest is None or t > newest:
+            newest = t
     for r in logs:
         if r.trace_id:
             t = r.time_ns or r.observed_ns
+            if ahead_ns is not None and r.kafka_ns and t > r.kafka_ns + ahead_ns:
+                t = r.kafka_ns + ahead_ns
             if newest is None or t > newest:
                 newest = t
     return newest

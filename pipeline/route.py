@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import orjson
 
-from pipeline.model import Exemplar, LogRecord, MetricPoint, Span
+from pipeline.model import LogRecord, MetricPoint, Span
+from pipeline.wirecheck import WireError, build_all, progress_of
 
 
 def trace_partition(trace_id: str, partitions: int) -> int:
@@ -100,10 +101,13 @@ def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
 
 
 def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], Progress]:
+    """The records and progress of one by-trace message; ValueError (WireError) if it is not
+    what a worker writes (pipeline/wirecheck.py)."""
     data = orjson.loads(value)
-    progress = {src: (None if t is None else int(t), bool(behind))
-                for src, (t, behind) in (data.get("progress") or {}).items()}
-    return [Span(**d) for d in data["spans"]], [LogRecord(**d) for d in data["logs"]], progress
+    if type(data) is not dict:
+        raise WireError(f"expected an object, got {type(data).__name__}")
+    return (build_all(Span, data.get("spans", []), "spans"), build_all(LogRecord, data.get("logs", []), "logs"),
+            progress_of(data.get("progress")))
 
 
 def progress_message(progress: Progress) -> bytes:
@@ -112,7 +116,7 @@ def progress_message(progress: Progress) -> bytes:
 
 
 def read_progress(value: bytes) -> Progress:
-    return {src: (None if t is None else int(t), bool(behind)) for src, (t, behind) in orjson.loads(value).items()}
+    return progress_of(orjson.loads(value))
 
 
 def metric_messages(points: list[MetricPoint], limit: int = MAX_MESSAGE_BYTES) -> list[bytes]:
@@ -122,9 +126,5 @@ def metric_messages(points: list[MetricPoint], limit: int = MAX_MESSAGE_BYTES) -
 
 
 def read_metrics(value: bytes) -> list[MetricPoint]:
-    out = []
-    for d in orjson.loads(value):
-        d["exemplars"] = [Exemplar(**e) for e in d["exemplars"]]
-        d["quantiles"] = [tuple(q) for q in d["quantiles"]]
-        out.append(MetricPoint(**d))
-    return out
+    """The points of one metrics message; ValueError (WireError) if it is not what a worker writes."""
+    return build_all(MetricPoint, orjson.loads(value), "points")

@@ -24,6 +24,7 @@ _ENGINE_COUNTERS = {
     "metric_join_miss": ("telecorr_worker_joins", {"signal": "metric", "result": "miss"}),
     "too_late_spans": ("telecorr_worker_too_late", {"signal": "span"}),
     "too_late_logs": ("telecorr_worker_too_late", {"signal": "log"}),
+    "ahead_of_kafka_time": ("telecorr_worker_ahead_of_kafka_time", {}),  # the watermark guard's caps
 }
 
 

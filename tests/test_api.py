@@ -246,6 +246,55 @@ def test_result_row_limit_gives_a_clear_413(store):
         assert r.status_code == 413 and "more than 2 rows" in r.json()["error"]
 
 
+def test_result_byte_limit_gives_a_clear_413(store):
+    """Few rows can still be many bytes (large log bodies): the answer is bounded in bytes too."""
+    _insert(store, logs=[_log(100 + i, 10 + i, "x" * 200_000, service="cart") for i in range(5)])
+    with TestClient(create_app(_settings(api_max_result_bytes=100_000), store)) as c:
+        r = c.post("/v1/logs/search", json={"query": "service:cart", "limit": 10})
+        assert r.status_code == 413 and "api_max_result_bytes" in r.json()["error"]
+        assert "100000 bytes" in r.json()["error"]
+    with TestClient(create_app(_settings(), store)) as c:  # the default lets the same answer through
+        assert c.post("/v1/logs/search", json={"query": "service:cart", "limit": 10}).status_code == 200
+
+
+def test_request_body_limit_is_a_json_413_before_or_while_reading(api):
+    big = b'{"query": "' + b"x" * 300_000 + b'"}'
+    r = api.post("/v1/logs/search", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "api_max_body_bytes" in r.json()["error"]
+
+    def chunked():  # no Content-Length: counted as it arrives
+        yield b'{"query": "'
+        for _ in range(100):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    r = api.post("/v1/logs/search", content=chunked(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "api_max_body_bytes" in r.json()["error"]
+    # A body within the limit, chunked or not, is read whole and answered as usual.
+    r = api.post("/v1/logs/search", content=iter([b'{"query": ', b'"boom"}']), headers={"content-type": "application/json"})
+    assert r.status_code == 200 and [x["body"] for x in r.json()["logs"]] == ["cart failed: boom"]
+
+
+def test_docs_load_no_asset_from_another_site(api):
+    import re
+
+    for page in ("/docs", "/redoc"):
+        r = api.get(page)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        urls = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+        assert urls and all(u.startswith("/docs/assets/") for u in urls), urls
+        assert "cdn" not in r.text and "https://" not in r.text
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "https:" not in csp and "frame-ancestors 'none'" in csp
+        for url in urls:
+            asset = api.get(url)
+            assert asset.status_code == 200 and len(asset.content) > 1000
+    js = api.get("/docs/assets/swagger-ui-bundle.js")
+    assert js.headers["content-type"].startswith("text/javascript") and b"SwaggerUIBundle" in js.content
+    assert api.get("/docs/assets/../../etc/passwd").status_code == 404
+    assert api.get("/docs/assets/core.py").status_code == 404
+
+
 def test_execution_time_limit_is_a_4xx_and_the_next_read_is_sound(ch_client):
     reader = Reader(ch_client, ReadLimits(max_execution_s=0.2))
     with pytest.raises(ReadLimitError) as info:
@@ -284,16 +333,39 @@ def test_no_token_configured_means_open(api, monkeypatch):
     assert api.get(f"/v1/traces/{TRACE}").status_code == 200
 
 
-def test_healthz_ok_and_unavailable(api, store):
+def test_healthz_ok_and_unavailable_without_internals(api, store, caplog):
     assert api.get("/healthz").json() == {"status": "ok"}
 
     class Down:
-        def query(self, *a, **k):
-            raise ConnectionError("connection refused")
+        def ping(self):
+            raise ConnectionError("connection refused by http://default:hunter2@ch.internal:8123 (Code: 210)")
 
     with TestClient(create_app(_settings(), Down())) as c:
         r = c.get("/healthz")
-        assert r.status_code == 503 and "refused" in r.json()["error"]
+    assert r.status_code == 503 and r.json() == {"status": "unavailable", "error": "ClickHouse does not answer"}
+    # The reason goes to the server's log, with the password masked.
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert "connection refused" in logged and "hunter2" not in logged and "default:***@" in logged
+
+
+def test_healthz_does_not_wait_for_a_long_read(store):
+    """A probe answers while a read holds the API's read lock (here: for 3 s)."""
+    import threading
+    import time
+
+    app = create_app(_settings(), store)
+    with TestClient(app) as c:
+        reader = app.state.reader
+        slow = threading.Thread(target=reader.rows, args=("SELECT sleepEachRow(0.1) FROM numbers(30) "
+                                                          "SETTINGS max_block_size = 1",))
+        slow.start()
+        time.sleep(0.3)
+        assert reader._lock.locked()
+        t0 = time.monotonic()
+        r = c.get("/healthz")
+        took = time.monotonic() - t0
+        slow.join()
+    assert r.status_code == 200 and took < 1.5, took
 
 
 def test_metrics_count_requests_per_endpoint_and_status(api):
@@ -331,6 +403,9 @@ class _Failing:
 
     def query(self, *a, **k):
         raise DatabaseError(self.message)
+
+    def ping(self):
+        return False
 
 
 def test_store_failure_is_503_and_rejected_arguments_400():

@@ -63,7 +63,7 @@ def test_rows_stored_before_the_migration_are_found(ch_client, tmp_path):
     migrate(ch_client, Settings(), older)
     _insert(ch_client, TRACE_SPANS, TRACE_LOGS, TRACE_METRICS)
     assert ch_client.query("EXISTS TABLE trace_docs").result_rows[0][0] == 0
-    assert migrate(ch_client, Settings()) == [5]
+    assert migrate(ch_client, Settings())[0] == 5
     trace = fetch_trace(_reader(ch_client), TRACE)
     assert sorted(s["span_id"] for s in trace["spans"]) == sorted(s.span_id for s in TRACE_SPANS)
     shown = [lg["body"] for s in trace["spans"] for lg in s["logs"]] + [lg["body"] for lg in trace["unattached_logs"]]

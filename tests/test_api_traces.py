@@ -127,7 +127,7 @@ def test_span_not_yet_correlated_comes_from_raw_with_its_hosts_offset(skewed):
 
 def test_trace_index_without_any_span_row_is_404(ch_client):
     migrate(ch_client, Settings())
-    ch_client.command(f"INSERT INTO trace_index VALUES ('{TID}', {T0}, {T0 + S})")
+    ch_client.command(f"INSERT INTO trace_index (trace_id, start_ns, end_ns) VALUES ('{TID}', {T0}, {T0 + S})")
     with TestClient(create_app(_settings(), ch_client)) as c:
         r = c.get(f"/v1/traces/{TID}")
     assert r.status_code == 404 and TID in r.json()["error"]

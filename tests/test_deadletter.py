@@ -28,3 +28,24 @@ def test_a_message_near_the_broker_limit_is_cut_so_the_dlq_send_cannot_be_refuse
     assert value == big[:MAX_DLQ_VALUE_BYTES]
     assert dict(headers)["telecorr.truncated_from"] == str(len(big)).encode()
     assert row[4] == len(big) and len(row[5]) == PREVIEW_BYTES
+
+
+def test_a_message_of_many_bad_records_is_dead_lettered_once_with_a_summary():
+    from pipeline.decode import Limits, decode_batch
+    from pipeline.deadletter import per_message
+
+    bad = b"\n".join([b"{}"] * 50_000 + [b"not json"] + [b'{"signal":"log","body":"ok","time":1700000000000000000}'])
+    res = decode_batch("events", [b'{"signal":"log","body":"fine"}', bad], [1, 2], Limits(records_per_message=60_000))
+    assert len(res.logs) == 2 and len(res.errors) == 50_001
+    [(index, reason, count)] = per_message(res.errors)
+    assert index == 1 and count == 50_001
+    assert reason.startswith("50001 bad records: 50000x signal: None is not one of span, log, metric; 1x invalid JSON")
+    assert "first: line 1: signal" in reason and len(reason) <= 2000
+
+
+def test_one_bad_record_keeps_its_reason_as_it_is():
+    from pipeline.decode.result import DecodeError
+    from pipeline.deadletter import per_message
+
+    assert per_message([DecodeError(4, "line 3: span_id: 3 bytes, expected 8")]) == \
+        [(4, "line 3: span_id: 3 bytes, expected 8", 1)]

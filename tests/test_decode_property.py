@@ -65,7 +65,7 @@ attr_values = st.one_of(st.text(max_size=20), st.integers(-2**63, 2**63 - 1), st
 
 @FEWER
 @given(st.lists(st.tuples(st.binary(min_size=16, max_size=16), st.binary(min_size=8, max_size=8),
-                          st.text(max_size=30), st.integers(0, 5), st.integers(1, 2**63), st.integers(0, 10**9),
+                          st.text(max_size=30), st.integers(0, 5), st.integers(1, 1_700_000_000 * 10**9), st.integers(0, 10**9),
                           st.dictionaries(st.text(min_size=1, max_size=10), attr_values, max_size=5)),
                 min_size=1, max_size=5))
 def test_random_spans_decode_the_same_from_protobuf_and_json(spans):

@@ -13,7 +13,7 @@ from pipeline.logs import parse_logs
 from pipeline.model import LogRecord
 from pipeline.query import (QueryError, Rule, RuleFileError, compile_rules, default_rules, load_rules,
                             rules_from_setting)
-from pipeline.query.rulefile import SEVERITIES, SIGNALS
+from pipeline.query.rulefile import SEVERITIES, SIGNALS, rules_from_data
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((REPO / "schemas" / "rules.schema.json").read_text())
@@ -101,3 +101,38 @@ def test_rules_from_setting_falls_back_to_default_pack(tmp_path):
     f = tmp_path / "r.yaml"
     f.write_text("- id: a\n  query: x\n")
     assert rules_from_setting(str(f)) == [Rule("a", "x")]
+
+
+BOTH_REFUSE = "message:/(a{1000}){1000}/"  # a 10^6-fold repeat: over both engines' limits
+
+
+def test_a_regex_both_engines_refuse_fails_validation_naming_rule_and_engines(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump([{"id": "ok", "query": "message:timeout"},
+                                    {"id": "huge.repeat", "query": "level:error AND " + BOTH_REFUSE}]))
+    with pytest.raises(RuleFileError) as info:
+        load_rules(path)
+    text = str(info.value)
+    assert "rule #2 (huge.repeat)" in text and "(a{1000}){1000}" in text
+    assert "Hyperscan:" in text and "RE2: invalid repetition size" in text
+    assert info.value.query.find("(a{1000})") == info.value.position
+    # A regex only RE2 evaluates (Hyperscan has no use for one that matches empty) still loads.
+    assert [r.id for r in rules_from_data([{"id": "e", "query": "message:/x*/"}])] == ["e"]
+
+
+def test_match_and_worker_report_the_refused_rule_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump([{"id": "huge.repeat", "query": BOTH_REFUSE}]))
+    lines = tmp_path / "app.log"
+    lines.write_text("a line\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path), "TELECORR_RULES_FILE": str(rules)}
+    for argv in (["match", "--rules", str(rules), str(lines)],
+                 ["--broker", "127.0.0.1:1", "--clickhouse", f"chdb://{tmp_path / 'db'}", "worker"]):
+        out = subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0, argv
+        assert "huge.repeat" in out.stderr and "refused by both regex engines" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr, out.stderr

@@ -9,6 +9,7 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
+from markupsafe import escape
 from PIL import Image
 
 from pipeline.api.server import serve_in_background
@@ -30,14 +31,27 @@ def chromium() -> str:
 
 
 def browse(url: str, tmp_path, shot: str | None = None) -> str:
-    """Load `url` headless; return the DOM after scripts ran, or write a screenshot to `shot`."""
+    """Load `url` headless; return the DOM after scripts ran, or write a screenshot to `shot`.
+    The virtual-time budget lets a page's own navigations (a form posting itself) finish first."""
     args = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--virtual-time-budget=10000",
             "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={SIZE[0]},{SIZE[1]}"]
     args += [f"--screenshot={shot}"] if shot else ["--dump-dom"]
     done = subprocess.run(args + [url], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def signed_in(base: str, page: str, tmp_path, token: str = TOKEN) -> str:
+    """A local file that fills in the sign-in form as a person would and submits it: the
+    browser posts the token (never in a URL), gets the cookie and is sent on to `page`.
+    Returns the file's URL, to load with `browse`."""
+    html = (f'<form method="post" action="{base}/report/login"><input name="token" value="{escape(token)}">'
+            f'<input name="next" value="{escape(page)}"></form><script>document.forms[0].submit()</script>')
+    path = tmp_path / "sign-in.html"
+    path.write_text(html)
+    return path.as_uri()
 
 
 class _Dom(HTMLParser):
@@ -83,7 +97,7 @@ def served(chdb_root):
 
 def test_trace_page_in_chromium(served, tmp_path):
     store, base = served
-    url = f"{base}/report/trace/{store.failing_trace}?token={TOKEN}"
+    url = signed_in(base, f"/report/trace/{store.failing_trace}", tmp_path)
     dom = browse(url, tmp_path)
     assert 'data-ready="1"' in dom  # the page's script ran
     rows = find(dom, "details", "span-row")
@@ -102,7 +116,7 @@ def test_window_page_in_chromium(served, tmp_path):
     store, base = served
     lo, hi = store.fault["start_ns"], store.fault["end_ns"]
     ranking = rank_window(store.client, lo, hi)
-    url = f"{base}/report/window?from={store.fault['start']}&to={store.fault['end']}&token={TOKEN}"
+    url = signed_in(base, f"/report/window?from={store.fault['start']}&to={store.fault['end']}", tmp_path)
     dom = browse(url, tmp_path)
     cands = find(dom, "li", "cand")
     assert ranking["candidates"] and [c["data-service"] for c in cands] == [c["service"] for c in ranking["candidates"]]
@@ -115,5 +129,8 @@ def test_window_page_in_chromium(served, tmp_path):
 
 def test_wrong_token_shows_no_page(served, tmp_path):
     store, base = served
-    dom = browse(f"{base}/report/trace/{store.failing_trace}?token=wrong", tmp_path)
-    assert "bearer token" in dom and not find(dom, "details", "span-row")
+    dom = browse(signed_in(base, f"/report/trace/{store.failing_trace}", tmp_path, token="wrong"), tmp_path)
+    assert "not accepted" in dom and not find(dom, "details", "span-row")
+    # Without signing in, a page opens the sign-in form instead.
+    dom = browse(f"{base}/report/trace/{store.failing_trace}", tmp_path / "fresh")
+    assert find(dom, "form", "") == [] and 'id="login-form"' in dom and not find(dom, "details", "span-row")

@@ -188,18 +188,51 @@ def test_series_of_an_unknown_service_is_empty(api):
     assert r.status_code == 200 and r.json()["series"] == []
 
 
-def test_browser_token_by_query_then_cookie(store, monkeypatch):
+def test_browser_sign_in_sets_an_httponly_cookie_and_never_takes_a_url_token(store, monkeypatch):
     monkeypatch.setenv("TELECORR_API_TOKEN", "s3cret")
-    with TestClient(create_app(Settings(), store.client)) as c:
-        assert c.get("/report/").status_code == 401
-        wrong = c.get("/report/", params={"token": "nope"})
-        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
-        ok = c.get("/report/", params={"token": "s3cret"})
-        assert ok.status_code == 200
+    page = f"/report/trace/{store.failing_trace}"
+    with TestClient(create_app(Settings(), store.client), follow_redirects=False) as c:
+        # Without credentials a page sends the browser to the sign-in form, and back after it.
+        r = c.get(page)
+        assert r.status_code == 303 and r.headers["location"] == "/report/login?next=" + page.replace("/", "%2F")
+        form = c.get(r.headers["location"])
+        assert form.status_code == 200 and tags(form.text, "input", None)[0]["type"] == "password"
+        assert {"name": "next", "type": "hidden", "value": page} in tags(form.text, "input")
+        # The URL never carries the token: refused even when right, and no cookie is set.
+        for given in ("s3cret", "nope"):
+            r = c.get("/report/", params={"token": given})
+            assert r.status_code == 400 and "set-cookie" not in r.headers and "never accepted in the URL" in r.text
+        wrong = c.post("/report/login", data={"token": "nope", "next": page})
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers and "not accepted" in wrong.text
+        # Another site as the destination falls back to the report index (no open redirect).
+        assert c.post("/report/login", data={"token": "s3cret", "next": "//evil.example/"}).headers["location"] \
+            == "/report/"
+        ok = c.post("/report/login", data={"token": "s3cret", "next": page})
+        assert ok.status_code == 303 and ok.headers["location"] == page
         cookie = ok.headers["set-cookie"]
         assert "telecorr_token=s3cret" in cookie and "HttpOnly" in cookie and "Path=/report" in cookie
-        # The client now holds the cookie: pages open without the query parameter ...
-        assert c.get(f"/report/trace/{store.failing_trace}").status_code == 200
+        assert "samesite=lax" in cookie.lower() and "Max-Age=43200" in cookie
+        # The client now holds the cookie: pages open ...
+        assert c.get(page).status_code == 200
         # ... but it is no key to the JSON API, which still wants the header.
         assert c.get(f"/v1/traces/{store.failing_trace}").status_code == 401
         assert c.get(f"/v1/traces/{store.failing_trace}", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_report_pages_send_security_headers_that_allow_only_their_own_code(api, store):
+    import base64
+    import hashlib
+    import re
+
+    for path in ("/report/", f"/report/trace/{store.failing_trace}", "/report/login", "/report/trace/zz"):
+        r = api.get(path)
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        csp = dict(part.strip().split(" ", 1) for part in r.headers["content-security-policy"].split(";"))
+        assert csp["default-src"] == "'none'" and csp["frame-ancestors"] == "'none'" and csp["base-uri"] == "'none'"
+        # Every inline script and stylesheet of the page is allowed by its hash, and nothing else.
+        for tag, directive in (("script", "script-src"), ("style", "style-src")):
+            blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", r.text, re.S)
+            want = {"'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() + "'" for b in blocks}
+            assert blocks and set(csp[directive].split()) == want, (path, directive)
+        assert "http://" not in csp and "https://" not in csp and "unsafe-inline" not in csp["script-src"]

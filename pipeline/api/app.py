@@ -21,17 +21,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.api import report
+from pipeline.api.bodylimit import BodyLimit
+from pipeline.api.docs import register_docs
+from pipeline.api.headers import SecurityHeaders
 from pipeline.api.ids import TraceIdError, normalise_trace_id
 from pipeline.api.instrument import MetricsMiddleware, RequestMetrics
 from pipeline.api.logsearch import DEFAULT_LIMIT, MAX_LIMIT, search_logs
 from pipeline.api.reads import Reader, ReadLimitError, ReadLimits, error_code
+from pipeline.api.report.browser_token import LOGIN, login_redirect
 from pipeline.api.series import series_routes
 from pipeline.api.times import TimeFormatError, parse_time_ns
 from pipeline.api.traces import fetch_trace
 from pipeline.query import QueryError
+from pipeline.redact import redact
 from pipeline.rca import WindowError, rank_trace, rank_window
 
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset({"/healthz", LOGIN})
 DEFAULT_CANDIDATES, MAX_CANDIDATES = 5, 50
 # ClickHouse codes that mean "this query's arguments are unacceptable", i.e. user input.
 _BAD_ARGUMENT_CODES = frozenset({6, 36, 43, 69, 427})
@@ -87,8 +92,10 @@ def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAP
     log_window_s = float(getattr(settings, "log_window_s", 1.0))
     metric_window_s = float(getattr(settings, "metric_window_s", 2.0))
     rules_file = getattr(settings, "rules_file", None) or None
+    max_body = int(getattr(settings, "api_max_body_bytes", 256 * 1024))
 
-    app = FastAPI(title="telecorr", version="1", default_response_class=JsonResponse,
+    # /docs and /redoc are served by register_docs from local assets (FastAPI's own load a CDN).
+    app = FastAPI(title="telecorr", version="1", default_response_class=JsonResponse, docs_url=None, redoc_url=None,
                   description="Traces, logs and root causes from telecorr's ClickHouse store.")
 
     @app.middleware("http")
@@ -97,6 +104,8 @@ def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAP
             given = request.headers.get("authorization", "")
             scheme, _, value = given.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+                if request.url.path.startswith("/report") and request.method == "GET":
+                    return login_redirect(request)  # a person in a browser: the sign-in form
                 return JsonResponse({"error": "missing or wrong bearer token (Authorization: Bearer <token>)"},
                                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
         return await call_next(request)
@@ -126,7 +135,7 @@ def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAP
 
     @app.exception_handler(ClickHouseError)
     async def store_error(_: Request, exc: ClickHouseError) -> JsonResponse:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         if error_code(exc) in _BAD_ARGUMENT_CODES:
             return JsonResponse({"error": f"ClickHouse rejected the query: {first}"}, status_code=400)
         return JsonResponse({"error": f"ClickHouse failed: {first}"}, status_code=503)
@@ -179,11 +188,8 @@ def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAP
 
     @app.get("/healthz", responses={503: {"model": ErrorBody}}, summary="Whether ClickHouse answers")
     def healthz() -> JsonResponse:
-        try:
-            reader.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy", said plainly
-            return JsonResponse({"status": "unavailable", "error": str(exc).strip().splitlines()[0]},
-                                status_code=503)
+        if not reader.healthy():  # why is in the server's log, never in this public answer
+            return JsonResponse({"status": "unavailable", "error": "ClickHouse does not answer"}, status_code=503)
         return JsonResponse({"status": "ok"})
 
     @app.get("/metrics", response_class=Response, summary="Prometheus metrics of this API")
@@ -192,7 +198,10 @@ def create_app(settings: object, client, extra_registries: tuple = ()) -> FastAP
         return Response(data, media_type=content_type)
 
     app.include_router(series_routes(reader))
-    report.register(app, reader, settings)
+    policies = report.register(app, reader, settings, token)
+    policies.update(register_docs(app, "telecorr"))
+    app.add_middleware(SecurityHeaders, policies=policies)
+    app.add_middleware(BodyLimit, max_bytes=max_body)  # outermost: no body is read before it counts
     app.state.reader = reader
     app.state.metrics = metrics
     return app

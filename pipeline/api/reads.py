@@ -1,7 +1,7 @@
 """Every ClickHouse read the API makes, under per-query limits.
 
 The limits travel with each query (a SETTINGS clause, not the session): read-only, a time
-budget and a result-size budget. readonly=2 rather than 1: both refuse every write and DDL,
+budget and result-size budgets, in rows and in bytes. readonly=2 rather than 1: both refuse every write and DDL,
 but 1 also refuses the other settings of the same query, i.e. the limits themselves. A query
 over budget raises instead of returning a silently cut answer ('throw', not 'break'), and the
 error is turned into one the caller can act on (narrow the window, lower the limit).
@@ -9,29 +9,27 @@ error is turned into one the caller can act on (narrow the window, lower the lim
 
 from __future__ import annotations
 
-import re
+import logging
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-# Defaults of the settings api_max_execution_s / api_max_result_rows, for a settings object
-# that lacks them.
+from pipeline.redact import redact
+from pipeline.store.client import error_code
+
+_log = logging.getLogger("telecorr.api")
+HEALTH_TIMEOUT_S = 3.0
+
+# Defaults of the settings api_max_execution_s / api_max_result_rows / api_max_result_bytes.
 DEFAULT_MAX_EXECUTION_S = 10.0
 DEFAULT_MAX_RESULT_ROWS = 1_000_000
+DEFAULT_MAX_RESULT_BYTES = 256 * 1024 * 1024
 
 _TOO_MANY_ROWS = 396  # TOO_MANY_ROWS_OR_BYTES
 _TIMEOUT = 159  # TIMEOUT_EXCEEDED
-_CODE = re.compile(r"Code: (\d+)\.")
-
-
-def error_code(exc: BaseException) -> int | None:
-    """ClickHouse's numeric error code: the driver's, else the one quoted in the message."""
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return code
-    m = _CODE.search(str(exc))
-    return int(m.group(1)) if m else None
 
 
 class ReadLimitError(Exception):
@@ -46,14 +44,16 @@ class ReadLimitError(Exception):
 class ReadLimits:
     max_execution_s: float = DEFAULT_MAX_EXECUTION_S
     max_result_rows: int = DEFAULT_MAX_RESULT_ROWS
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
 
     @classmethod
     def from_settings(cls, settings: object) -> ReadLimits:
-        return cls(float(settings.api_max_execution_s), int(settings.api_max_result_rows))
+        return cls(float(settings.api_max_execution_s), int(settings.api_max_result_rows),
+                   int(settings.api_max_result_bytes))
 
     def query_settings(self) -> dict[str, object]:
-        return {"readonly": 2, "max_execution_time": self.max_execution_s,
-                "max_result_rows": self.max_result_rows, "result_overflow_mode": "throw"}
+        return {"readonly": 2, "max_execution_time": self.max_execution_s, "max_result_rows": self.max_result_rows,
+                "max_result_bytes": self.max_result_bytes, "result_overflow_mode": "throw"}
 
 
 class Reader:
@@ -66,9 +66,12 @@ class Reader:
         self.client = client
         self.limits = limits
         self._lock = threading.Lock()
+        self._probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telecorr-health")
+        self._busy_since: float | None = None  # monotonic start of the read under way, if any
 
     def rows(self, sql: str, params: dict | None = None) -> list[dict]:
         with self._lock:
+            self._busy_since = time.monotonic()
             try:
                 result = self.client.query(sql, parameters=params or {}, settings=self.limits.query_settings())
                 names, rows = result.column_names, result.result_rows
@@ -77,12 +80,27 @@ class Reader:
                 if limit is not None and limit.status == 422:
                     self._resync()
                 raise limit or exc
+            finally:
+                self._busy_since = None
         return [dict(zip(names, row)) for row in rows]
 
-    def ping(self) -> None:
-        """Raises unless ClickHouse answers `SELECT 1`."""
-        if self.rows("SELECT 1 AS ok") != [{"ok": 1}]:
-            raise ClickHouseError("SELECT 1 did not return 1")
+    def healthy(self, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
+        """Whether ClickHouse answers, without taking the read lock, so a probe never queues
+        behind a long read. A read under way and still within its time budget means the store
+        is working (the embedded engine would only answer a ping after that read); otherwise
+        ClickHouse must answer its ping within `timeout_s`. Never raises: the reason is logged
+        (without secrets), not returned, so a public probe shows no internals."""
+        busy_since = self._busy_since
+        if busy_since is not None and time.monotonic() - busy_since < self.limits.max_execution_s + timeout_s:
+            return True
+        future = self._probe.submit(self.client.ping)
+        try:
+            return future.result(timeout_s) is True
+        except TimeoutError:
+            _log.warning("ClickHouse did not answer its ping within %.1f s", timeout_s)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+            _log.warning("ClickHouse ping failed: %s", redact(f"{type(exc).__name__}: {exc}"))
+        return False
 
     def _resync(self) -> None:
         """chDB (clickhouse-connect's embedded backend) hands the next query on a handle the
@@ -94,6 +112,9 @@ class Reader:
 
     def _limit_error(self, exc: ClickHouseError) -> ReadLimitError | None:
         code = error_code(exc)
+        if code == _TOO_MANY_ROWS and "max bytes" in str(exc):
+            return ReadLimitError(f"the answer is larger than {self.limits.max_result_bytes} bytes "
+                                  "(api_max_result_bytes); narrow the time range or lower the limit", 413)
         if code == _TOO_MANY_ROWS:
             return ReadLimitError(f"the answer has more than {self.limits.max_result_rows} rows "
                                   "(api_max_result_rows); narrow the time range or lower the limit", 413)

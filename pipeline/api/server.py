@@ -3,6 +3,7 @@ of a process that owns the store (`telecorr worker --api`)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -28,7 +29,21 @@ class BackgroundServer:
         self.thread.join(timeout_s)
 
 
+class UnprotectedBind(OSError):
+    """Serving beyond this machine without a token; the message says what to do instead."""
+
+
+def check_exposure(host: str, token: str) -> None:
+    """Refuse to serve on a non-loopback address with no bearer token: the API and report
+    pages would be open to the whole network. Loopback stays open for one-machine use."""
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if not loopback and not token:
+        raise UnprotectedBind(f"refusing to serve the API on {host} without a token: set TELECORR_API_TOKEN, "
+                              "or listen on 127.0.0.1 (and put an authenticating proxy in front)")
+
+
 def _server(settings: object, client, host: str, port: int, extra_registries: tuple = ()) -> uvicorn.Server:
+    check_exposure(host, os.environ.get("TELECORR_API_TOKEN", ""))
     config = uvicorn.Config(create_app(settings, client, extra_registries), host=host, port=port, log_level="warning",
                             access_log=False, lifespan="off")
     return uvicorn.Server(config)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import orjson
 
-from pipeline.config import load_settings, read_topics
-from pipeline.framing import FramingError, read_delimited
-from pipeline.kafka_io import BrokerUnavailable, publish
+from pipeline.config import load_settings
+from pipeline.framing import FramingError, JSONFramingError, json_documents, read_delimited
+from pipeline.kafka_io import MAX_REQUEST_BYTES, BrokerUnavailable, publish
+from pipeline.redact import redact
 from pipeline.store.client import StoreUnavailable, connect
 
 SIGNAL_TOPIC = {"traces": "otlp_spans", "logs": "otlp_logs", "metrics": "otlp_metrics"}
@@ -21,6 +22,8 @@ _OTLP_KEYS = {b"resourceSpans": "traces", b"resourceLogs": "logs", b"resourceMet
               b"resource_spans": "traces", b"resource_logs": "logs", b"resource_metrics": "metrics"}
 # Line-oriented inputs are packed into Kafka messages of at most this many lines / bytes.
 PACK_LINES, PACK_BYTES = 500, 512 * 1024
+# An OTLP/JSON request larger than this is split by resource before it is published.
+MAX_REQUEST_VALUE = 4 * 1024 * 1024
 
 
 class ReplayError(ValueError):
@@ -29,9 +32,9 @@ class ReplayError(ValueError):
 
 def cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    for key, value in settings.as_dict().items():
-        print(f"{key} = {orjson.dumps(value).decode()}")
-    print("topics = " + orjson.dumps({n: settings.topic(n) for n, _ in read_topics()}).decode())
+    for key, value in settings.as_dict().items():  # a DSN's password is printed as ***
+        print(redact(f"{key} = {orjson.dumps(value).decode()}"))
+    print("topics = " + orjson.dumps({n: settings.topic(n) for n, _ in settings.declared_topics()}).decode())
     return 0
 
 
@@ -41,25 +44,49 @@ def _open(path: str) -> bytes:
 
 
 def guess_format(path: str, data: bytes) -> str:
-    """Pick a format from the file name, then the first line, when --format is not given."""
+    """Pick a format from the file name, then the first bytes (`--format auto`)."""
     name = path.removesuffix(".gz")
     if name.endswith((".binpb", ".pb", ".proto")):
         return "otlp-proto"
     first = data.lstrip()[:4096]
-    if first.startswith(b"{"):
-        return "otlp-json" if any(k in first[:200] for k in _OTLP_KEYS) else "jsonl"
+    if first.startswith((b"{", b"[")):
+        return "otlp-json" if any(b'"' + k + b'"' in first for k in _OTLP_KEYS) else "jsonl"
     return "text"
 
 
-def otlp_signal(line: bytes, forced: str | None, where: str) -> str:
+def otlp_signal(doc: object, forced: str | None, where: str) -> str:
     if forced:
         return forced
-    head = line[:200]
-    for key, signal in _OTLP_KEYS.items():
-        if b'"' + key + b'"' in head:
-            return signal
+    if type(doc) is dict:
+        for key, signal in _OTLP_KEYS.items():
+            if key.decode() in doc:
+                return signal
     raise ReplayError(f"{where}: not an OTLP/JSON export request (no resourceSpans/resourceLogs/resourceMetrics); "
                       "use --signal or --format")
+
+
+def otlp_requests(data: bytes, path: str) -> list[tuple[object, bytes]]:
+    """The OTLP/JSON requests of a file: one document (pretty-printed or not), JSON lines, or
+    documents back to back. A document too big for one Kafka message is split by resource."""
+    try:
+        docs = json_documents(data)
+    except JSONFramingError as exc:
+        raise ReplayError(f"{path}: {exc}") from None
+    out = []
+    for doc, raw in docs:
+        if len(raw) <= MAX_REQUEST_VALUE or type(doc) is not dict:
+            out.append((doc, raw))
+            continue
+        out += [(part, orjson.dumps(part)) for part in _split_request(doc)]
+    return out
+
+
+def _split_request(doc: dict) -> list[dict]:
+    """A request cut into requests of one resource each (the unit OTLP groups records by)."""
+    for key in ("resourceSpans", "resourceLogs", "resourceMetrics", "resource_spans", "resource_logs", "resource_metrics"):
+        if type(doc.get(key)) is list and len(doc[key]) > 1:
+            return [{**doc, key: [res]} for res in doc[key]]
+    return [doc]
 
 
 def _packed_lines(lines: list[bytes]) -> Iterator[bytes]:
@@ -80,13 +107,15 @@ def replay_messages(paths: list[str], fmt: str | None, signal: str | None,
     """Turn replay files into (logical topic, key, value) messages; `counts` tallies input units."""
     for path in paths:
         data = _open(path)
-        kind = fmt or guess_format(path, data)
+        kind = guess_format(path, data) if fmt in (None, "auto") else fmt
         if kind == "otlp-json":
-            for n, line in enumerate(data.splitlines(), 1):
-                if line.strip():
-                    sig = otlp_signal(line, signal, f"{path}:{n}")
-                    counts[f"{sig} requests"] = counts.get(f"{sig} requests", 0) + 1
-                    yield SIGNAL_TOPIC[sig], None, line
+            for n, (doc, value) in enumerate(otlp_requests(data, path), 1):
+                sig = otlp_signal(doc, signal, f"{path}: request {n}")
+                if len(value) > MAX_REQUEST_BYTES - 64 * 1024:
+                    raise ReplayError(f"{path}: request {n} is {len(value)} bytes even split by resource, "
+                                      "more than one Kafka message takes; write it as JSON lines of smaller requests")
+                counts[f"{sig} requests"] = counts.get(f"{sig} requests", 0) + 1
+                yield SIGNAL_TOPIC[sig], None, value
         elif kind == "otlp-proto":
             sig = signal or next((s for s in SIGNAL_TOPIC if s in Path(path).name), None)
             if sig is None:
@@ -141,7 +170,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         print(f"telecorr sql: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the engine's message is the useful part
-        print(f"telecorr sql: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}", file=sys.stderr)
+        print(redact(f"telecorr sql: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"), file=sys.stderr)
         return 2
     names = list(result.column_names)
     if args.format == "json":
@@ -186,8 +215,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("replay", parents=[common], help="publish telemetry files (gzip allowed) to the input topics")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--format", choices=["otlp-json", "otlp-proto", "jsonl", "text"], default=None,
-                   help="input format (default: guessed from the name and first line)")
+    p.add_argument("--format", choices=["auto", "otlp-json", "otlp-proto", "jsonl", "text"], default="auto",
+                   help="input format; auto (the default) tells them apart by the name and first bytes. "
+                        "otlp-json takes one request per file (pretty-printed or not), JSON lines or "
+                        "requests back to back")
     p.add_argument("--signal", choices=sorted(SIGNAL_TOPIC), default=None,
                    help="which signal OTLP input holds (default: read from each request)")
     p.set_defaults(func=cmd_replay)

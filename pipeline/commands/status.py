@@ -7,6 +7,7 @@ A worker serves them on its API port (`telecorr worker --api`, as `telecorr up` 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import urllib.error
@@ -16,11 +17,16 @@ from collections import defaultdict
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.config import load_settings
+from pipeline.redact import redact
 
 
 def scrape(url: str, timeout_s: float = 5.0) -> dict[str, dict[tuple, float]]:
     """metric sample name -> {sorted label items: value} from one /metrics endpoint."""
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+    req = urllib.request.Request(url)
+    token = os.environ.get("TELECORR_API_TOKEN")
+    if token:  # the API's /metrics needs it like every endpoint but /healthz
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
         text = resp.read().decode()
     out: dict[str, dict[tuple, float]] = defaultdict(dict)
     for family in text_string_to_metric_families(text):
@@ -88,9 +94,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         for i, url in enumerate(urls):
             try:
                 m = scrape(url)
+            except urllib.error.HTTPError as exc:
+                hint = " (set TELECORR_API_TOKEN to the API's token)" if exc.code == 401 else ""
+                print(redact(f"telecorr status: {url} answered HTTP {exc.code}{hint}"), file=sys.stderr)
+                return 1
             except (urllib.error.URLError, OSError) as exc:
-                print(f"telecorr status: no worker answers at {url} ({getattr(exc, 'reason', exc)}); start one "
-                      "with `telecorr up` or `telecorr worker --api`", file=sys.stderr)
+                print(redact(f"telecorr status: no worker answers at {url} ({getattr(exc, 'reason', exc)}); start "
+                             "one with `telecorr up` or `telecorr worker --api`"), file=sys.stderr)
                 return 1
             per_worker.append((url, m))
             for name, samples in m.items():
@@ -106,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 n = sum(_by(m, "telecorr_worker_records_total", "signal").values())
                 out.append(f"  {url}: {int(n):,} records in, "
                            f"lag {int(_sum(m, 'telecorr_worker_consumer_lag')):,}")
-        print("\n".join(out), flush=True)
+        print(redact("\n".join(out)), flush=True)
         if not args.watch:
             return 0
         previous, t_prev = merged, now

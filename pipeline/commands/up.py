@@ -21,22 +21,22 @@ from pathlib import Path
 
 import orjson
 
-from pipeline.config import REPO_ROOT, Settings, load_settings
-from pipeline.kafka_io import BrokerUnavailable, publish, wait_for_broker
+from pipeline.broker import LocalBroker, ready_topics
+from pipeline.config import Settings, SettingsError, load_settings
+from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, publish, wait_for_broker
 
 DEMO_FAULT = "type=error,target=payment,start=+50s,duration=40s"
 
 
-class LocalBroker:
-    """The Tansu broker from deploy/kafka/up.sh, started only if nothing answers already."""
+class BrokerForUp:
+    """The local broker (pipeline.broker), started only if nothing answers already, and
+    stopped again only when this command started it."""
 
     def __init__(self, settings: Settings) -> None:
         host, _, port = settings.broker.rpartition(":")
-        self.port = port
         self.local = host in ("127.0.0.1", "localhost")
+        self.broker = LocalBroker(int(port), Path(os.environ.get("TELECORR_STATE_DIR", ".telecorr")))
         self.started = False
-        self.env = dict(os.environ, KAFKA_PORT=port, TELECORR_TOPIC_PREFIX=settings.topic_prefix,
-                        PYTHON=sys.executable)
 
     def ensure(self, settings: Settings) -> None:
         try:
@@ -45,16 +45,17 @@ class LocalBroker:
         except BrokerUnavailable:
             if not self.local:
                 raise
-        out = subprocess.run(["bash", str(REPO_ROOT / "deploy/kafka/up.sh")], env=self.env,
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            raise BrokerUnavailable(f"could not start the local broker: {out.stderr.strip()}")
+        self.broker.start()
         self.started = True
-        say(f"started the local broker on 127.0.0.1:{self.port}")
+        try:
+            asyncio.run(ready_topics(settings, 30.0))
+        except TopicMismatch as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        say(f"started the local broker on 127.0.0.1:{self.broker.port}")
 
     def stop(self) -> None:
         if self.started:
-            subprocess.run(["bash", str(REPO_ROOT / "deploy/kafka/down.sh")], env=self.env, capture_output=True)
+            self.broker.stop()
             self.started = False
             say("stopped the local broker")
 
@@ -235,7 +236,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     # inherited "ignore" and would never raise KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = load_settings(args)
-    broker = LocalBroker(settings)
+    broker = BrokerForUp(settings)
     try:
         broker.ensure(settings)
         if args.demo:
@@ -244,7 +245,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         say(f"worker running against {settings.broker}, API and report pages on http://127.0.0.1:{port}/report/; "
             "Ctrl-C stops it")
         return subprocess.call(worker_command(args, idle_s=None, api_port=port))
-    except BrokerUnavailable as exc:
+    except (BrokerUnavailable, SettingsError) as exc:
         print(f"telecorr up: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -44,7 +44,7 @@ from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content
 
 COUNTER_NAMES = (
     "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace",
-    "too_late_spans", "too_late_logs", "traces_completed", "traces_completed_early",
+    "too_late_spans", "too_late_logs", "ahead_of_kafka_time", "traces_completed", "traces_completed_early",
     "late_amends", "skew_resettled", "rows_emitted", "traces_sampled_out", "amend_state_evicted",
     "log_join_hit", "log_join_miss", "metric_join_hit", "metric_join_miss", "traces_handed_over",
 )
@@ -124,12 +124,18 @@ class Correlator:
         # self._records and always ends under both caps.
         crowded = len(live) + len(retained) + len(unsettled) > max_traces
         spans = spans if isinstance(spans, list) else list(spans)
-        late = dup = 0
+        # A record counts towards the watermark and its trace's inactivity clock no further
+        # than its Kafka timestamp plus the largest clock skew; it is still stored as sent.
+        ahead = self.config.max_skew_ns
+        late = dup = capped = 0
         for s in spans:
             t = s.end_ns - offs.get(s.host, 0) if offs else s.end_ns
             if t < cutoff:
                 late += 1
                 continue
+            if s.kafka_ns and t > s.kafka_ns + ahead:  # a clock ahead must not drag the watermark
+                t = s.kafka_ns + ahead
+                capped += 1
             if t > pwm:
                 pwm = t
             tid, sid = s.trace_id, s.span_id
@@ -190,6 +196,9 @@ class Correlator:
             if t < cutoff:
                 late += 1
                 continue
+            if r.kafka_ns and t > r.kafka_ns + ahead:
+                t = r.kafka_ns + ahead
+                capped += 1
             if t > pwm:
                 pwm = t
             lid = r.id or content_id(r.time_ns, r.observed_ns, tid, r.span_id, r.body)
@@ -219,6 +228,7 @@ class Correlator:
         st["too_late_logs"] += late
         st["duplicates"] += dup
         st["logs_without_trace"] += nid
+        st["ahead_of_kafka_time"] += capped
         if pwm > -(1 << 62):
             self._pwm[partition] = pwm
         if progress:  # it describes the sources after this batch: applies from the next one

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import orjson
 
+from pipeline.wirecheck import skew_samples
+
 Samples = dict[int, dict[tuple[str, str], dict[int, int]]]  # epoch -> (parent host, child host) -> hash -> delta
 
 
@@ -20,7 +22,8 @@ def encode_samples(samples: Samples) -> bytes:
 
 
 def decode_samples(value: bytes) -> Samples:
+    """The sketches of one message; ValueError (WireError) if it is not what a worker writes."""
     out: Samples = {}
-    for b, p, c, pairs in orjson.loads(value):
+    for b, p, c, pairs in skew_samples(orjson.loads(value)):
         out.setdefault(b, {})[(p, c)] = {h: d for h, d in pairs}
     return out

@@ -11,42 +11,54 @@ no records. Id rules are in records.py; the flat event format is schemas/event.s
 from __future__ import annotations
 
 from pipeline.decode.events import decode_events
+from pipeline.decode.limits import Limits, enforce
 from pipeline.decode.otlp import TOP_LEVEL, decode_otlp
 from pipeline.decode.raw_text import decode_raw_lines
 from pipeline.decode.result import DecodeError, DecodeResult, MessageError
+from pipeline.framing import FramingError, gunzip
 
 KINDS = (*TOP_LEVEL, "events", "raw_logs")
+DEFAULT_LIMITS = Limits()
 
-__all__ = ["KINDS", "DecodeError", "DecodeResult", "decode_batch"]
+__all__ = ["KINDS", "DecodeError", "DecodeResult", "Limits", "decode_batch"]
 
 
-def decode_batch(kind: str, values: list[bytes], timestamps_ns: list[int]) -> DecodeResult:
+def decode_batch(kind: str, values: list[bytes], timestamps_ns: list[int], limits: Limits | None = None) -> DecodeResult:
     """Decode a batch of Kafka message values of one logical topic `kind` (see KINDS).
 
     `timestamps_ns` are the messages' Kafka timestamps, used where the producer gave no time.
+    `limits` bounds values, records and records per message (limits.py; defaults if None).
     Raises ValueError only for caller mistakes (unknown kind, lists of different lengths).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown decoder kind {kind!r}; expected one of {', '.join(KINDS)}")
     if len(values) != len(timestamps_ns):
         raise ValueError(f"{len(values)} values but {len(timestamps_ns)} timestamps")
+    limits = limits or DEFAULT_LIMITS
     out = DecodeResult()
     for index, (value, ts) in enumerate(zip(values, timestamps_ns)):
         errors: list[str] = []
         if type(value) is not bytes:
             value = bytes(value) if value is not None else b""  # bytearray/memoryview; None = tombstone
+        first = (len(out.spans), len(out.logs), len(out.metrics))
         try:
+            value = gunzip(value, limits.batch_bytes)
             if kind == "raw_logs":
-                decode_raw_lines(value, ts, out)
+                decode_raw_lines(value, ts, out, errors, limits.records_per_message)
             elif kind == "events":
-                decode_events(value, ts, out, errors)
+                decode_events(value, ts, out, errors, limits.records_per_message)
             else:
                 decode_otlp(kind, value, ts, out, errors)
-        except MessageError as exc:
+        except (MessageError, FramingError) as exc:
             errors = [str(exc)]
         except RecursionError:
             errors = ["message nested too deeply to decode"]
         except Exception as exc:  # last resort: a decoder bug must not stop the worker
             errors = [f"internal decoder error ({type(exc).__name__}: {exc}); please report"]
+        enforce(out, first, limits, errors)
         out.errors.extend(DecodeError(index, reason) for reason in errors)
+        for rec in out.spans[first[0]:]:
+            rec.kafka_ns = ts
+        for rec in out.logs[first[1]:]:
+            rec.kafka_ns = ts
     return out

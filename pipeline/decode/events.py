@@ -157,14 +157,19 @@ def _metric(ev: dict) -> MetricPoint:
     return finish_point(p, _resource(ev))
 
 
-def decode_events(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str]) -> None:
-    """Add the records of every line of one message to `out`; bad lines add to `errors`."""
+def decode_events(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str], max_lines: int = 0) -> None:
+    """Add the records of every line of one message to `out`; bad lines add to `errors`.
+    With `max_lines`, lines past that many are not read (not even split) and `errors` says so."""
     ids = LogIds()
     spans: list[Span] = []
     logs: list[LogRecord] = []
     points: list[MetricPoint] = []
     seen = False
-    for n, line in enumerate(value.split(b"\n"), 1):
+    lines = value.split(b"\n", max_lines) if max_lines else value.split(b"\n")
+    if max_lines and len(lines) > max_lines and lines.pop().strip():
+        errors.append(f"more than {max_lines} lines in one message (max_records_per_message): "
+                      "the rest were not read")
+    for n, line in enumerate(lines, 1):
         if not line or line.isspace():
             continue
         seen = True

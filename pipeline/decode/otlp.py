@@ -1,5 +1,8 @@
 """One OTLP Kafka message to records: detect JSON or protobuf, then decode the signal.
 
+A JSON message may hold one request (compact or pretty-printed), one per line (JSON lines),
+or several back to back (pipeline/framing.py); gzip is undone before (decode/__init__.py).
+
 The OpenTelemetry Collector's Kafka exporter writes either encoding; a message is OTLP/JSON
 when its first non-blank byte is `{` (or `[`), protobuf otherwise. "Non-blank" is not quite
 enough on its own: protobuf requests start with byte 0x0A, a newline, so one that fails as
@@ -10,8 +13,6 @@ from __future__ import annotations
 
 import re
 
-import orjson
-
 from pipeline.decode.jsonfields import get
 from pipeline.decode.otlp_logs import logs_from_json, logs_from_proto
 from pipeline.decode.otlp_metrics import metrics_from_json, metrics_from_proto
@@ -19,6 +20,7 @@ from pipeline.decode.otlp_pb import parse_request
 from pipeline.decode.otlp_traces import spans_from_json, spans_from_proto
 from pipeline.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.decode.values import describe
+from pipeline.framing import JSONFramingError, json_documents
 
 # `[` too, so a JSON array is reported as the wrong top-level type, not as garbled protobuf
 # (a protobuf message cannot start with 0x5B: that is a group start, unused by OTLP).
@@ -40,36 +42,54 @@ def decode_otlp(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, error
     """
     if not value or value.isspace():
         raise MessageError("empty message")
-    top, top_snake, what = TOP_LEVEL[kind]
     if _looks_json(value):
         try:
-            doc = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
+            docs = json_documents(value)
+        except JSONFramingError as exc:
             # A protobuf request starts with tag 0x0A ("\n"), and when its first
             # resource is 123 or 91 bytes long the next byte is "{" or "[": not JSON after all.
             if value[0] != 0x0A:
-                raise MessageError(f"invalid JSON: {exc}") from None
+                raise MessageError(str(exc)) from None
             try:
                 _decode_proto(kind, value, kafka_ns, out, errors)
             except MessageError as pb_exc:
                 raise MessageError(f"neither JSON ({exc}) nor OTLP protobuf ({pb_exc})") from None
             return
-        if type(doc) is not dict:
-            raise MessageError(f"OTLP/JSON request is {describe(doc)}, expected an object")
-        if doc and get(doc, top, top_snake) is None:
-            raise MessageError(f"no {top} in the JSON object (keys {sorted(doc)[:5]}): "
-                               f"not an OTLP {what} export request?")
-        try:
-            if kind == "otlp_spans":
-                out.spans.extend(spans_from_json(doc, errors))
-            elif kind == "otlp_logs":
-                out.logs.extend(logs_from_json(doc, kafka_ns, errors))
-            else:
-                out.metrics.extend(metrics_from_json(doc, errors))
-        except RecordError as exc:  # the top-level list itself is malformed
-            raise MessageError(exc.at("")) from None
+        if len(docs) == 1:
+            _decode_json(kind, docs[0][0], kafka_ns, out, errors)
+            return
+        # Several requests (JSON lines or back to back): each is read whole before any is kept.
+        part = DecodeResult()
+        for n, (doc, _) in enumerate(docs, 1):
+            found: list[str] = []
+            try:
+                _decode_json(kind, doc, kafka_ns, part, found)
+            except MessageError as exc:
+                found.append(str(exc))
+            errors.extend(f"request {n}: {e}" for e in found)
+        out.spans += part.spans
+        out.logs += part.logs
+        out.metrics += part.metrics
         return
     _decode_proto(kind, value, kafka_ns, out, errors)
+
+
+def _decode_json(kind: str, doc: object, kafka_ns: int, out: DecodeResult, errors: list[str]) -> None:
+    top, top_snake, what = TOP_LEVEL[kind]
+    if type(doc) is not dict:
+        raise MessageError(f"OTLP/JSON request is {describe(doc)}, expected an object")
+    if doc and get(doc, top, top_snake) is None:
+        raise MessageError(f"no {top} in the JSON object (keys {sorted(doc)[:5]}): "
+                           f"not an OTLP {what} export request?")
+    try:
+        if kind == "otlp_spans":
+            out.spans.extend(spans_from_json(doc, errors))
+        elif kind == "otlp_logs":
+            out.logs.extend(logs_from_json(doc, kafka_ns, errors))
+        else:
+            out.metrics.extend(metrics_from_json(doc, errors))
+    except RecordError as exc:  # the top-level list itself is malformed
+        raise MessageError(exc.at("")) from None
 
 
 def _decode_proto(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str]) -> None:

@@ -16,12 +16,19 @@ from pipeline.decode.result import DecodeResult, MessageError
 INVALID_UTF8_ATTR = "telecorr.invalid_utf8"
 
 
-def decode_raw_lines(value: bytes, kafka_ns: int, out: DecodeResult) -> None:
-    """Add one log per non-blank line of `value` to `out` (MessageError if there is none)."""
+def decode_raw_lines(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str] | None = None,
+                     max_lines: int = 0) -> None:
+    """Add one log per non-blank line of `value` to `out` (MessageError if there is none).
+    With `max_lines`, lines past that many are not read (not even split) and `errors` says so."""
     ids = LogIds()
     res = Resource({})
     logs = []
-    for line in value.split(b"\n"):
+    lines = value.split(b"\n", max_lines) if max_lines else value.split(b"\n")
+    if max_lines and len(lines) > max_lines:
+        if lines.pop().strip() and errors is not None:
+            errors.append(f"more than {max_lines} lines in one message (max_records_per_message): "
+                          "the rest were not read")
+    for line in lines:
         if not line or line.isspace():
             continue
         attributes = {}

@@ -19,7 +19,7 @@ writes collapse it):
   attributes sorted, the resource attributes sorted, start_time_ns and time_ns.
 
 Record checks: a span needs a 16-byte trace id and an 8-byte span id, neither all zero, a
-start time, an end not before its start, a kind in 0..5 and a status code in 0..2. A log
+start time, an end not before its start, every time in the plausible range (timebounds.py), a kind in 0..5 and a status code in 0..2. A log
 with a malformed trace or span id is kept with that id '' and the bad value in attribute
 `telecorr.invalid_trace_id` / `telecorr.invalid_span_id` (an all-zero id just means "none").
 A metric point needs a time and finite numbers: NaN/±inf in a value, sum or exemplar is a
@@ -36,6 +36,7 @@ import math
 import re
 
 from pipeline.decode.result import RecordError
+from pipeline.decode.timebounds import MIN_TIME_NS, check_time, max_time_ns
 from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span, content_id
 
@@ -110,6 +111,12 @@ def make_span(trace_id: str, span_id: str, parent_span_id: str, name: str, start
             or (parent_span_id and (len(parent_span_id) != 16 or parent_span_id == ZERO_SPAN))
             or start_ns <= 0 or end_ns < start_ns or not 0 <= kind <= 5 or not 0 <= status_code <= 2):
         parent_span_id = _span_problem(trace_id, span_id, parent_span_id, start_ns, end_ns, kind, status_code)
+    if not MIN_TIME_NS <= start_ns <= end_ns <= max_time_ns():
+        check_time(start_ns, "startTimeUnixNano")
+        check_time(end_ns, "endTimeUnixNano")
+    for n, ev in enumerate(events):
+        if ev["time_ns"]:
+            check_time(ev["time_ns"], f"events[{n}].timeUnixNano")
     if len(name) > SHORT_TEXT:
         name = truncate(name, ATTR_LIMIT)
     return Span(trace_id, span_id, parent_span_id, name, start_ns, end_ns, kind, status_code,
@@ -164,6 +171,11 @@ class LogIds:
             attributes[INVALID_SPAN_ATTR] = truncate(bad, 1024)
         if not 0 <= severity_number <= 24:
             raise RecordError("severityNumber", f"{severity_number} is not a severity number (0..24)")
+        # The Kafka timestamp standing in for a time the producer did not give is not checked.
+        if time_given and time_given != fallback_ns:
+            check_time(time_given, "timeUnixNano")
+        if observed_ns and observed_ns != fallback_ns:
+            check_time(observed_ns, "observedTimeUnixNano")
         body = truncate(body, BODY_LIMIT)
         if len(severity_text) > SHORT_TEXT:
             severity_text = truncate(severity_text, ATTR_LIMIT)
@@ -194,6 +206,12 @@ def finish_point(p: MetricPoint, res: Resource) -> MetricPoint:
     """Check a filled-in point, stamp the resource identity on it and give it its id."""
     if p.time_ns <= 0:
         raise RecordError("timeUnixNano", "missing")
+    check_time(p.time_ns, "timeUnixNano")
+    if p.start_time_ns:
+        check_time(p.start_time_ns, "startTimeUnixNano")
+    for n, e in enumerate(p.exemplars):
+        if e.time_ns:
+            check_time(e.time_ns, f"exemplars[{n}].timeUnixNano")
     finite(p.value, "value")
     if p.min is not None and not math.isfinite(p.min):
         p.min = None

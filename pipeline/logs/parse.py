@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
 from pipeline.logs import severity
 from pipeline.logs.formats import (FORMATS, Parsed, parse_container, parse_cri, parse_json,
                                    parse_klog, parse_logfmt, parse_syslog, parse_text)
@@ -128,7 +129,10 @@ def _apply(rec: LogRecord, p: Parsed, failed: bool) -> None:
         # field keeps its whole line, so text search still sees it.
         rec.body = p.message
     if p.time_ns and (not rec.time_ns or rec.time_ns == rec.observed_ns):
-        rec.time_ns = p.time_ns
+        if in_range(p.time_ns):
+            rec.time_ns = p.time_ns
+        else:  # a guess from the text, not a field: keep the Kafka time, say what was read
+            rec.attributes[OUT_OF_RANGE_ATTR] = str(p.time_ns)
     if not rec.severity_number and not rec.severity_text:
         rec.severity_number, rec.severity_text = p.severity_number, p.severity_text
     elif not rec.severity_number:

@@ -31,7 +31,9 @@ class RuleFileError(QueryError):
 
 
 def rules_from_data(data: object, source: str = "<rules>") -> list[Rule]:
-    """Validate parsed YAML/JSON data (a list of mappings) into rules; queries are parsed."""
+    """Validate parsed YAML/JSON data (a list of mappings) into rules; queries are parsed, and
+    each regex must be one Hyperscan or RE2 accepts (query/engines.py)."""
+    from pipeline.query.engines import refused_by_both
     from pipeline.query.parser import parse
 
     if not isinstance(data, list):
@@ -61,10 +63,14 @@ def rules_from_data(data: object, source: str = "<rules>") -> list[Rule]:
         if signal not in SIGNALS:
             raise RuleFileError(f"{where} ({rid}): signal {signal!r}", 0, ", ".join(SIGNALS[:-1]))
         try:
-            parse(query)
+            tree = parse(query)
         except QueryError as exc:
             raise RuleFileError(f"{where} ({rid}): {exc.message}", exc.position, exc.expected,
                                 query) from None
+        for source, hs_says, re2_says in refused_by_both(tree):
+            raise RuleFileError(f"{where} ({rid}): the regex /{source}/ is refused by both regex engines "
+                                f"(Hyperscan: {hs_says}; RE2: {re2_says})", max(query.find(source), 0),
+                                "a regex one of them accepts, e.g. with smaller repetition counts", query)
         rules.append(Rule(rid, query, severity, signal))
     return rules
 

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from pipeline.redact import redact
+
+
+_CODE = re.compile(r"Code: (\d+)\.")
+
+
+def error_code(exc: BaseException) -> int | None:
+    """ClickHouse's numeric error code: the driver's, else the one quoted in the message."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    m = _CODE.search(str(exc))
+    return int(m.group(1)) if m else None
 
 
 class StoreUnavailable(RuntimeError):
@@ -28,7 +43,7 @@ def connect(dsn: str, **settings) -> Client:
                 "(chDB allows one process per data directory): stop that process, or serve the API "
                 "from the worker with `telecorr worker --api`, or point --clickhouse at a ClickHouse server"
             ) from exc
-        raise StoreUnavailable(f"cannot open ClickHouse at {dsn}: {exc}") from exc
+        raise StoreUnavailable(redact(f"cannot open ClickHouse at {dsn}: {exc}")) from None
 
 
 def _chdb_dir(dsn: str) -> Path | None:

@@ -1,4 +1,6 @@
-"""Versioned schema migrations from schemas/NNN_name.sql, applied at start and re-runnable.
+"""Versioned schema migrations from pipeline/schemas/NNN_name.sql (package data, read with
+importlib.resources, so an installed wheel migrates without a checkout), applied at start and
+re-runnable.
 
 Each file is applied once, in order, and recorded in `schema_migrations`; statements also use
 IF NOT EXISTS, so a crash between a statement and the record is harmless on the next start.
@@ -7,17 +9,19 @@ IF NOT EXISTS, so a crash between a statement and the record is harmless on the 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from clickhouse_connect.driver.client import Client
 
-from pipeline.config import REPO_ROOT, Settings
+from pipeline.config import Settings
+from pipeline.store.retention import apply_retention
 
-SCHEMA_DIR = REPO_ROOT / "schemas"
+SCHEMA_DIR: Traversable = files("pipeline") / "schemas"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
-def migration_files(directory: Path = SCHEMA_DIR) -> list[tuple[int, Path]]:
+def migration_files(directory: Traversable = SCHEMA_DIR) -> list[tuple[int, Traversable]]:
     files = sorted((int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name)))
     versions = [v for v, _ in files]
     if len(versions) != len(set(versions)):
@@ -31,8 +35,9 @@ def split_statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def migrate(client: Client, settings: Settings, directory: Path = SCHEMA_DIR) -> list[int]:
-    """Apply the migrations not yet recorded; returns the versions applied now."""
+def migrate(client: Client, settings: Settings, directory: Traversable = SCHEMA_DIR) -> list[int]:
+    """Apply the migrations not yet recorded, then bring every table's TTL to the current
+    `retention_days` (store/retention.py); returns the versions applied now."""
     client.command(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
         "applied_at DateTime DEFAULT now()) ENGINE = ReplacingMergeTree ORDER BY version"
@@ -47,4 +52,5 @@ def migrate(client: Client, settings: Settings, directory: Path = SCHEMA_DIR) ->
             client.command(statement)
         client.insert("schema_migrations", [[version, path.name]], column_names=["version", "name"])
         applied.append(version)
+    apply_retention(client, settings.retention_days)
     return applied

@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import orjson
 
+from pipeline.deadletter import Letter, store_rejection
 from pipeline.store import rows
+from pipeline.store.failures import day_chunks, is_permanent, reason_of
 
 log = logging.getLogger("telecorr.store")
 
@@ -35,6 +37,8 @@ TABLES: dict[str, tuple[Sequence[str], Callable[[list], list[list]]]] = {
 }
 
 InsertFn = Callable[[str, list[list], Sequence[str]], None]
+# Where rows a permanent store failure rejected are announced (the worker: the DLQ topic).
+RejectFn = Callable[[list["Letter"]], Awaitable[None]]
 
 
 # Tables with no float columns. orjson writes NaN and ±inf as null, so only these may take the
@@ -82,14 +86,16 @@ class SinkStats:
     failures: int = 0
     last_error: str = ""
     last_flush_s: float = 0.0
+    rejected: dict[str, int] = field(default_factory=dict)  # rows a permanent failure dead-lettered
 
 
 class Sink:
     """Buffers rows for several tables and flushes them together on size or age."""
 
     def __init__(self, insert: InsertFn, max_rows: int = 20000, flush_s: float = 1.0,
-                 retry_max_s: float = 30.0) -> None:
+                 retry_max_s: float = 30.0, on_reject: RejectFn | None = None) -> None:
         self._insert = insert
+        self.on_reject = on_reject
         self._max_rows = max_rows
         self._flush_s = flush_s
         self._retry_max_s = retry_max_s
@@ -174,24 +180,54 @@ class Sink:
             fut.set_result(None)
 
     async def _write_with_retry(self, loop: asyncio.AbstractEventLoop, buffers: dict[str, list]) -> None:
-        todo = [t for t, recs in buffers.items() if recs]
+        """Store every buffered table; rows a permanent failure rejects join the DLQ table,
+        which goes last."""
+        for table in [t for t, recs in buffers.items() if recs and t != "dlq"]:
+            rejected: list[tuple[object, str]] = []
+            for chunk in day_chunks(table, buffers[table]):
+                rejected += await self._store(loop, table, chunk)
+            self.stats.rows[table] += len(buffers[table]) - len(rejected)
+            if rejected:
+                self.stats.rejected[table] = self.stats.rejected.get(table, 0) + len(rejected)
+                letters = [store_rejection(table, rec, reason) for rec, reason in rejected]
+                if self.on_reject is not None:
+                    await self.on_reject(letters)
+                buffers["dlq"] = buffers.get("dlq", []) + [row for _, _, row in letters]
+        if buffers.get("dlq"):
+            lost = await self._store(loop, "dlq", buffers["dlq"])
+            for rec, reason in lost:  # nowhere left to put them: say so loudly
+                log.error("dead-letter row rejected by the store (%s): %r", reason, rec)
+            self.stats.rows["dlq"] += len(buffers["dlq"]) - len(lost)
+
+    async def _store(self, loop: asyncio.AbstractEventLoop, table: str, records: list) -> list[tuple[object, str]]:
+        """Insert `records`, retrying transient failures for as long as it takes; returns the
+        records a permanent failure isolated, each with its reason (store/failures.py)."""
         delay = 0.25
-        while todo:
-            table = todo[0]
-            names, to_columns = self._tables[table]
-            started = time.monotonic()
+        while True:
             try:
-                columns = to_columns(buffers[table])
-                await loop.run_in_executor(self._executor, self._insert, table, columns, names)
-            except Exception as exc:  # noqa: BLE001 - any store failure is retried, never dropped
+                return await self._isolate(loop, table, records)
+            except Exception as exc:  # noqa: BLE001 - transient: retried, never dropped
                 self.stats.failures += 1
                 self.stats.last_error = f"{table}: {exc}"
                 log.warning("insert into %s failed (%s); retrying in %.1fs", table, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
-                continue
-            self.stats.rows[table] += len(buffers[table])
-            self.stats.flushes += 1
-            self.stats.last_flush_s = time.monotonic() - started
-            todo.pop(0)
-            delay = 0.25
+
+    async def _isolate(self, loop: asyncio.AbstractEventLoop, table: str, records: list) -> list[tuple[object, str]]:
+        """Insert; on a permanent failure split in halves until the failing rows stand alone.
+        A transient failure propagates (the caller retries the whole run; ids collapse repeats)."""
+        names, to_columns = self._tables[table]
+        started = time.monotonic()
+        try:
+            await loop.run_in_executor(self._executor, self._insert, table, to_columns(records), names)
+        except Exception as exc:
+            if not is_permanent(exc):
+                raise
+            if len(records) == 1:
+                log.warning("insert into %s: one row rejected for good (%s)", table, exc)
+                return [(records[0], reason_of(exc))]
+            half = len(records) // 2
+            return await self._isolate(loop, table, records[:half]) + await self._isolate(loop, table, records[half:])
+        self.stats.flushes += 1
+        self.stats.last_flush_s = time.monotonic() - started
+        return []

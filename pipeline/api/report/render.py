@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 import zlib
 from datetime import datetime, timezone
-from pathlib import Path
+from importlib.resources import files
 from urllib.parse import quote
 
 import jinja2
 
-_HERE = Path(__file__).resolve().parent
+_STATIC = files("pipeline.api.report") / "static"  # package data, like the templates
 NS = 1_000_000_000
 
 
@@ -65,15 +65,20 @@ def trace_link(ref: dict) -> str | None:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE / "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("pipeline.api.report", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(utc=utc, ms=ms, num=num, pct=pct, trace_link=trace_link, hue=hue)
-    env.globals["css"] = (_HERE / "static" / "report.css").read_text()
-    env.globals["js"] = (_HERE / "static" / "report.js").read_text()
+    env.globals["css"] = (_STATIC / "report.css").read_text()
+    env.globals["js"] = (_STATIC / "report.js").read_text()
     return env
 
 
 _ENV = _env()
+
+
+def inline_code() -> tuple[str, str]:
+    """The inline script and stylesheet every page carries (their hashes make the CSP)."""
+    return _ENV.globals["js"], _ENV.globals["css"]
 
 
 def page(template: str, **context: object) -> str:
