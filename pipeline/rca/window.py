@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from pipeline.query import rules_from_setting
+from pipeline.rca import logpatterns
 from pipeline.rca import window_sql as sql
 from pipeline.rca import edge_gaps, pod_metrics
 from pipeline.rca.model import Candidate, Evidence
@@ -62,6 +63,11 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
                             sql.root_ns(components) / 1e6, shifts, gaps)
     edges = _edges(components)
+    # Log-pattern evidence (templates that stopped or appeared): pipeline/rca/logpatterns.py.
+    # Its baseline is not clipped to the first span: minutes without logs are left out anyway.
+    patterns = logpatterns.find(src, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns),
+                                logpatterns.traffic(components, period))
+    ranked = logpatterns.apply(ranked, patterns, lambda svc: _below(svc, edges))
     if service:
         scope = {service} | _below(service, edges)
         if not any(r["service"] == service for r in components):
@@ -81,6 +87,8 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     span_ev, log_ev = _evidence_rows(src, period, top)
     candidates = [_candidate(s, i + 1, span_ev.get(s.service, []), log_ev.get(s.service, []))
                   for i, s in enumerate(top)]
+    for c in candidates:
+        logpatterns.attach(c, patterns)
     return {
         "mode": "window", "from_ns": from_ns, "to_ns": to_ns,
         "baseline": {"from_ns": period.base_from_ns, "to_ns": period.base_to_ns},
