@@ -45,8 +45,8 @@ def _log(i: int, time_ms: int, body: str, service: str = "", span_id: str = "", 
                      id=f"{i:032x}")
 
 
-def _metric(name: str, instance: str, host: str, time_ms: int, value: float) -> MetricPoint:
-    return MetricPoint(name=name, type="gauge", time_ns=T0 + time_ms * 1_000_000, value=value,
+def _metric(name: str, instance: str, host: str, time_ms: int, value: float, service: str = "") -> MetricPoint:
+    return MetricPoint(name=name, type="gauge", time_ns=T0 + time_ms * 1_000_000, value=value, service=service,
                        instance=instance, host=host, id=f"{name}-{instance}-{host}-{time_ms}")
 
 
@@ -72,14 +72,16 @@ TRACE_LOGS = [
     _log(4, 1500, "late cleanup", service="frontend"),  # within the 1 s pad after the root
     _log(5, 300_000, "much later", service="cart"),  # far outside every span
 ]
+# A reading joins the spans of its own service on its host or instance (the engine's rule,
+# pipeline.correlate.metric_index), so a pending span shows what its correlated row will.
 TRACE_METRICS = [
-    _metric("cpu", "cart-1", "node-2", -10_000, 0.1),  # too early for any span
-    _metric("cpu", "cart-1", "node-2", 300, 0.7),
-    _metric("cpu", "cart-1", "node-2", 500, 0.9),  # the latest within ±2 s of the cart spans
-    _metric("cpu", "cart-1", "node-2", 5_000, 1.0),  # too late
-    _metric("load", "", "node-2", 1_000, 3.5),  # host-level reading on the cart spans' host
-    _metric("cpu", "other-1", "node-1", 100, 0.2),  # another instance on the root's host
-    _metric("mem", "fe-1", "node-1", 2_900, 512.0),  # within 2 s of the root's end
+    _metric("cpu", "cart-1", "node-2", -10_000, 0.1, "cart"),  # too early for any span
+    _metric("cpu", "cart-1", "node-2", 300, 0.7, "cart"),
+    _metric("cpu", "cart-1", "node-2", 500, 0.9, "cart"),  # the latest inside the cart spans
+    _metric("cpu", "cart-1", "node-2", 5_000, 1.0, "cart"),  # too late
+    _metric("load", "", "node-2", 1_000, 3.5, "cart"),  # host-level reading on the cart spans' host
+    _metric("cpu", "other-1", "node-1", 100, 0.2, "other"),  # another service on the root's host
+    _metric("mem", "fe-1", "node-1", 2_900, 512.0, "frontend"),  # within 2 s of the root's end
 ]
 
 
@@ -116,7 +118,8 @@ def test_trace_has_spans_logs_and_metrics(api):
     assert [lg["body"] for lg in db["logs"]] == ["querying db"]
     assert [lg["body"] for lg in root["logs"]] == ["waiting for cart", "late cleanup"]
     assert [lg["body"] for lg in body["unattached_logs"]] == ["much later"]
-    assert cart["metrics"] == {"cpu": 0.9, "load": 3.5} and db["metrics"] == {"cpu": 0.9, "load": 3.5}
+    # The latest sample inside each span, else the nearest within the window.
+    assert cart["metrics"] == {"cpu": 0.9, "load": 3.5} and db["metrics"] == {"cpu": 0.7, "load": 3.5}
     assert root["metrics"] == {"mem": 512.0}
 
 

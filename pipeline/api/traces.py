@@ -9,17 +9,20 @@ one primary-key read of four narrow columns. Correlated rows bring skew-correcte
 offsets, self-time, error flags and metric readings as the correlation stage decided them
 (the newest version of each span: amendments and replays leave older twins until a merge);
 raw rows bring attributes and events, and the spans still in flight. The logs go where the
-correlated rows' log_ids put them. Spans not yet correlated are assembled from the raw rows
-(pipeline.api.rawspans); a trace with none correlated is shown wholly that way.
+correlated rows' log_ids put them. Spans not yet correlated are built from the raw rows by the
+engine's own row builder (pipeline.api.rawspans), so they show what their correlated rows
+will hold; a trace with none correlated is shown wholly that way.
 """
 
 from __future__ import annotations
 
 import orjson
 
-from pipeline.api.rawspans import (attach_logs, attach_metrics, correct_times, kind_name, raw_span_json,
-                                   span_events, status_name)
+from pipeline.api.rawspans import kind_name, pending_rows, span_events, status_name
 from pipeline.api.reads import Reader
+from pipeline.correlate.config import CorrelateConfig
+from pipeline.model import CorrelatedSpan
+from pipeline.store.queries.traces import TRACE_DOCS
 
 NS = 1_000_000_000
 
@@ -32,9 +35,6 @@ CORRELATED_FIELDS = ("parent_span_id", "service", "instance", "host", "name", "k
 LOG_FIELDS = ("time_ns", "service", "instance", "host", "span_id", "severity_number", "severity_text", "body",
               "attributes", "format", "parse_failed", "rules")
 
-# One thread: the read is a granule or two, and spinning up parallel streams for it costs more.
-_DOCS_SQL = "SELECT kind, id, version, doc FROM trace_docs WHERE trace_id = {tid:String} SETTINGS max_threads = 1"
-
 
 def read_docs(reader: Reader, trace_id: str) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
     """The trace's correlated spans (newest version of each), raw spans and logs, by id, as
@@ -42,7 +42,7 @@ def read_docs(reader: Reader, trace_id: str) -> tuple[dict[str, dict], dict[str,
     correlated: dict[str, dict] = {}
     raw: dict[str, dict] = {}
     logs: dict[str, dict] = {}
-    for r in reader.rows(_DOCS_SQL, {"tid": trace_id}):
+    for r in reader.rows(TRACE_DOCS, {"tid": trace_id}):
         kind, rid = r["kind"], r["id"]
         if kind == "correlated":
             seen = correlated.get(rid)
@@ -71,15 +71,24 @@ def fetch_trace(reader: Reader, trace_id: str, log_window_s: float = 1.0,
         span["logs"] = sorted((logs.pop(i) for i in row["log_ids"] if i in logs),
                               key=lambda lg: (lg["time_ns"], lg["id"]))
         spans.append(span)
-    pending = [raw_span_json(r) for sid, r in raw.items() if sid not in correlated]
-    if pending:
-        attach_metrics(reader, pending, int(metric_window_s * NS))
-        correct_times(reader, pending, {s["host"]: s["clock_offset_ns"] for s in spans})
     rest = sorted(logs.values(), key=lambda lg: (lg["time_ns"], lg["id"]))
-    unattached = attach_logs(pending, rest, int(log_window_s * NS))
+    config = CorrelateConfig(log_window_ns=int(log_window_s * NS), metric_window_ns=int(metric_window_s * NS))
+    known = {s["host"]: s["clock_offset_ns"] for s in spans}
+    pending = []
+    for row in pending_rows(reader, trace_id, raw, set(raw) - set(correlated), rest, known, config):
+        span = _correlated_json(_doc_row(row), raw[row.span_id])
+        span["correlated"] = False
+        span["logs"] = [logs.pop(i) for i in row.log_ids]
+        pending.append(span)
+    unattached = sorted(logs.values(), key=lambda lg: (lg["time_ns"], lg["id"]))
     spans.extend(pending)
     spans.sort(key=lambda s: (s["start_ns"], s["span_id"]))
     return {"trace_id": trace_id, "spans": spans, "unattached_logs": unattached}
+
+
+def _doc_row(r: CorrelatedSpan) -> dict:
+    """An engine row in the shape `read_docs` gives a stored one, so both render alike."""
+    return {"span_id": r.span_id, "version": r.version, **{f: getattr(r, f) for f in CORRELATED_FIELDS}}
 
 
 def _correlated_json(r: dict, raw: dict | None) -> dict:
