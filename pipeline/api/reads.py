@@ -19,6 +19,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from pipeline.redact import redact
 from pipeline.store.client import error_code
+from pipeline.store.queries.health import RESYNC
 
 _log = logging.getLogger("telecorr.api")
 HEALTH_TIMEOUT_S = 3.0
@@ -106,7 +107,7 @@ class Reader:
         """chDB (clickhouse-connect's embedded backend) hands the next query on a handle the
         leftovers of one stopped by max_execution_time; a throwaway query takes them."""
         try:
-            self.client.query("SELECT 1")
+            self.client.query(RESYNC)
         except ClickHouseError:
             pass
 

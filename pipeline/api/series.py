@@ -16,22 +16,10 @@ from starlette.exceptions import HTTPException
 
 from pipeline.api.reads import Reader
 from pipeline.api.times import TimeFormatError, parse_time_ns
+from pipeline.store.queries.metrics import SERIES
 
 DEFAULT_POINTS = 400
 MAX_POINTS = 5000
-
-# Buckets are aligned to multiples of `step` from the epoch (no subtraction, so no overflow at
-# the ends of the Int64 range); a bucket holding one reading keeps it exactly.
-# The instance is the series' own, else its Kubernetes pod (as the ranking names it).
-_SERIES_SQL = """
-SELECT name, if(instance != '', instance, resource['k8s.pod.name']) AS inst, min(time_ns) AS t, avg(value) AS v
-FROM metrics FINAL
-WHERE service = {service:String} AND time_ns BETWEEN {lo:Int64} AND {hi:Int64}
-  AND ({any_instance:Bool} OR inst = {instance:String})
-  AND ({any_name:Bool} OR has({names:Array(String)}, name))
-GROUP BY name, inst, intDiv(time_ns, {step:Int64}) AS bucket
-ORDER BY name, inst, t
-"""
 
 
 def metric_series(reader: Reader, service: str, from_ns: int, to_ns: int, instance: str | None = None,
@@ -40,7 +28,7 @@ def metric_series(reader: Reader, service: str, from_ns: int, to_ns: int, instan
     `{"name", "instance", "points": [[time_ns, value], ...]}`, time-ordered, at most about
     `max_points` points each. `instance` None means every instance; `names` None every metric."""
     step = max(1, -(-(to_ns - from_ns) // max(1, max_points)))
-    rows = reader.rows(_SERIES_SQL, {
+    rows = reader.rows(SERIES, {
         "service": service, "lo": from_ns, "hi": to_ns, "step": step,
         "any_instance": instance is None, "instance": instance or "",
         "any_name": names is None, "names": list(names or []),

@@ -23,17 +23,14 @@ from pipeline.api.reads import Reader
 from pipeline.correlate.config import CorrelateConfig
 from pipeline.model import CorrelatedSpan
 from pipeline.store.queries.traces import TRACE_DOCS
+from pipeline.store.tables import doc_fields
 
 NS = 1_000_000_000
 
 # The fields of each kind of document, in the order schemas/005_trace_docs.sql writes them.
-SPAN_FIELDS = ("parent_span_id", "service", "instance", "host", "name", "kind", "start_ns", "end_ns",
-               "status_code", "status_message", "attributes", "events")
-CORRELATED_FIELDS = ("parent_span_id", "service", "instance", "host", "name", "kind", "peer", "service_version",
-                     "start_ns", "end_ns", "clock_offset_ns", "self_time_ns", "status_code", "status_message",
-                     "is_error", "own_error", "error_sources", "rule_ids", "log_ids", "metrics")
-LOG_FIELDS = ("time_ns", "service", "instance", "host", "span_id", "severity_number", "severity_text", "body",
-              "attributes", "format", "parse_failed", "rules")
+SPAN_FIELDS = doc_fields("span")
+CORRELATED_FIELDS = doc_fields("correlated")
+LOG_FIELDS = doc_fields("log")
 
 
 def read_docs(reader: Reader, trace_id: str) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:

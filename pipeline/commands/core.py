@@ -16,6 +16,7 @@ from pipeline.framing import FramingError, JSONFramingError, json_documents, rea
 from pipeline.kafka_io import MAX_REQUEST_BYTES, BrokerUnavailable, publish
 from pipeline.redact import redact
 from pipeline.store.client import StoreUnavailable, connect
+from pipeline.store.queries.status import LATEST_OFFSETS
 
 SIGNAL_TOPIC = {"traces": "otlp_spans", "logs": "otlp_logs", "metrics": "otlp_metrics"}
 _OTLP_KEYS = {b"resourceSpans": "traces", b"resourceLogs": "logs", b"resourceMetrics": "metrics",
@@ -193,8 +194,7 @@ def cmd_skew(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     try:
         client = connect(settings.clickhouse)
-        rows = client.query("SELECT host, argMax(offset_ns, updated_at), argMax(watermark_ns, updated_at), "
-                            "max(updated_at) FROM clock_offsets GROUP BY host ORDER BY host").result_rows
+        rows = client.query(LATEST_OFFSETS).result_rows
     except StoreUnavailable as exc:
         print(f"telecorr skew: {exc}", file=sys.stderr)
         return 1

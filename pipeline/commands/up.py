@@ -24,6 +24,7 @@ import orjson
 from pipeline.broker import LocalBroker, ready_topics
 from pipeline.config import Settings, SettingsError, load_settings
 from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, publish, wait_for_broker
+from pipeline.store.queries.status import OFFSET_MEDIANS_MS, row_count
 
 DEMO_FAULT = "type=error,target=payment,start=+50s,duration=40s"
 
@@ -223,10 +224,9 @@ def show_stored(client) -> None:
     """What landed, so a newcomer sees every stage did its part."""
     q = client.query
     tables = ("spans", "logs", "metrics", "correlated_spans", "dlq")
-    counts = {t: q(f"SELECT count() FROM {t} FINAL").result_rows[0][0] for t in tables}
+    counts = {t: q(row_count(t)).result_rows[0][0] for t in tables}
     say("stored: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    offsets = q("SELECT host, round(median(clock_offset_ns) / 1e6, 1) FROM correlated_spans FINAL "
-                "GROUP BY host ORDER BY host").result_rows
+    offsets = q(OFFSET_MEDIANS_MS).result_rows
     say("estimated clock offsets (ms, relative): " + ", ".join(f"{h} {o:+g}" for h, o in offsets))
 
 
