@@ -58,7 +58,9 @@ def test_documents_hold_each_source_rows_values_field_by_field(ch_client):
 def test_rows_stored_before_the_migration_are_found(ch_client, tmp_path):
     older = tmp_path / "schemas"
     older.mkdir()
-    for p in SCHEMA_DIR.glob("00[1-4]_*.sql"):
+    # Every migration but 005 (and the later 007), so the raw tables already have the columns
+    # today's writer sends (006 adds the log template ones).
+    for p in SCHEMA_DIR.glob("00[1-46]_*.sql"):
         shutil.copy(p, older / p.name)
     migrate(ch_client, Settings(), older)
     _insert(ch_client, TRACE_SPANS, TRACE_LOGS, TRACE_METRICS)
