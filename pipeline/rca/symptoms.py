@@ -12,17 +12,9 @@ import math
 from dataclasses import dataclass
 
 from pipeline.rca.source import as_rows
+from pipeline.store.queries.rca import ENTRY_BUCKETS
 
 BUCKET_NS = 10 * 10**9
-
-_BUCKETS = """
-SELECT service, name, intDiv(start_ns, {bucket:Int64}) AS b, count() AS n, countIf(is_error) AS errors,
-       quantileTDigest(0.9)(duration_ns) AS p90
-FROM correlated_spans FINAL
-WHERE parent_span_id = '' AND orig_start_ns >= {lo:Int64} AND orig_start_ns < {hi:Int64}
-GROUP BY service, name, b
-ORDER BY service, name, b
-"""
 
 
 @dataclass(slots=True)
@@ -43,7 +35,7 @@ class Symptom:
 
 def find_symptom(client, from_ns: int, to_ns: int, bucket_ns: int = BUCKET_NS) -> Symptom | None:
     """The strongest user-facing anomaly in [from_ns, to_ns), or None when every entry looks normal."""
-    rows = as_rows(client).rows(_BUCKETS, {"lo": from_ns, "hi": to_ns, "bucket": bucket_ns})
+    rows = as_rows(client).rows(ENTRY_BUCKETS, {"lo": from_ns, "hi": to_ns, "bucket": bucket_ns})
     series: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         series.setdefault((r["service"], r["name"]), []).append(r)

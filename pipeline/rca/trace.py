@@ -15,39 +15,21 @@ import orjson
 from pipeline.query import rules_from_setting
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.source import as_rows
+from pipeline.store.queries.rca import SELF_TIME_BASELINE, TRACE_SPANS
 
 _BASELINE_NS = 30 * 60 * 10**9
-
-_SPANS = """
-SELECT trace_id, span_id, parent_span_id, name, service, instance, host, peer, service_version,
-       start_ns, end_ns, orig_start_ns, duration_ns, self_time_ns, is_error, own_error, status_message,
-       error_logs, rule_ids, metrics, metric_z, clock_offset_ns
-FROM correlated_spans FINAL
-WHERE trace_id = {trace:String}
-ORDER BY start_ns, span_id
-"""
-
-# Self time of the same operations over the recent past, to tell slow from normal.
-_BASELINE = """
-SELECT service, peer, name, count() AS n,
-       quantilesTDigest(0.5, 0.9, 0.99)(self_time_ns) AS q
-FROM correlated_spans
-WHERE orig_start_ns >= {lo:Int64} AND orig_start_ns < {hi:Int64} AND trace_id != {trace:String}
-  AND (service, peer, name) IN {keys:Array(Tuple(String, String, String))}
-GROUP BY service, peer, name
-"""
 
 
 def rank_trace(client, trace_id: str, limit: int = 5, rules_file: str | None = None) -> dict | None:
     """Ranked candidates for one stored trace; None when the trace is not (yet) correlated."""
     src = as_rows(client)
-    spans = src.rows(_SPANS, {"trace": trace_id})
+    spans = src.rows(TRACE_SPANS, {"trace": trace_id})
     if not spans:
         return None
     t0 = min(s["orig_start_ns"] for s in spans)
     keys = sorted({(s["service"], s["peer"], s["name"]) for s in spans})
     base = {(r["service"], r["peer"], r["name"]): r for r in src.rows(
-        _BASELINE, {"lo": t0 - _BASELINE_NS, "hi": t0 + 60 * 10**9, "trace": trace_id, "keys": keys})}
+        SELF_TIME_BASELINE, {"lo": t0 - _BASELINE_NS, "hi": t0 + 60 * 10**9, "trace": trace_id, "keys": keys})}
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
     by_id = {s["span_id"]: s for s in spans}
     roots = [s for s in spans if s["parent_span_id"] not in by_id]
