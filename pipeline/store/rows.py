@@ -6,6 +6,8 @@ come from the packaged DDL (pipeline.store.tables), the one definition of each t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span
@@ -13,39 +15,43 @@ from pipeline.store.tables import (CORRELATED_COLUMNS, DLQ_COLUMNS, LOG_COLUMNS,
                                    SPAN_COLUMNS)
 
 
+def _by_name(records: list, names: tuple[str, ...], special: dict[str, Callable[[list], list]]) -> list[list]:
+    """One column per name: the record attribute of that name, unless `special` builds it."""
+    return [special[n](records) if n in special else [getattr(r, n) for r in records] for n in names]
+
+
+def _ids(records: list) -> list[str]:
+    """A span's row id: trace id + span id, the same whatever message carried it."""
+    return [r.trace_id + r.span_id for r in records]
+
+
+def _json_docs(attr: str) -> Callable[[list], list[str]]:
+    return lambda records: [orjson.dumps(v).decode() if (v := getattr(r, attr)) else "" for r in records]
+
+
+def _exemplar_field(field: str) -> Callable[[list], list[list]]:
+    return lambda points: [[getattr(e, field) for e in p.exemplars] for p in points]
+
+
+# Columns not stored as the record's attribute of the same name.
+_SPAN_SPECIAL = {"id": _ids, "events": _json_docs("events")}
+_CORRELATED_SPECIAL = {"id": _ids, "error_logs": _json_docs("error_logs")}
+_METRIC_SPECIAL = {"exemplar_times": _exemplar_field("time_ns"), "exemplar_values": _exemplar_field("value"),
+                   "exemplar_trace_ids": _exemplar_field("trace_id"), "exemplar_span_ids": _exemplar_field("span_id")}
+
 
 def span_columns(spans: list[Span]) -> list[list]:
     """Columns in SPAN_COLUMNS order; events are stored as one JSON document."""
-    cols = []
-    for name in SPAN_COLUMNS:
-        if name == "id":
-            cols.append([s.trace_id + s.span_id for s in spans])
-        elif name == "events":
-            cols.append([orjson.dumps(s.events).decode() if s.events else "" for s in spans])
-        else:
-            cols.append([getattr(s, name) for s in spans])
-    return cols
+    return _by_name(spans, SPAN_COLUMNS, _SPAN_SPECIAL)
 
 
 def log_columns(logs: list[LogRecord]) -> list[list]:
     return [[getattr(r, name) for r in logs] for name in LOG_COLUMNS]
 
 
-# exemplar_<x> columns hold field <x> of each point's exemplars.
-_EXEMPLAR_FIELD = {"exemplar_times": "time_ns", "exemplar_values": "value", "exemplar_trace_ids": "trace_id",
-                   "exemplar_span_ids": "span_id"}
-
-
 def metric_columns(points: list[MetricPoint]) -> list[list]:
     """Columns in METRIC_COLUMNS order; exemplars are stored as one array per field."""
-    cols = []
-    for name in METRIC_COLUMNS:
-        field = _EXEMPLAR_FIELD.get(name)
-        if field is None:
-            cols.append([getattr(p, name) for p in points])
-        else:
-            cols.append([[getattr(e, field) for e in p.exemplars] for p in points])
-    return cols
+    return _by_name(points, METRIC_COLUMNS, _METRIC_SPECIAL)
 
 
 def dlq_columns(entries: list[tuple]) -> list[list]:
@@ -58,21 +64,9 @@ def tuple_columns(entries: list[tuple], width: int) -> list[list]:
     return [[e[i] for e in entries] for i in range(width)]
 
 
-
-
 def correlated_columns(rows: list[CorrelatedSpan]) -> list[list]:
     """Columns in CORRELATED_COLUMNS order; error logs are stored as one JSON document."""
-    cols = []
-    for name in CORRELATED_COLUMNS:
-        if name == "id":
-            cols.append([r.trace_id + r.span_id for r in rows])
-        elif name == "error_logs":
-            cols.append([orjson.dumps(r.error_logs).decode() if r.error_logs else "" for r in rows])
-        else:
-            cols.append([getattr(r, name) for r in rows])
-    return cols
-
-
+    return _by_name(rows, CORRELATED_COLUMNS, _CORRELATED_SPECIAL)
 
 
 def offset_columns(entries: list[tuple]) -> list[list]:
