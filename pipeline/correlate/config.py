@@ -37,7 +37,7 @@ class CorrelateConfig:
     metric_points_per_series: int = 512
     metric_baseline_points: int = 30
     max_exemplar_traces: int = 100_000
-    # Upstream sources (input topic partitions, pipeline/progress.py) that must report their
+    # Upstream sources (input topic partitions, pipeline/worker/progress.py) that must report their
     # progress before the watermark may move: empty = trust the records' own times only.
     sources: tuple[str, ...] = ()
     # Row content.
