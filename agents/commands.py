@@ -37,15 +37,19 @@ def run_worker(args: argparse.Namespace) -> int:
     import faust  # imported here so other subcommands start fast
 
     from agents.app import create_app
+    from agents.faust_compat import UntestedLibraries, check_versions
 
     settings = load_settings(args)
     logging.config.dictConfig(logging_config("INFO"))
     try:
+        untested = check_versions()  # the delivery patches were tested with these versions only
+        if untested:
+            print(f"telecorr worker: warning: {untested}", file=sys.stderr)
         compile_rules(rules_from_setting(settings.rules_file))  # a bad rule stops here, named (cached for the app)
         partitions = ensure_topics_blocking(settings)
         client = connect(settings.clickhouse)
         migrate(client, settings)
-    except (BrokerUnavailable, StoreUnavailable, TopicMismatch, SettingsError, QueryError) as exc:
+    except (BrokerUnavailable, StoreUnavailable, TopicMismatch, SettingsError, QueryError, UntestedLibraries) as exc:
         print(f"telecorr worker: {exc}", file=sys.stderr)
         return 1
     insert = client_insert(client)

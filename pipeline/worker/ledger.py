@@ -105,6 +105,10 @@ class AckLedger(Generic[M]):
                 del self._lanes[lane]
         return dropped
 
+    def partitions(self) -> set[int]:
+        """Partitions with messages not yet released."""
+        return {self._partition_of(m) for queue in self._lanes.values() for e in queue for m in e.messages}
+
     def held(self) -> int:
         """Messages taken and not yet released (the progress event's `held_messages`)."""
         return sum(len(e.messages) for queue in self._lanes.values() for e in queue)
