@@ -36,7 +36,7 @@ def check_versions(installed: dict[str, str | None] | None = None, env: dict[str
     pins, or, with TELECORR_ALLOW_UNTESTED_LIBS=1, the same text returned as a warning."""
     installed = installed_versions() if installed is None else installed
     env = os.environ if env is None else env
-    wrong = [f"{name} {have or 'missing'} (tested: {want})" for name, want in TESTED.items()
+    wrong = [f"{name} {installed.get(name) or 'missing'} (tested: {want})" for name, want in TESTED.items()
              if installed.get(name) != want]
     if not wrong:
         return None
