@@ -230,7 +230,7 @@ class Correlator:
     def is_pending(self, trace_id: str) -> bool:
         """Whether a trace still owes rows: live (not completed yet) or emitted before its skew
         table was decided (one more emission to come). Input holding its records must not be
-        acknowledged yet, so a crash replays it (DESIGN.md "Delivery")."""
+        acknowledged yet, so a crash replays it (docs/architecture.md "Delivery")."""
         return trace_id in self._live or trace_id in self._unsettled
 
     # -- output --------------------------------------------------------------------------
