@@ -7,7 +7,11 @@ rank the fault's window with telecorr and with the baselines: most error spans, 
 latency increase, largest metric deviation, and RCAEval's published methods when that package
 is installed. A run is right at top-k when the fault's service is among the first k answers.
 
-    python benchmarks/rca_eval.py [--quick] [--json] [--seeds N] [--presets shop,large]
+    python benchmarks/rca_eval.py [--quick] [--json] [--seeds N] [--presets shop,large] [--profile otel,real]
+
+Both simulator profiles run by default (pipeline/sim/profiles.py): `otel` (span kinds and
+statuses, structured logs) and `real` (no span kind or status, errors only in log text,
+container-wrapped local-time log lines, per-minute pod metrics with junk series).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pipeline.config import Settings  # noqa: E402
 from pipeline.offline import OfflinePipeline  # noqa: E402
 from pipeline.rca.evaluate import evaluate_truth, summarise  # noqa: E402
 from pipeline.sim.faults import FAULT_TYPES, parse_fault  # noqa: E402
+from pipeline.sim.profiles import PROFILES  # noqa: E402
 from pipeline.sim.scenarios import fault_spec  # noqa: E402
 from pipeline.sim.simulator import SimConfig, Simulation  # noqa: E402
 from pipeline.sim.topology import load_topology  # noqa: E402
@@ -42,15 +47,17 @@ S = 10**9
 
 
 def load_run(admin, preset: str, ftype: str, seed: int, rps: float, normal_s: int, fault_s: int,
-             weak: bool = False) -> tuple:
+             weak: bool = False, profile: str = "otel") -> tuple:
     """The database holding one simulated run (made now unless already stored), and its truth."""
     topo = load_topology(preset, None)
     spec = fault_spec(topo, ftype, seed, rps, normal_s, fault_s)
     if weak and ftype in WEAK_PARAMS:
         spec += "," + WEAK_PARAMS[ftype]
     cfg = SimConfig(preset=preset, duration_ns=(normal_s + fault_s + 10) * S, rps=rps, seed=seed,
-                    faults=[parse_fault(spec)])
-    key = hashlib.sha1(f"v2|{preset}|{spec}|{seed}|{rps}|{normal_s}|{fault_s}".encode()).hexdigest()[:12]
+                    faults=[parse_fault(spec)], profile=profile)
+    # v3: logs carry templates (schemas/006), so stores made before them are rebuilt
+    run = f"v3|{preset}|{spec}|{seed}|{rps}|{normal_s}|{fault_s}" + ("" if profile == "otel" else f"|{profile}")
+    key = hashlib.sha1(run.encode()).hexdigest()[:12]
     db = f"rca_{key}"
     sim = Simulation(cfg)
     truth = sim.ground_truth()
@@ -78,7 +85,11 @@ def main() -> int:
     ap.add_argument("--types", default=",".join(FAULT_TYPES), help="comma-separated fault types")
     ap.add_argument("--no-rcaeval", action="store_true", help="skip RCAEval's methods")
     ap.add_argument("--weak", action="store_true", help="faults at a fraction of their default strength")
+    ap.add_argument("--profile", default=",".join(PROFILES), help="comma-separated simulator profiles (otel,real)")
     args = ap.parse_args()
+    profiles = args.profile.split(",")
+    if set(profiles) - set(PROFILES):
+        ap.error(f"--profile takes {', '.join(PROFILES)}")
     presets = (args.presets or ("shop" if args.quick else "shop,large")).split(",")
     seeds = args.seeds or (1 if args.quick else 3)
     normal_s, fault_s = (90, 45) if args.quick else (150, 60)
@@ -98,21 +109,35 @@ def main() -> int:
         print(f"RCAEval: {'methods ' + ', '.join(extra) if ok else 'not used: ' + why}")
     results = []
     t_all = time.perf_counter()
-    for preset in presets:
-        for seed in range(1, seeds + 1):
-            for ftype in args.types.split(","):
-                t0 = time.perf_counter()
-                client, truth, spec = load_run(admin, preset, ftype, seed, 20.0, normal_s, fault_s, args.weak)
-                t1 = time.perf_counter()
-                for r in evaluate_truth(client, truth, extra=extra):
-                    r.update(preset=preset, seed=seed, spec=spec)
-                    results.append(r)
-                    bl = " ".join(f"{k}={v}" for k, v in r["baselines"].items())
-                    print(f"{preset:5} seed={seed} {spec:70} rank={r['rank']} kind={r['kind']} "
-                          f"top={','.join(r['top'])} | {bl} (load {t1 - t0:.0f}s, rank {time.perf_counter() - t1:.1f}s)",
-                          flush=True)
-    summary = summarise(results)
+    for profile in profiles:
+        for preset in presets:
+            for seed in range(1, seeds + 1):
+                for ftype in args.types.split(","):
+                    t0 = time.perf_counter()
+                    client, truth, spec = load_run(admin, preset, ftype, seed, 20.0, normal_s, fault_s, args.weak,
+                                                   profile)
+                    t1 = time.perf_counter()
+                    for r in evaluate_truth(client, truth, extra=extra):
+                        r.update(preset=preset, seed=seed, spec=spec, profile=profile)
+                        results.append(r)
+                        bl = " ".join(f"{k}={v}" for k, v in r["baselines"].items())
+                        print(f"{profile:4} {preset:5} seed={seed} {spec:70} rank={r['rank']} kind={r['kind']} "
+                              f"top={','.join(r['top'])} | {bl} (load {t1 - t0:.0f}s, "
+                              f"rank {time.perf_counter() - t1:.1f}s)", flush=True)
     print(f"\n{len(results)} faults in {time.perf_counter() - t_all:.0f} s")
+    per_profile = {}
+    for profile in profiles:
+        summary = summarise([r for r in results if r["profile"] == profile])
+        per_profile[profile] = _figures(summary)
+        print(f"\nprofile {profile}:")
+        _print_table(summary)
+    summary = summarise(results)
+    if args.json:
+        print(orjson.dumps({**_figures(summary), "profiles": per_profile}).decode())
+    return 0
+
+
+def _print_table(summary: dict) -> None:
     names = ["telecorr"] + sorted(summary["baselines"])
     print(f"{'fault type':16} " + " ".join(f"{n[:18]:>18}" for n in names) + "   (top1/top3)")
     for t, figs in summary["by_type"].items():
@@ -125,13 +150,13 @@ def main() -> int:
           + f"; all {summary['kind_accuracy']:.2f}")
     print(f"telecorr top-1 {summary['top1']:.3f} vs best baseline {best:.3f} "
           f"(ratio {summary['top1'] / best if best else float('inf'):.2f}), mrr {summary['mrr']:.3f}")
-    if args.json:
-        print(orjson.dumps({"faults": summary["faults"], "top1": summary["top1"], "top3": summary["top3"],
-                            "mrr": summary["mrr"], "kind_accuracy": summary["kind_accuracy"],
-                            "baselines": {b: {"top1": v["top1"], "top3": v["top3"]}
-                                          for b, v in summary["baselines"].items()},
-                            "by_type": summary["by_type"]}).decode())
-    return 0
+
+
+def _figures(summary: dict) -> dict:
+    return {"faults": summary["faults"], "top1": summary["top1"], "top3": summary["top3"], "mrr": summary["mrr"],
+            "kind_accuracy": summary["kind_accuracy"],
+            "baselines": {b: {"top1": v["top1"], "top3": v["top3"]} for b, v in summary["baselines"].items()},
+            "by_type": summary["by_type"]}
 
 
 if __name__ == "__main__":

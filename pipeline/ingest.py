@@ -1,7 +1,7 @@
 """The ingest stage: a batch of Kafka message values → stored-ready records + dead letters.
 
 decode (pipeline/decode) → parse log text (pipeline/logs) → tag logs with rule ids
-(pipeline/query). Pure and synchronous: the agents call it per consumed batch, the
+(pipeline/query) → give each log its template (pipeline/logs/templates.py). Pure and synchronous: the agents call it per consumed batch, the
 benchmarks and tests call it directly.
 """
 
@@ -13,6 +13,7 @@ from pipeline.config import Settings
 from pipeline.decode import DecodeResult, Limits, decode_batch
 from pipeline.decode.result import DecodeError
 from pipeline.logs import parse_logs
+from pipeline.logs.templates import TemplateMiner
 from pipeline.query import compile_rules, rules_from_setting
 
 INPUT_KINDS = ("otlp_spans", "otlp_logs", "otlp_metrics", "telemetry.events", "telemetry.raw_logs")
@@ -33,6 +34,7 @@ class Ingestor:
         self._matcher = compile_rules(rules_from_setting(settings.rules_file))
         self._tz = settings.log_default_tz
         self.limits = limits_from(settings)
+        self._templates = TemplateMiner()
 
     def process(self, topic: str, values: list[bytes], timestamps_ns: list[int]) -> DecodeResult:
         """Decode one consumed batch of `topic` (a logical name from INPUT_KINDS)."""
@@ -59,8 +61,9 @@ class Ingestor:
         return self._finish(merged), each
 
     def _finish(self, res: DecodeResult) -> DecodeResult:
-        """Parse and tag the logs (in place: the per-part results share the records)."""
+        """Parse, tag and template the logs (in place: the per-part results share the records)."""
         if res.logs:
             parse_logs(res.logs, "auto", self._tz)
             self._matcher.tag(res.logs)
+            self._templates.assign(res.logs)
         return res

@@ -67,6 +67,9 @@ class LogRecord:
     rules: list[str] = field(default_factory=list)
     # Deterministic id, set by the decoder (see content_id).
     id: str = ""
+    # The message with its variables masked, and its id (pipeline/logs/templates.py).
+    template_id: str = ""
+    template: str = ""
     # Timestamp of the Kafka message that carried it (0: unknown); caps its watermark share.
     kafka_ns: int = 0
 

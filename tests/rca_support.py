@@ -21,11 +21,12 @@ CASES = {
 NORMAL_S, FAULT_S = 90, 45
 
 
-def load_fault(chdb_root, spec: str, seed: int = 7, signals: tuple[str, ...] = ("traces", "logs", "metrics")):
+def load_fault(chdb_root, spec: str, seed: int = 7, signals: tuple[str, ...] = ("traces", "logs", "metrics"),
+               profile: str = "otel"):
     """A fresh database holding one simulated run with `spec` injected after a normal period.
 
     Returns (client, ground truth). `signals` drops whole signals, as a deployment without
-    metrics or logs would."""
+    metrics or logs would; `profile` is the simulator's instrumentation profile."""
     import clickhouse_connect
 
     admin = clickhouse_connect.get_client(dsn=f"chdb://{chdb_root}")
@@ -34,7 +35,8 @@ def load_fault(chdb_root, spec: str, seed: int = 7, signals: tuple[str, ...] = (
     client = clickhouse_connect.get_client(dsn=f"chdb://{chdb_root}", database=db)
     migrate(client, Settings())
     sim = Simulation(SimConfig(preset="shop", duration_ns=(NORMAL_S + FAULT_S + 5) * S, seed=seed,
-                               faults=[parse_fault(f"{spec},start=+{NORMAL_S}s,duration={FAULT_S}s")]))
+                               faults=[parse_fault(f"{spec},start=+{NORMAL_S}s,duration={FAULT_S}s")],
+                               profile=profile))
     pipe = OfflinePipeline(client)
     kinds = {"traces": "otlp_spans", "logs": "otlp_logs", "metrics": "otlp_metrics"}
     pipe.feed((kinds[sig], payload) for sig, payload in sim.messages() if sig in signals)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pipeline.correlate import CorrelateConfig, Correlator
 from pipeline.correlate.metric_index import MetricIndex
-from pipeline.correlate.rows import attach_logs, build_rows
+from pipeline.correlate.rows import attach_logs, build_rows, call_peers
 from pipeline.correlate.skew import MIN_GROUP, solve_offsets
 from pipeline.correlate.synthetic import generate
 from pipeline.model import LogRecord, Span
@@ -56,6 +56,7 @@ def test_self_time_is_the_span_minus_the_union_of_its_clipped_children(trace):
     from pipeline.correlate.rows import _inside_parent  # the child placement rule under test elsewhere
 
     rows = rows_of(spans, [], offsets)
+    peers = call_peers(spans)
     for sid, s in spans.items():
         off = offsets.get(s.host, 0)
         start, end = s.start_ns - off, s.end_ns - off
@@ -65,7 +66,7 @@ def test_self_time_is_the_span_minus_the_union_of_its_clipped_children(trace):
                 if c.host == s.host:
                     kids.append((c.start_ns - off, c.end_ns - off))
                 else:
-                    kids.append(_inside_parent(c, s, offsets))
+                    kids.append(_inside_parent(c, s, offsets, bool(peers[sid])))
         if not kids:
             assert rows[sid].self_time_ns == end - start
             continue

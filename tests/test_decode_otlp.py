@@ -33,7 +33,7 @@ def check_spans(r: DecodeResult) -> None:
                             "tags": '["a",1]', "ctx": '{"k":"v"}', "blob": base64.b64encode(b"\x00\x01").decode()}
     assert s.events == [{"time_ns": T0 + 1000, "name": "exception", "attributes": {"exception.type": "TimeoutError"}}]
     assert root.parent_span_id == "" and root.kind == 3 and root.status_code == 0
-    assert (root.service, root.host, root.instance) == ("web", "web-abc", "")
+    assert (root.service, root.host, root.instance) == ("web", "web-abc", "web-abc")  # the pod is the instance
 
 
 def test_protobuf_spans_round_trip():

@@ -13,7 +13,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 LOG_COLUMNS = ("id", "time_ns", "observed_ns", "service", "instance", "host", "trace_id", "span_id",
                "severity_number", "severity_text", "body", "attributes", "resource", "format",
-               "parse_failed", "rules")
+               "parse_failed", "rules", "template_id", "template")
 
 
 def search_logs(reader: Reader, query: str, from_ns: int | None, to_ns: int | None,

@@ -22,14 +22,15 @@ MAX_POINTS = 5000
 
 # Buckets are aligned to multiples of `step` from the epoch (no subtraction, so no overflow at
 # the ends of the Int64 range); a bucket holding one reading keeps it exactly.
+# The instance is the series' own, else its Kubernetes pod (as the ranking names it).
 _SERIES_SQL = """
-SELECT name, instance, min(time_ns) AS t, avg(value) AS v
+SELECT name, if(instance != '', instance, resource['k8s.pod.name']) AS inst, min(time_ns) AS t, avg(value) AS v
 FROM metrics FINAL
 WHERE service = {service:String} AND time_ns BETWEEN {lo:Int64} AND {hi:Int64}
-  AND ({any_instance:Bool} OR instance = {instance:String})
+  AND ({any_instance:Bool} OR inst = {instance:String})
   AND ({any_name:Bool} OR has({names:Array(String)}, name))
-GROUP BY name, instance, intDiv(time_ns, {step:Int64}) AS bucket
-ORDER BY name, instance, t
+GROUP BY name, inst, intDiv(time_ns, {step:Int64}) AS bucket
+ORDER BY name, inst, t
 """
 
 
@@ -46,8 +47,8 @@ def metric_series(reader: Reader, service: str, from_ns: int, to_ns: int, instan
     })
     out: list[dict] = []
     for r in rows:
-        if not out or (out[-1]["name"], out[-1]["instance"]) != (r["name"], r["instance"]):
-            out.append({"name": r["name"], "instance": r["instance"], "points": []})
+        if not out or (out[-1]["name"], out[-1]["instance"]) != (r["name"], r["inst"]):
+            out.append({"name": r["name"], "instance": r["inst"], "points": []})
         out[-1]["points"].append([r["t"], r["v"]])
     return out
 

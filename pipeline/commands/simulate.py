@@ -12,6 +12,7 @@ from pipeline.kafka_io import BrokerUnavailable, publish
 from pipeline.sim.clock import parse_skew
 from pipeline.sim.faults import FAULT_PARAMS, FAULT_TYPES, parse_fault
 from pipeline.sim.output import kafka_messages, write_files, write_truth
+from pipeline.sim.profiles import PROFILES
 from pipeline.sim.simulator import ENCODINGS, SimConfig, Simulation
 from pipeline.sim.topology import PRESETS, TopologyError
 from pipeline.sim.units import parse_duration_ns, parse_instant_ns
@@ -34,7 +35,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         duration_ns=args.duration, rps=args.rps, seed=args.seed, start_ns=args.start,
         faults=args.fault or [], skews=args.skew or [], random_skew=not args.no_random_skew,
         encoding=encoding, batch=args.batch, metric_interval_ns=args.metric_interval,
-        truth_detail=args.truth_detail)
+        truth_detail=args.truth_detail, profile=args.profile)
     try:
         sim = Simulation(config)
     except (TopologyError, ValueError) as exc:
@@ -91,6 +92,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--metric-interval", type=_arg(parse_duration_ns, "metric interval"), default=None, metavar="D",
                    help="sample every instance's metrics at this interval (default: each service's own, "
                         "from the topology; 10s unless it says otherwise)")
+    p.add_argument("--profile", choices=PROFILES, default="otel",
+                   help="instrumentation: otel (default: span kinds and statuses, structured logs, 10 s "
+                        "metrics) or real (no span kind or status, errors only in log text, container JSON "
+                        "log wrappers with zone-less local-time stamps, pods as instances, per-minute "
+                        "metrics with junk series)")
     p.add_argument("--encoding", choices=ENCODINGS, default=None,
                    help="otlp-proto (Kafka default), otlp-json (files default) or jsonl flat events")
     p.add_argument("--batch", type=int, default=512, metavar="N", help="records per export request (default 512)")

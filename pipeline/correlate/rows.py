@@ -38,6 +38,35 @@ def peer_of(span: Span) -> str:
     return ""
 
 
+def pod_of(resource: dict[str, str] | None) -> str:
+    """The Kubernetes pod, the instance of a service that sets no service.instance.id."""
+    return resource.get("k8s.pod.name", "") if resource else ""
+
+
+def call_peers(spans: dict[str, Span]) -> dict[str, str]:
+    """span id -> the service it calls, for every call out in one trace.
+
+    A span with a client/producer kind or a peer attribute names its callee (`peer_of`). A
+    span with no kind at all (many real services set none) whose child runs in another
+    service is that service's client: the child is the callee's server span, and the gap
+    between the two is the call's network time. Spans with a kind are never inferred, so
+    instrumented data gives the same rows as before. Where one kindless span has children in
+    several services, the first name in sorted order is taken, so arrival order never matters.
+    """
+    out = {sid: peer_of(s) if s.attributes and s.kind not in _SERVER_SIDE else "" for sid, s in spans.items()}
+    inferred: dict[str, str] = {}
+    get = spans.get
+    for s in spans.values():
+        parent = get(s.parent_span_id) if s.parent_span_id else None
+        if parent is None or parent.kind or out[parent.span_id] or not s.service or s.service == parent.service:
+            continue
+        known = inferred.get(parent.span_id)
+        if known is None or s.service < known:
+            inferred[parent.span_id] = s.service
+    out.update(inferred)
+    return out
+
+
 def severity_name(log: LogRecord) -> str:
     """The severity band of a log, from its number or, failing that, its text."""
     n = log.severity_number
@@ -81,7 +110,7 @@ def _union_ns(intervals: list[tuple[int, int]]) -> int:
     return total
 
 
-def _inside_parent(child: Span, parent: Span, offsets: dict[str, int]) -> tuple[int, int]:
+def _inside_parent(child: Span, parent: Span, offsets: dict[str, int], calls_out: bool) -> tuple[int, int]:
     """A remote child's corrected interval, nudged inside its parent when it pokes out.
 
     A synchronous call's server span lies within the client span that made it; when the two
@@ -95,7 +124,7 @@ def _inside_parent(child: Span, parent: Span, offsets: dict[str, int]) -> tuple[
     start, end = parent.start_ns - poff, parent.end_ns - poff
     if child.kind == _CONSUMER or parent.kind == _PRODUCER or b - a > end - start:
         return a, b
-    if (b <= start or a >= end) and parent.kind != _CLIENT and not peer_of(parent):
+    if (b <= start or a >= end) and parent.kind != _CLIENT and not calls_out:
         return a, b  # not a call out: a child outside may really run after its parent
     if a < start:
         return start, b + (start - a)
@@ -171,7 +200,7 @@ def _bounds(spans: dict[str, Span], offsets: dict[str, int]) -> dict[str, tuple[
 
 
 def _self_times(spans: dict[str, Span], bounds: dict[str, tuple[int, int, int]],
-                offsets: dict[str, int]) -> dict[str, int]:
+                offsets: dict[str, int], peers: dict[str, str]) -> dict[str, int]:
     """span id -> time not covered by any of its children (corrected, clipped to the span)."""
     children: dict[str, list[tuple[int, int]]] = {}
     get = spans.get
@@ -180,7 +209,7 @@ def _self_times(spans: dict[str, Span], bounds: dict[str, tuple[int, int, int]],
         parent = get(pid)
         if parent is not None:
             if s.host != parent.host:
-                ab = _inside_parent(s, parent, offsets)
+                ab = _inside_parent(s, parent, offsets, bool(peers.get(pid)))
             else:  # one clock: no correction can make them disagree
                 ab = bounds[sid][1:]
             lst = children.get(pid)
@@ -215,7 +244,8 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
         get_attached = attached.get
     else:
         log_miss, get_attached = 0, _NONE.get
-    self_times = _self_times(spans, bounds, offsets)
+    peers = call_peers(spans)
+    self_times = _self_times(spans, bounds, offsets, peers)
     exemplars = metrics.exemplars(trace_id)
     series_for = metrics.series_for
     readings = metrics.readings
@@ -273,12 +303,12 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
             if len(sources) > 1:
                 sources.sort()
         append(CorrelatedSpan(
-            s.trace_id, sid, s.parent_span_id, s.name, s.service, s.instance, s.host, s.kind,
+            s.trace_id, sid, s.parent_span_id, s.name, s.service, s.instance or pod_of(s.resource), s.host, s.kind,
             start, end, s.start_ns, s.end_ns, off, end - start, self_ns,
             s.status_code, s.status_message, bool(sources), sources,
             len(log_ids), sev, rule_ids, errors, log_ids, vals, zs,
             early, amend, version, complete_ns,
-            peer_of(s) if s.attributes and s.kind not in _SERVER_SIDE else "",
+            peers[sid],
             s.resource.get("service.version", "") if s.resource else "",
         ))
     if any_error:

@@ -61,7 +61,8 @@ class Resource:
     def __init__(self, attributes: dict[str, str]) -> None:
         self.attributes = attributes
         self.service = attributes.get("service.name", "")
-        self.instance = attributes.get("service.instance.id", "")
+        # Kubernetes workloads often set no instance id: the pod is the instance there.
+        self.instance = attributes.get("service.instance.id") or attributes.get("k8s.pod.name", "")
         self.host = attributes.get("host.name") or attributes.get("k8s.pod.name", "")
         self._sorted: tuple | None = None
 

@@ -47,10 +47,28 @@ def _auto(line: str, tz: str, ref: int) -> tuple[Parsed, bool]:
     return parse_text(line, tz, ref), False
 
 
+_QUARTER_HOUR_NS = 15 * 60 * 10**9
+_RUNTIME_LAG_NS = 2 * 10**9  # the runtime reads a line this soon after the app stamps it, at most
+_MAX_ZONE_GAP_NS = 26 * 3600 * 10**9  # UTC-12 .. UTC+14
+
+
+def _zone_off(diff_ns: int) -> bool:
+    """Whether an app stamp this far from the runtime's is a local time read in the wrong zone:
+    off by whole quarter hours (give or take the runtime's lag), never more than a day."""
+    d = abs(diff_ns)
+    if d < _QUARTER_HOUR_NS - _RUNTIME_LAG_NS or d > _MAX_ZONE_GAP_NS:
+        return False
+    r = d % _QUARTER_HOUR_NS
+    return r <= _RUNTIME_LAG_NS or r >= _QUARTER_HOUR_NS - _RUNTIME_LAG_NS
+
+
 def _merge_wrapper(wrapper: Parsed, inner: Parsed) -> Parsed:
     """The inner line's own fields first; the wrapper (runtime time, stream) fills gaps."""
     inner.format = "container/" + inner.format
-    inner.time_ns = inner.time_ns or wrapper.time_ns
+    if not inner.time_ns or (wrapper.time_ns and _zone_off(inner.time_ns - wrapper.time_ns)):
+        # The runtime stamps in UTC; an app line stamped in local time without a zone, read in
+        # another zone than its own, lands whole quarter hours off: the runtime's stamp is the time.
+        inner.time_ns = wrapper.time_ns
     if not inner.severity_number:
         inner.severity_number, inner.severity_text = wrapper.severity_number, wrapper.severity_text
     inner.service = inner.service or wrapper.service

@@ -52,7 +52,8 @@ WHERE service != '' GROUP BY service ORDER BY score DESC, service
 # latency fault that saturates the CPU is fairly called a resource problem too.
 EXPECTED_KINDS = {"error": {"error"}, "latency": {"latency", "resource"}, "cpu": {"resource"},
                   "memory": {"resource"}, "network-delay": {"network"}, "packet-loss": {"network"},
-                  "dependency-down": {"dependency"}, "pool-exhaustion": {"resource"}, "bad-deploy": {"deploy"}}
+                  "dependency-down": {"dependency"}, "pool-exhaustion": {"resource"}, "bad-deploy": {"deploy"},
+                  "return-value": {"error"}, "caught-exception": {"error"}}
 
 BASELINES = {"most_errors": _MOST_ERRORS, "latency_increase": _LATENCY_INCREASE,
              "metric_deviation": _METRIC_DEVIATION}

@@ -19,6 +19,10 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from pipeline.rca.blame import blame
+from pipeline.rca.edge_gaps import EdgeGap, gap_strength
+from pipeline.rca.pod_metrics import SeriesShift, failing, peer_edges, pod_pressure, starved, strength
+
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
                     "system.network.io.rate")
@@ -67,6 +71,15 @@ class ServiceScore:
     metric_series: list[dict] = field(default_factory=list)
     log_strength: float = 0.0
     log_rules: list[dict] = field(default_factory=list)
+    pressure: list[SeriesShift] = field(default_factory=list)  # its pods' resource gauges far above baseline
+    pressure_strength: float = 0.0
+    gaps: list[EdgeGap] = field(default_factory=list)  # calls into it slower on the caller's side only
+    gap_strength: float = 0.0
+    cut_off: list[SeriesShift] = field(default_factory=list)  # services it calls that stopped getting work
+    cut_strength: float = 0.0
+    failing: list[SeriesShift] = field(default_factory=list)  # its success/error-rate gauges worsened
+    fail_strength: float = 0.0
+    pods: tuple[str, ...] = ()  # the pods its own metrics came from
     silent: bool = False
     anomaly: float = 0.0
     score: float = 0.0
@@ -153,13 +166,18 @@ def _strength(effect: float, z: float, z_min: float) -> float:
 
 def score_services(components: list[dict], metrics: list[dict], rules: list[dict],
                    failures: list[dict], signals: dict[str, str],
-                   mentions: list[dict] = (), user_ms: float = 0.0) -> list[ServiceScore]:
+                   mentions: list[dict] = (), user_ms: float = 0.0,
+                   shifts: list[SeriesShift] = (), gaps: dict[str, list[EdgeGap]] | None = None) -> list[ServiceScore]:
     """Every service with some anomaly, best candidate first.
 
     `user_ms` is the time all requests (root spans) in the window took: added self time
     that is a sliver of it (a 2 ms slower publish) is real but not what hurts users.
     `mentions` (window_sql.LOG_MENTIONS) tell how calls to a service failed as its callers
     logged it, for services whose failed calls carry no status message.
+    `shifts` (pod_metrics) are robust per-pod metric readings and `gaps` (edge_gaps) the call
+    edges whose time on the wire grew, by blamed service: a pod pinned far above its own
+    baseline, or calls into a service that slowed on the caller's side only, are anomalies of their own, not just corroboration, because real metrics may be
+    all there is (traces kept only around alerts, logs lost).
     """
     by: dict[str, ServiceScore] = {}
 
@@ -172,8 +190,8 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     spans_w: dict[str, int] = defaultdict(int)
     spans_b: dict[str, int] = defaultdict(int)
     edges: dict[tuple[str, str], int] = defaultdict(int)
-    for row in components:
-        part = component_part(row)
+    parts = _charge_slowed_calls([component_part(row) for row in components])
+    for part in parts:
         if not part.caller:
             spans_w[part.service] += part.n_w
             spans_b[part.service] += part.n_b
@@ -199,8 +217,8 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
             rel = (max(top.p50_w_ms - top.p50_b_ms, 0.5 * (top.p90_w_ms - top.p90_b_ms))) / max(top.p50_b_ms, 0.001)
             impact = min(1.0, s.lat_excess_ms / (_MIN_IMPACT * user_ms)) if user_ms > 0 else 1.0
             s.lat_strength = _strength(rel, top.lat_z, _MIN_LAT_Z) * (0.5 + 0.5 * s.lat_excess_ms / total_lat) * impact
-        s.silent = spans_b.get(s.service, 0) >= 20 and spans_w.get(s.service, 0) == 0 and any(
-            p.caller for p in s.parts)
+        s.silent = spans_b.get(s.service, 0) >= 20 and spans_w.get(s.service, 0) == 0 and sum(
+            p.n_w for p in s.parts if p.caller) >= 10
     for svc, series in metric_deviations(metrics).items():
         s = get(svc)
         s.metric_series = series[:5]
@@ -210,8 +228,14 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s = get(svc)
         s.log_rules = sorted(lst, key=lambda d: -d["excess"])
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
+    _metric_anomalies(shifts, gaps or {}, get)
+    _cut_off_callers(shifts, set(edges), get)
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
+        # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
+        # spans also slowed outranks a service with one loud signal
+        s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength) * (
+            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength)
     _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
@@ -219,6 +243,60 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     ranked = [s for s in by.values() if s.score > 0.01]
     ranked.sort(key=lambda s: (-s.score, s.service))
     return ranked
+
+
+def _charge_slowed_calls(parts: list[Part]) -> list[Part]:
+    """Calls out that slowed are charged to the callee, unless the caller's calls slowed more
+    completely than the callee's (pipeline.rca.blame): then the time is the caller's own
+    (a CPU-starved caller is slow to send and to read every reply)."""
+    slowed = {(p.caller, p.service) for p in parts if p.caller and p.lat_excess_ms > 0}
+    if not slowed:
+        return parts
+    measured = {(p.caller, p.service) for p in parts if p.caller and p.n_w and p.n_b >= 5}
+    to_caller = {edge for edge, (who, _) in blame(slowed, measured).items() if who == edge[0]}
+    for p in parts:
+        if (p.caller, p.service) in to_caller:
+            p.service, p.caller = p.caller, ""
+    return parts
+
+
+def _metric_anomalies(shifts: list[SeriesShift], gaps: dict[str, list[EdgeGap]], get) -> None:
+    """Pod pressure and caller-side edge gaps (pipeline.rca.pod_metrics) onto service scores."""
+    pods: dict[str, set[str]] = defaultdict(set)
+    for sh in shifts:
+        if sh.pod and not sh.peer:
+            pods[sh.service].add(sh.pod)
+    for svc, lst in pod_pressure(shifts).items():
+        s = get(svc)
+        s.pressure = lst[:3]
+        s.pressure_strength = strength(lst[0].z)
+    for svc, lst in gaps.items():
+        s = get(svc)
+        s.gaps = lst[:3]
+        s.gap_strength = gap_strength(lst[0])
+    for svc, lst in failing(shifts).items():
+        s = get(svc)
+        s.failing = lst[:2]
+        # a symptom as much as a cause (failures climb to the entry service): never alone decisive
+        s.fail_strength = 0.6 * strength(abs(lst[0].z))
+    for svc, names in pods.items():
+        get(svc).pods = tuple(sorted(names))
+
+
+def _cut_off_callers(shifts: list[SeriesShift], trace_edges: set[tuple[str, str]], get) -> None:
+    """A service that stopped getting work was cut off by a caller: a changed return value or a
+    caught exception upstream ends requests before they reach it, and raises no error anywhere.
+    Each collapsed service's strength is shared among its callers that kept working."""
+    gone = starved(shifts)
+    if not gone:
+        return
+    edges = trace_edges | peer_edges(shifts)
+    for svc, lst in gone.items():
+        callers = sorted({c for c, d in edges if d == svc and c not in gone and c != svc})
+        for c in callers:
+            s = get(c)
+            s.cut_off.append(lst[0])
+            s.cut_strength = 1 - (1 - s.cut_strength) * (1 - strength(-lst[0].z) / len(callers))
 
 
 def _weak_lead(s: ServiceScore) -> float:
@@ -268,8 +346,12 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
     total_own = sum(own_w.values())
     if total_own > 0:
         inst, w = max(own_w.items(), key=lambda kv: kv[1])
-        if w >= 0.7 * total_own and len(own_w) > 1:
+        if w >= 0.7 * total_own and inst:
             s.instance = inst
+    if not s.instance and s.pressure:
+        s.instance = s.pressure[0].pod
+    if not s.instance and len(s.pods) == 1:
+        s.instance = s.pods[0]
     if not s.instance and s.metric_series and s.metric_strength >= 0.5:
         insts = {m["instance"] for m in s.metric_series if m["z"] >= 0.5 * s.metric_series[0]["z"]}
         if len(insts) == 1:
@@ -289,9 +371,12 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "resource" if res_metric or s.log_strength >= 0.5 else "dependency"
     elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0) or (not own and _one_slow_link(edge, weight)):
         s.kind = "network"
-    elif res_metric or s.log_strength >= 0.5:
+    elif s.gap_strength > max(s.pressure_strength, s.err_strength, 0.5):
+        s.kind = "network"
+    elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= max(0.5, s.err_strength):
         s.kind = "resource"
-    elif s.err_strength >= s.lat_strength and s.err_strength > 0:
+    elif s.err_strength >= s.lat_strength and s.err_strength > 0 or max(s.cut_strength, s.fail_strength) >= max(
+            0.5, s.lat_strength):
         s.kind = "error"
     elif s.lat_strength > 0:
         s.kind = "latency"

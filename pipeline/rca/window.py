@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from pipeline.query import rules_from_setting
+from pipeline.rca import logpatterns
 from pipeline.rca import window_sql as sql
+from pipeline.rca import edge_gaps, pod_metrics
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import Part, ServiceScore, score_services
 from pipeline.rca.source import as_rows
@@ -48,13 +50,24 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     components = sql.fetch(src, sql.COMPONENTS, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns))
     period, notes = period_for(from_ns, to_ns, baseline_ns, sql.first_stored_ns(components))
     metrics = sql.fetch(src, sql.METRICS, period)
+    # Metrics keep their own history: the baseline of the spans is clipped to the first span
+    # stored, but a store that keeps traces only around incidents still has every reading.
+    metric_period = sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns)
+    late = {**metric_period.params(), "late": pod_metrics.LATE_NS}
+    shifts = [s for s in map(pod_metrics.shift_of, src.rows(pod_metrics.SERIES, late)) if s]
+    gaps = edge_gaps.edge_gaps(src.rows(edge_gaps.GAPS, late))
     rules = sql.fetch(src, sql.LOG_RULES, period)
     peers = sorted({r["peer"] for r in components if r["peer"]})
     mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
     ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
-                            sql.root_ns(components) / 1e6)
+                            sql.root_ns(components) / 1e6, shifts, gaps)
     edges = _edges(components)
+    # Log-pattern evidence (templates that stopped or appeared): pipeline/rca/logpatterns.py.
+    # Its baseline is not clipped to the first span: minutes without logs are left out anyway.
+    patterns = logpatterns.find(src, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns),
+                                logpatterns.traffic(components, period))
+    ranked = logpatterns.apply(ranked, patterns, lambda svc: _below(svc, edges))
     if service:
         scope = {service} | _below(service, edges)
         if not any(r["service"] == service for r in components):
@@ -74,6 +87,8 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     span_ev, log_ev = _evidence_rows(src, period, top)
     candidates = [_candidate(s, i + 1, span_ev.get(s.service, []), log_ev.get(s.service, []))
                   for i, s in enumerate(top)]
+    for c in candidates:
+        logpatterns.attach(c, patterns)
     return {
         "mode": "window", "from_ns": from_ns, "to_ns": to_ns,
         "baseline": {"from_ns": period.base_from_ns, "to_ns": period.base_to_ns},
@@ -194,6 +209,12 @@ def _evidence_rows(src, period: sql.Period, top: list[ServiceScore]) -> tuple[di
     return spans, logs
 
 
+def _shift_evidence(service: str, sh: pod_metrics.SeriesShift, text: str) -> Evidence:
+    """A metric evidence row for one robust series shift."""
+    return Evidence("metric", text, {"service": service, "instance": sh.pod or None, "metric": sh.name,
+                                     "window_value": sh.med_w, "baseline_value": sh.med_b, "z": round(sh.z, 2)})
+
+
 def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list[dict]) -> Candidate:
     ev: list[Evidence] = []
     parts = sorted((p for p in s.parts if p.err_excess > 0 or p.lat_excess_ms > 0),
@@ -215,6 +236,21 @@ def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list
         who = f"{r['service']} → {r['peer']}" if r["peer"] else f"{r['service']} on {r['instance']}"
         ev.append(Evidence("span", f"{r['name']} ({who}) {what}",
                            {"trace_id": r["trace_id"], "span_id": r["span_id"]}))
+    for g in s.gaps[:2]:
+        ev.append(Evidence("metric", f"calls {g.caller} → {g.callee}: {g.metric} on {g.caller_pod or g.caller} rose "
+                                     f"by {g.rise:.4g} ({g.rel:.0%}) more than {g.callee} itself saw (z {g.z:.1f})",
+                           {"caller": g.caller, "callee": g.callee, "instance": g.caller_pod, "metric": g.metric,
+                            "rise": g.rise, "z": round(g.z, 2)}))
+    for f in s.failing[:1]:
+        ev.append(_shift_evidence(s.service, f, f"{f.name} of {s.service}: window median {f.med_w:.4g} against "
+                                                f"baseline median {f.med_b:.4g} (robust z {f.z:.1f})"))
+    for c in s.cut_off[:2]:
+        ev.append(_shift_evidence(c.service, c, f"{c.service}, which {s.service} calls, stopped getting work: "
+                                                f"{c.name} on {c.pod} fell to {c.med_w:.4g} from a baseline median "
+                                                f"of {c.med_b:.4g} (requests end before they reach it)"))
+    for p in s.pressure[:2]:
+        ev.append(_shift_evidence(s.service, p, f"{p.name} on {p.pod}: window median {p.med_w:.4g} against "
+                                                f"baseline median {p.med_b:.4g} (max {p.max_b:.4g}; robust z {p.z:.1f})"))
     for m in s.metric_series[:3]:
         if m["silent"]:
             text = f"{m['name']} on {m['instance']}: no samples in the window (baseline mean {m['mean_b']:.4g})"

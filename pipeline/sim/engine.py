@@ -39,7 +39,7 @@ _DRAWS = 1 << 12  # pre-drawn samples per distribution (indexed by 12 random bit
 _NET_NS = 250_000  # one-way in-cluster network latency, median
 _RECORD, _TEXT, _NONE, _MIXED = "record", "text", "none", "mixed"  # where a service puts trace ids in logs
 _HABITS = {h: h for h in (_RECORD, _TEXT, _NONE, _MIXED)}
-_STACK_FORMATS = ("java", "text", "container", "json")  # the rest keep one line per record
+_STACK_FORMATS = ("java", "text", "container", "json", "container-local")  # the rest keep one line per record
 
 
 class InstStats:
@@ -356,8 +356,14 @@ class TraceGenerator:
         return end, outcome
 
     def _handled(self, o: _Op, inst: Instance, trace: str, sid: str, t0: int, end: int, own: float) -> None:
-        """The handler's line for a request that succeeded: mostly its completion, sometimes a debug line."""
+        """The handler's line for a request that succeeded: mostly its completion, sometimes a debug line;
+        under a silent fault (a changed return value, a swallowed exception) another line instead."""
         gb = self.rng.getrandbits
+        fx = self.fx[inst.index]
+        if fx.silent and self.rng.random() < fx.silent_rate:
+            level, msg = logtext.silent_fault_line(fx.silent, inst.service.language, o.server, gb(20))
+            self.log(inst, level, msg, end - 1, trace, sid)
+            return
         if gb(3):
             self.log(inst, INFO, f"{o.server} completed in {(end - t0) / 1e6:.1f}ms items={gb(5)}",
                      end - 1, trace, sid)

@@ -16,7 +16,9 @@ from pipeline.sim.topology import Instance, Service, Topology
 from pipeline.sim.units import format_duration, parse_duration_ns, parse_instant_ns, parse_kv, rfc3339
 
 FAULT_TYPES = ("error", "latency", "cpu", "memory", "network-delay", "packet-loss",
-               "dependency-down", "pool-exhaustion", "bad-deploy")
+               "dependency-down", "pool-exhaustion", "bad-deploy", "return-value", "caught-exception")
+# Faults that change only which lines a handler logs: no error status, no latency.
+SILENT_FAULTS = ("return-value", "caught-exception")
 EDGE_FAULTS = ("network-delay", "packet-loss")
 # Parameters each type takes, with defaults (as spec text).
 FAULT_PARAMS = {
@@ -29,6 +31,8 @@ FAULT_PARAMS = {
     "dependency-down": {},
     "pool-exhaustion": {},
     "bad-deploy": {"rate": "0.3", "version": ""},
+    "return-value": {"rate": "1.0"},
+    "caught-exception": {"rate": "1.0"},
 }
 # A killed instance still receives traffic until the load balancer notices.
 LB_DETECT_NS = 3_000_000_000
@@ -140,7 +144,7 @@ def resolve(spec: FaultSpec, topo: Topology, sim_start_ns: int, rng: random.Rand
     if spec.type == "pool-exhaustion" and not service.pool_size:
         raise ValueError(f"fault target {spec.target}: {service.name} has no connection pool")
     fault = Fault(spec, spec.type, service, instances, start, start + spec.duration_ns, params, caller)
-    if spec.type == "error" or spec.type == "packet-loss":
+    if spec.type in ("error", "packet-loss") or spec.type in SILENT_FAULTS:
         _float(params, "rate", 0.0, 1.0)
     elif spec.type == "bad-deploy":
         _float(params, "rate", 0.0, 1.0)
@@ -188,6 +192,8 @@ class InstanceFx:
     gc_factor: float = 1.0
     pool_exhausted: bool = False
     version: str = ""
+    silent: str = ""  # a SILENT_FAULTS type: what successful requests log instead of their line
+    silent_rate: float = 0.0
 
 
 @dataclass(slots=True)
@@ -261,6 +267,8 @@ class FaultPlan:
                     x.down = 1
                 elif f.type == "pool-exhaustion":
                     x.pool_exhausted = True
+                elif f.type in SILENT_FAULTS:
+                    x.silent, x.silent_rate = f.type, float(f.params["rate"])
                 elif f.type == "bad-deploy":
                     x.err_rate = max(x.err_rate, float(f.params["rate"]))
                     x.err_kind = "bad-deploy"

@@ -24,6 +24,10 @@ _SYSLOG_SEV = (7, 6, 4, 3, 2)  # syslog severities; facility local0 (16) makes P
 _PADDED = tuple(f"{t:<5}" for t in SEV_TEXT)
 _RPADDED = tuple(f"{t:>5}" for t in SEV_TEXT)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# A container runtime's wrapper fields after "log", per level: warnings and worse go to stderr.
+_WRAPPER_STREAMS = tuple(f',"stream":"{"stderr" if lv >= WARN else "stdout"}","time":"' for lv in range(5))
+# The zone-less local time of the `container-local` format: UTC+8 (pipeline/sim/profiles.py).
+LOCAL_UTC_OFFSET_S = 8 * 3600
 # Formats whose collector pipeline parsed the level into the OTLP record.
 _SETS_SEVERITY = ("json", "logfmt")
 
@@ -51,7 +55,7 @@ class LogRenderer:
         self.face = _Clockface()
         self._by_format = {"json": self._json, "logfmt": self._logfmt, "syslog5424": self._syslog5424,
                            "syslog3164": self._syslog3164, "container": self._container, "java": self._java,
-                           "text": self._text}
+                           "text": self._text, "container-local": self._container_local}
 
     def style(self, inst: Instance) -> tuple[Callable[..., str], str, bool]:
         """(format function, trace-context habit, whether the record carries the severity) for inst.
@@ -136,7 +140,7 @@ class LogRenderer:
     def _container(self, inst: Instance) -> Callable[..., str]:
         face, dumps = self.face, orjson.dumps
         who = tuple(f" {_PADDED[lv]} {inst.service.name}: " for lv in range(5))
-        streams = tuple(f',"stream":"{"stderr" if lv >= WARN else "stdout"}","time":"' for lv in range(5))
+        streams = _WRAPPER_STREAMS
 
         def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
             sec, frac = divmod(t, 1_000_000_000)
@@ -147,6 +151,27 @@ class LogRenderer:
             if exc:
                 line += "\n" + exc
             return '{"log":' + dumps(line + "\n").decode() + f'{streams[level]}{iso}.{frac:09d}Z"}}'
+        return render
+
+    def _container_local(self, inst: Instance) -> Callable[..., str]:
+        """A logback line stamped in local time without a zone, in the container runtime's JSON
+        wrapper (whose own stamp is UTC); the trace id, if any, goes in the text as `TraceID:`."""
+        face, dumps = self.face, orjson.dumps
+        svc = inst.service
+        shift = LOCAL_UTC_OFFSET_S
+        who = tuple(f" {_PADDED[lv]} [http-nio-{svc.port}-exec-" for lv in range(5))
+        logger = f"] c.shop.{svc.name}.{svc.name.capitalize()}Service - "
+        streams = _WRAPPER_STREAMS
+
+        def render(level: int, msg: str, t: int, trace: str, span: str, exc: str) -> str:
+            sec, frac = divmod(t, 1_000_000_000)
+            line = f"{face[sec + shift][1]}.{frac // 1_000_000:03d}{who[level]}{1 + frac % 9}{logger}"
+            if trace:
+                line += f"TraceID: {trace} SpanID: {span} "
+            line += msg
+            if exc:
+                line += "\n" + exc
+            return '{"log":' + dumps(line + "\n").decode() + f'{streams[level]}{face[sec][0]}.{frac:09d}Z"}}'
         return render
 
     def _java(self, inst: Instance) -> Callable[..., str]:
@@ -240,6 +265,25 @@ def stack(lang: str, sname: str, etype: str, emsg: str) -> str:
         return (f"panic: {emsg}\n\ngoroutine 1337 [running]:\nmain.(*{cls}Server).Handle(...)\n"
                 f"\t/app/{sname}/server.go:112 +0x1d")
     return f"{emsg}"
+
+
+# Faults that raise nothing: the handler's line changes, nothing else does.
+_SILENT_EXC = {
+    "java": ("java.lang.NullPointerException", "Cannot invoke \"String.length()\" because \"code\" is null"),
+    "python": ("ValueError", "invalid literal for int() with base 10: ''"),
+    "node": ("TypeError", "Cannot read properties of undefined (reading 'units')"),
+    "dotnet": ("System.FormatException", "Input string was not in a correct format."),
+    "go": ("strconv.ParseInt", "parsing \"\": invalid syntax"),
+}
+
+
+def silent_fault_line(kind: str, lang: str, operation: str, n: int) -> tuple[int, str]:
+    """(level, message) a handler logs instead of its usual success line under a fault that
+    changes a return value or swallows an exception; the request still succeeds."""
+    if kind == "return-value":
+        return INFO, f"{operation} returned an empty result for request {n}, using defaults"
+    etype, emsg = _SILENT_EXC[lang]
+    return WARN, f"caught {etype} in {operation}: {emsg}; returning the cached value for request {n}"
 
 
 def oom_message(lang: str) -> str:

@@ -3,7 +3,8 @@
 Request rate, error rate and latency quantiles come from the requests actually generated;
 CPU from self time plus any contention; memory, GC and pool use from the fault effects. Two
 junk series per instance mimic what real scrapes contain: one stuck at zero and one network
-counter that occasionally reports an overflow spike. A dead instance writes no samples.
+counter that occasionally reports an overflow spike (and, in the `real` profile, a latency
+gauge that is NaN when the instance served nothing). A dead instance writes no samples.
 
 Metric tuple: (name, unit, kind, time_ns, start_time_ns, value, attrs, summary) with kind
 "gauge" or "summary"; summary is (count, sum, ((quantile, value), …)) for summaries.
@@ -22,6 +23,7 @@ from pipeline.sim.topology import Instance, Topology
 
 QUANTILES = (0.5, 0.95, 0.99)
 OVERFLOW = 18446744073709551615.0  # a wrapped uint64 counter read as a gauge
+NAN = float("nan")
 _GC_BASE_MS = {"java": 6.0, "dotnet": 4.0, "go": 0.6, "node": 2.0, "python": 1.5}
 
 
@@ -29,7 +31,8 @@ class MetricSampler:
     """Emits samples for every instance whose next sample time has passed."""
 
     def __init__(self, topo: Topology, start_ns: int, rng: random.Random,
-                 emitters: list[Callable[[int], int]], interval_override_ns: int | None = None) -> None:
+                 emitters: list[Callable[[int], int]], interval_override_ns: int | None = None,
+                 nan_when_idle: bool = False) -> None:
         self.topo = topo
         self.rng = rng
         self.emit = emitters
@@ -40,6 +43,7 @@ class MetricSampler:
         self.pool_attrs = {i.index: Attrs((("pool.name", f"{i.service.name}-{i.service.pool_to}"),))
                            for i in topo.instances if i.service.pool_size}
         self.junk_zero = {i.index for i in topo.instances if i.index % 3 == 0}
+        self.nan_when_idle = nan_when_idle
 
     def sample(self, until_ns: int, stats: list[InstStats], fx: list[InstanceFx],
                log: Callable[..., None]) -> list[list[tuple]]:
@@ -82,6 +86,9 @@ class MetricSampler:
                    for q in QUANTILES)
         out.append(("service.request.duration", "ms", "summary", et, es, 0.0, EMPTY,
                     (len(durs), round(sum(durs) / 1e6, 3), qs)))
+        if self.nan_when_idle:  # a latency gauge exporters write as NaN when nothing was served
+            out.append(("service.request.duration.p99", "ms", "gauge", et, es, qs[-1][1] if durs else NAN, EMPTY,
+                        None))
         if svc.pool_size:
             pa = self.pool_attrs[k]
             used = min(float(svc.pool_size), st.pool_busy_ns / iv * (1 + 0.1 * rng.random()))

@@ -93,6 +93,8 @@ def metric_json(r: tuple) -> str:
         dp = (f'{{{a}"startTimeUnixNano":"{start}","timeUnixNano":"{t}","count":"{count}","sum":{total},'
               f'"quantileValues":[{qv}]}}')
         return f'{{"name":"{name}","unit":"{unit}","summary":{{"dataPoints":[{dp}]}}}}'
+    if value != value:
+        value = '"NaN"'  # as the OTLP/JSON mapping writes it; a bare nan is not JSON
     return f'{{"name":"{name}","unit":"{unit}","gauge":{{"dataPoints":[{{{a}"timeUnixNano":"{t}","asDouble":{value}}}]}}}}'
 
 

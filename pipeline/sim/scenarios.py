@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from pipeline.sim.faults import EDGE_FAULTS, FAULT_TYPES
+from pipeline.sim.faults import EDGE_FAULTS, FAULT_TYPES, SILENT_FAULTS
 from pipeline.sim.topology import Topology
 
 
@@ -55,6 +55,8 @@ def pick_target(topo: Topology, ftype: str, rng: random.Random, rps: float, min_
     elif ftype in ("dependency-down", "memory"):
         # With every front door down no request is ever recorded: nothing to rank.
         names = [s for s in names if s not in entry_services or ftype == "memory"]
+    elif ftype in SILENT_FAULTS:  # only a service that logs can show them
+        names = [s for s in names if topo.services[s].emits_spans]
     elif ftype == "bad-deploy":
         names = [s for s in names if topo.services[s].emits_spans and len(topo.services[s].instances) > 1]
     return rng.choice(names)

@@ -23,6 +23,7 @@ from pipeline.sim.engine import TraceGenerator
 from pipeline.sim.faults import FaultPlan, FaultSpec, resolve
 from pipeline.sim.logtext import FATAL, INFO, WARN, oom_message
 from pipeline.sim.metrics import MetricSampler
+from pipeline.sim.profiles import REAL_LOG_TZ, apply_profile, resource_pairs
 from pipeline.sim.topology import Instance, load_topology
 from pipeline.sim.units import format_duration, rfc3339
 
@@ -52,6 +53,7 @@ class SimConfig:
     batch: int = 512  # records per export request / message
     metric_interval_ns: int | None = None  # overrides every service's interval
     truth_detail: bool = False  # also yield ("log_truth", lines)
+    profile: str = "otel"  # how much services tell (pipeline/sim/profiles.py): otel | real
 
 
 class Simulation:
@@ -64,6 +66,7 @@ class Simulation:
             raise ValueError("rps, duration and batch must be positive")
         self.config = config
         self.topo = load_topology(config.preset, config.topology) if config.preset else load_topology(path=config.topology)
+        apply_profile(self.topo, config.profile, config.seed)
         self.start_ns = config.start_ns if config.start_ns is not None else _EPOCH_NS + (config.seed % 1000) * _DAY_NS
         self.end_ns = self.start_ns + config.duration_ns
         setup = random.Random(f"telecorr-sim:{config.seed}:setup")
@@ -75,7 +78,8 @@ class Simulation:
         host_no = {h: n for n, h in enumerate(self.topo.hosts)}
         ips = [f"10.0.{host_no[i.host] + 1}.{10 + i.index}:{i.service.port}" for i in self.topo.instances]
         self.gen = TraceGenerator(self.topo, [self.clocks[i.host].params() for i in self.topo.instances], rng, ips)
-        self.sampler = MetricSampler(self.topo, self.start_ns, rng, emitters, config.metric_interval_ns)
+        self.sampler = MetricSampler(self.topo, self.start_ns, rng, emitters, config.metric_interval_ns,
+                                     nan_when_idle=config.profile == "real")
         self.counts = {"requests": 0, "spans": 0, "logs": 0, "metrics": 0}
         self._resources: dict[tuple[int, str], Attrs] = {}
 
@@ -93,11 +97,7 @@ class Simulation:
         key = (inst.index, version)
         r = self._resources.get(key)
         if r is None:
-            svc = inst.service
-            r = self._resources[key] = Attrs((
-                ("service.name", svc.name), ("service.instance.id", inst.id), ("host.name", inst.host),
-                ("service.version", version), ("telemetry.sdk.language", svc.language),
-                ("service.namespace", self.topo.name)))
+            r = self._resources[key] = Attrs(resource_pairs(self.config.profile, inst, version, self.topo.name))
         return r
 
     def _lifecycle(self, t: int, what: str, inst: Instance, version: str) -> None:
@@ -166,7 +166,8 @@ class Simulation:
             "start_ns": self.start_ns, "start": rfc3339(self.start_ns),
             "end_ns": self.end_ns, "end": rfc3339(self.end_ns),
             "duration": format_duration(c.duration_ns), "duration_ns": c.duration_ns, "rps": c.rps,
-            "encoding": c.encoding,
+            "encoding": c.encoding, "profile": c.profile,
+            "log_tz": REAL_LOG_TZ if c.profile == "real" else "UTC",
             "faults": [f.as_truth() for f in self.plan.faults],
             "clocks": {h: clk.as_truth() for h, clk in self.clocks.items()},
             "instances": [{"instance": i.id, "service": i.service.name, "host": i.host,
@@ -177,7 +178,7 @@ class Simulation:
 
 
 def _log_truth(res: Attrs, recs: list[tuple]) -> bytes:
-    inst = res.get("service.instance.id")
+    inst = res.get("service.instance.id") or res.get("k8s.pod.name")
     return b"\n".join(orjson.dumps({"instance": inst, "time_unix_nano": r[0], "body": r[4],
                                     "trace_id": r[7], "span_id": r[8]}) for r in recs)
 

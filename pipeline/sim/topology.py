@@ -20,7 +20,7 @@ from pipeline.sim.units import parse_duration_ns
 RPC_PROTOCOLS = ("http", "grpc")
 STORE_PROTOCOLS = ("postgresql", "mysql", "redis")
 BROKER_PROTOCOLS = ("kafka",)
-LOG_FORMATS = ("json", "logfmt", "syslog5424", "syslog3164", "container", "text", "java")
+LOG_FORMATS = ("json", "logfmt", "syslog5424", "syslog3164", "container", "text", "java", "container-local")
 TRACE_IN_LOGS = ("record", "text", "mixed", "none")
 LANGUAGES = ("java", "go", "python", "node", "dotnet")
 PRESETS = ("shop", "large")

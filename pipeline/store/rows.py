@@ -15,7 +15,7 @@ SPAN_COLUMNS = ("id", "trace_id", "span_id", "parent_span_id", "name", "kind", "
                 "resource", "events")
 LOG_COLUMNS = ("id", "time_ns", "observed_ns", "service", "instance", "host", "trace_id", "span_id",
                "severity_number", "severity_text", "body", "attributes", "resource", "format",
-               "parse_failed", "rules")
+               "parse_failed", "rules", "template_id", "template")
 METRIC_COLUMNS = ("id", "name", "type", "unit", "service", "instance", "host", "time_ns",
                   "start_time_ns", "value", "attributes", "resource", "is_monotonic", "temporality",
                   "count", "sum", "min", "max", "bucket_bounds", "bucket_counts", "exp_scale",
