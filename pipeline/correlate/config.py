@@ -13,7 +13,7 @@ S = 1_000_000_000
 
 @dataclass(slots=True)
 class CorrelateConfig:
-    # Join windows (DESIGN.md "Correlation rules").
+    # Join windows (README "Correlation", docs/architecture.md).
     log_window_ns: int = 1 * S
     metric_window_ns: int = 2 * S
     # Event-time completion and lateness.

@@ -93,7 +93,7 @@ class WorkerRuntime:
 
 async def consumer_lag(consumer) -> dict[tuple[str, int], int]:
     """Broker-reported end of each assigned partition minus our position (the local broker
-    reports batch ends loosely, DESIGN.md "Broker facts": a rough figure there)."""
+    reports batch ends loosely, tests/test_broker_facts.py: a rough figure there)."""
     out = {}
     for tp in consumer.assignment():
         try:
