@@ -1,7 +1,6 @@
 """The ordered-acknowledgement ledger, and the agents' use of it, driven by a fake stream.
 
-`FakeGroup` commits the way Faust does (tests/test_worker_ledger.py is the only place this
-rule is modelled): per partition, the highest offset of the contiguous run of acknowledged
+`FakeGroup` commits the way Faust does: per partition, the highest offset of the contiguous run of acknowledged
 offsets; with nothing committed yet that run starts at the lowest acknowledged offset, so a
 gap at the head is skipped. Whatever the completion order, failures, revocations and
 crashes, a committed offset must never pass a message whose work was not done.
@@ -17,8 +16,8 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.ingest import Ingestor
-from pipeline.route import by_trace_messages
 from pipeline.model import Span
+from pipeline.route import by_trace_messages, trace_partition
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.worker.correlation import Correlation
 from pipeline.worker.ingest_batches import IngestAgent
@@ -254,8 +253,6 @@ class Stored:
 
 
 def test_the_correlation_acks_a_by_trace_message_once_its_trace_is_stored_and_drops_a_lost_partition():
-    from pipeline.route import trace_partition
-
     settings = Settings(topic_partitions="otlp_spans=1,otlp_logs=1,otlp_metrics=1,telemetry.events=1,"
                         "telemetry.raw_logs=1,telemetry.by_trace=8,telemetry.metrics=1")
     trace, later = [t for t in (f"{i:032x}" for i in range(1, 99)) if trace_partition(t, 8) == 0][:2]

@@ -5,7 +5,6 @@ hold back one by-trace partition's watermark."""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 import orjson
 
