@@ -1,8 +1,8 @@
 """The ordered-acknowledgement ledger, and the agents' use of it, driven by a fake stream.
 
-`FakeGroup` commits the way Faust does: per partition, the highest offset of the contiguous run of acknowledged
-offsets; with nothing committed yet that run starts at the lowest acknowledged offset, so a
-gap at the head is skipped. Whatever the completion order, failures, revocations and
+`FakeGroup` commits the way Faust does: per partition, the highest offset of the contiguous
+run of acknowledged offsets; with nothing committed yet that run starts at the lowest
+acknowledged offset, so a gap at the head is skipped. Whatever the completion order, failures, revocations and
 crashes, a committed offset must never pass a message whose work was not done.
 """
 
