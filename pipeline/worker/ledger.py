@@ -1,8 +1,8 @@
 """Which consumed messages may be acknowledged, and when (docs/architecture.md "Delivery").
 
-Faust commits the highest acknowledged offset of a partition's contiguous run, but when the
-group has committed nothing there yet it commits past a gap at the head of its acked
-offsets. So an acknowledgement may never overtake an older message that is still owed
+Faust commits to the end of a partition's first run of consecutive acknowledged offsets,
+but when the group has committed nothing there yet it commits past a gap at the head of its
+acked offsets (and after a commit, past a gap of one message). So an acknowledgement may never overtake an older message that is still owed
 work: a crash would then skip it. The ledger keeps messages in consumption order, in lanes
 (one lane for the ingest agents' batches, one lane per partition for the by-trace messages,
 whose traces complete independently), and releases a lane's messages only from its head, up
