@@ -33,6 +33,56 @@ def simulated_outage(insert: InsertFn, seconds: float) -> InsertFn:
     return failing
 
 
+class CannotStart(RuntimeError):
+    """A start-up check failed; the message is what the operator reads."""
+
+
+def prepare(settings):
+    """Every check before anything runs: library versions, rules, topics, the store. Returns
+    the topics' partition counts (as the broker has them) and the store client."""
+    from agents.faust_compat import UntestedLibraries, check_versions
+
+    try:
+        untested = check_versions()  # the delivery patches were tested with these versions only
+        if untested:
+            print(f"telecorr worker: warning: {untested}", file=sys.stderr)
+        compile_rules(rules_from_setting(settings.rules_file))  # a bad rule stops here, named (cached for the app)
+        partitions = ensure_topics_blocking(settings)
+        client = connect(settings.clickhouse)
+        migrate(client, settings)
+    except (BrokerUnavailable, StoreUnavailable, TopicMismatch, SettingsError, QueryError, UntestedLibraries) as exc:
+        raise CannotStart(str(exc)) from exc
+    return partitions, client
+
+
+def make_sink(client, settings) -> Sink:
+    insert = client_insert(client)
+    if os.environ.get("TELECORR_TEST_STORE_OUTAGE_S"):
+        insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
+    return Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
+
+
+def serve_beside(args: argparse.Namespace, settings, metrics: WorkerMetrics):
+    """The metrics endpoint and the API, when asked for; returns the API server (or None)."""
+    host = args.host or settings.api_host
+    if args.metrics_port:
+        try:
+            start_http_server(args.metrics_port, addr=host, registry=metrics.registry)
+        except OSError as exc:
+            raise CannotStart(f"cannot serve metrics on port {args.metrics_port}: {exc}") from exc
+    if not args.api:
+        return None
+    from pipeline.api.server import serve_in_background
+
+    # The API gets its own session on the same embedded engine: chDB is one process,
+    # and a read-only API session must never share the writer's.
+    try:
+        return serve_in_background(settings, connect(settings.clickhouse), host,
+                                   args.port or settings.api_port, extra_registries=(metrics.registry,))
+    except OSError as exc:
+        raise CannotStart(f"cannot serve the API: {exc}") from exc
+
+
 def run_worker(args: argparse.Namespace) -> int:
     import faust  # imported here so other subcommands start fast
 
@@ -40,38 +90,14 @@ def run_worker(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     logging.config.dictConfig(logging_config("INFO"))
+    metrics = WorkerMetrics()
     try:
-        compile_rules(rules_from_setting(settings.rules_file))  # a bad rule stops here, named (cached for the app)
-        partitions = ensure_topics_blocking(settings)
-        client = connect(settings.clickhouse)
-        migrate(client, settings)
-    except (BrokerUnavailable, StoreUnavailable, TopicMismatch, SettingsError, QueryError) as exc:
+        partitions, client = prepare(settings)
+        app = create_app(settings, make_sink(client, settings), args.stop_when_idle, metrics, partitions)
+        api = serve_beside(args, settings, metrics)
+    except CannotStart as exc:
         print(f"telecorr worker: {exc}", file=sys.stderr)
         return 1
-    insert = client_insert(client)
-    if os.environ.get("TELECORR_TEST_STORE_OUTAGE_S"):
-        insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
-    sink = Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
-    metrics = WorkerMetrics()
-    app = create_app(settings, sink, args.stop_when_idle, metrics, partitions)
-    if args.metrics_port:
-        try:
-            start_http_server(args.metrics_port, addr=args.host or settings.api_host, registry=metrics.registry)
-        except OSError as exc:
-            print(f"telecorr worker: cannot serve metrics on port {args.metrics_port}: {exc}", file=sys.stderr)
-            return 1
-    api = None
-    if args.api:
-        from pipeline.api.server import serve_in_background
-
-        # The API gets its own session on the same embedded engine: chDB is one process,
-        # and a read-only API session must never share the writer's.
-        try:
-            api = serve_in_background(settings, connect(settings.clickhouse), args.host or settings.api_host,
-                                      args.port or settings.api_port, extra_registries=(metrics.registry,))
-        except OSError as exc:
-            print(f"telecorr worker: cannot serve the API: {exc}", file=sys.stderr)
-            return 1
     worker = faust.Worker(app, loglevel="WARN", quiet=True, redirect_stdouts=False,
                           logging_config=logging_config("WARNING"))
     try:

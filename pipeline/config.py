@@ -58,7 +58,7 @@ class Settings:
     # Log parsing.
     log_default_tz: str = "UTC"
     rules_file: str = ""
-    # Correlation windows (DESIGN.md "Correlation rules").
+    # Correlation windows (README "Correlation", docs/architecture.md).
     log_window_s: float = 1.0
     metric_window_s: float = 2.0
     trace_inactivity_s: float = 5.0

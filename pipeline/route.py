@@ -13,19 +13,21 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import orjson
 
 from pipeline.model import LogRecord, MetricPoint, Span
 from pipeline.wirecheck import WireError, build_all, progress_of
 
+if TYPE_CHECKING:  # a run-time import would be circular (decode.limits imports this module)
+    from pipeline.worker.progress import Report, Reports
+
 
 def trace_partition(trace_id: str, partitions: int) -> int:
     """Stable across processes and versions (not Python's salted hash)."""
     return zlib.crc32(trace_id.encode()) % partitions
 
-
-Progress = dict[str, tuple[int | None, bool]]  # source -> (newest event time forwarded, behind?)
 
 # Largest value one re-keyed message may have. A consumed batch can hold 100k records (500
 # messages of 200), tens of MB as JSON: one message per partition of that is refused by the
@@ -56,7 +58,7 @@ def _halves(items: list, encode: Callable[[list, bool], bytes], limit: int, last
     return _halves(items[:half], encode, limit, False) + _halves(items[half:], encode, limit, last)
 
 
-def _pack(spans: list, logs: list, progress: Progress | None, limit: int) -> list[bytes]:
+def _pack(spans: list, logs: list, progress: Reports | None, limit: int) -> list[bytes]:
     """JSON values carrying these records, each at most `limit` bytes unless it holds a
     single record; progress rides on the last one, after every record it speaks for."""
     def doc(s: list, lg: list, last: bool) -> bytes:
@@ -81,7 +83,7 @@ def _pack(spans: list, logs: list, progress: Progress | None, limit: int) -> lis
 
 
 def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
-                      progress: Progress | None = None,
+                      progress: Reports | None = None,
                       limit: int = MAX_MESSAGE_BYTES) -> list[tuple[int, bytes]]:
     """(partition, value) messages carrying every span and every log that has a trace id,
     in order per partition, each value at most `limit` bytes (or one record).
@@ -100,7 +102,7 @@ def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
     return [(p, value) for p in targets for value in _pack(*groups.get(p, empty), progress, limit)]
 
 
-def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], Progress]:
+def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, Report]]:
     """The records and progress of one by-trace message; ValueError (WireError) if it is not
     what a worker writes (pipeline/wirecheck.py)."""
     data = orjson.loads(value)
@@ -110,12 +112,12 @@ def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], Progress]:
             progress_of(data.get("progress")))
 
 
-def progress_message(progress: Progress) -> bytes:
+def progress_message(progress: Reports) -> bytes:
     """A source-progress report on its own (the metrics topic carries these between points)."""
     return orjson.dumps(progress)
 
 
-def read_progress(value: bytes) -> Progress:
+def read_progress(value: bytes) -> dict[str, Report]:
     return progress_of(orjson.loads(value))
 
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span
+
+if TYPE_CHECKING:  # annotations only: pipeline.worker.progress imports the decoders' chain
+    from pipeline.worker.progress import Report
 
 
 class WireError(ValueError):
@@ -101,8 +105,8 @@ def build_all(cls: type, items: object, where: str) -> list:
     return [build(cls, d, f"{where}[{i}]") for i, d in enumerate(items)]
 
 
-def progress_of(data: object) -> dict[str, tuple[int | None, bool]]:
-    """A source-progress report: {source: [newest time or null, behind]}."""
+def progress_of(data: object) -> dict[str, Report]:
+    """Source-progress reports (pipeline/worker/progress.py): {source: [newest time or null, behind]}."""
     if data is None:
         return {}
     if type(data) is not dict:

@@ -12,7 +12,7 @@ import asyncio
 
 from aiokafka import TopicPartition
 
-from agents.correlate import Correlation
+from pipeline.worker.correlation import Correlation
 from pipeline.config import Settings
 from pipeline.model import Span
 
@@ -25,7 +25,7 @@ def _span(trace: str) -> Span:
 
 
 def test_a_partition_in_the_assignment_is_adopted_before_its_signal_and_kept_by_it():
-    corr = Correlation(Settings(), sink=None, share_samples=None)
+    corr = Correlation(Settings(), sink=None)
     asyncio.run(corr.reassign({0}))
     topic = "telemetry.by_trace"
     assignment = {TopicPartition(topic, 0), TopicPartition(topic, 2)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.correlate import CorrelateConfig, Correlator
-from pipeline.progress import newest_time
+from pipeline.worker.progress import newest_time
 from tests.test_correlate_engine import MS, S, T0, log, span
 
 DAY = 86_400 * S

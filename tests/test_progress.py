@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.model import LogRecord, MetricPoint, Span
-from pipeline.progress import SourceProgress, SpreadProgress, expected_sources, newest_time, source_name
+from pipeline.worker.progress import SourceProgress, SpreadProgress, expected_sources, newest_time, source_name
 
 
 def test_expected_sources_are_every_partition_of_the_inputs_the_join_reads():

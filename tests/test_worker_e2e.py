@@ -237,13 +237,13 @@ def test_a_batch_too_big_for_one_by_trace_message_still_reaches_the_join(broker,
 # send the producer refuses, as an undersized broker limit would.
 _REFUSED_SENDS = """
 import sys
-import agents.app
+import pipeline.worker.ingest_batches as ingest_batches
 from pipeline.cli import main
-plain = agents.app.by_trace_messages
+plain = ingest_batches.by_trace_messages
 def oversized(spans, logs, *args, **kwargs):
     pad = b" " * (9 << 20) if spans or logs else b""
     return [(p, v + pad) for p, v in plain(spans, logs, *args, **kwargs)]
-agents.app.by_trace_messages = oversized
+ingest_batches.by_trace_messages = oversized
 sys.exit(main(sys.argv[1:]))
 """
 

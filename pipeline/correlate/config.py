@@ -13,7 +13,7 @@ S = 1_000_000_000
 
 @dataclass(slots=True)
 class CorrelateConfig:
-    # Join windows (DESIGN.md "Correlation rules").
+    # Join windows (README "Correlation", docs/architecture.md).
     log_window_ns: int = 1 * S
     metric_window_ns: int = 2 * S
     # Event-time completion and lateness.
@@ -37,7 +37,7 @@ class CorrelateConfig:
     metric_points_per_series: int = 512
     metric_baseline_points: int = 30
     max_exemplar_traces: int = 100_000
-    # Upstream sources (input topic partitions, pipeline/progress.py) that must report their
+    # Upstream sources (input topic partitions, pipeline/worker/progress.py) that must report their
     # progress before the watermark may move: empty = trust the records' own times only.
     sources: tuple[str, ...] = ()
     # Row content.

@@ -33,14 +33,16 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from pipeline.correlate.config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
 from pipeline.correlate.rows import build_rows
 from pipeline.correlate.sampling import keep_by_hash
 from pipeline.correlate.skew import SkewEstimator
+from pipeline.correlate.trace import Trace
 from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content_id
+from pipeline.worker.progress import Reports, WatermarkCaps
 
 COUNTER_NAMES = (
     "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace",
@@ -50,27 +52,6 @@ COUNTER_NAMES = (
 )
 
 
-class _Trace:
-    __slots__ = ("trace_id", "spans", "logs", "last", "anchor", "count", "base",
-                 "emitted", "queued", "waiting", "probe", "paired", "partition")
-
-    def __init__(self, trace_id: str, base: int) -> None:
-        self.trace_id = trace_id
-        self.spans: dict[str, Span] = {}
-        self.logs: dict[str, LogRecord] = {}
-        self.last = -(1 << 62)   # newest corrected record time
-        self.anchor = 1 << 62    # oldest raw span end: picks the skew table
-        self.count = 0           # distinct spans + logs held
-        self.base = base         # records already counted by an evicted earlier state
-        self.emitted = False
-        self.queued = False
-        # parent span id -> children that arrived before it (for skew pairs); made on demand
-        self.waiting: dict[str, list[Span]] | None = None
-        self.probe: int | None = None  # next skew epoch to try while unsettled
-        self.paired = False  # holds a usable cross-host parent/child pair
-        self.partition = 0  # input partition its records come from (traces are keyed by id)
-
-
 class Correlator:
     """In-memory windowed join of spans, logs and metrics on trace id; see module docs."""
 
@@ -78,17 +59,16 @@ class Correlator:
         self.config = cfg = config or CorrelateConfig()
         self.skew = SkewEstimator(cfg)
         self.metrics = MetricIndex(cfg)
-        self._live: dict[str, _Trace] = {}
-        self._retained: OrderedDict[str, _Trace] = OrderedDict()  # emitted, kept for amends; oldest first
-        self._unsettled: OrderedDict[str, _Trace] = OrderedDict()  # emitted before skew was decided
+        self._live: dict[str, Trace] = {}
+        self._retained: OrderedDict[str, Trace] = OrderedDict()  # emitted, kept for amends; oldest first
+        self._unsettled: OrderedDict[str, Trace] = OrderedDict()  # emitted before skew was decided
         self._evicted_versions: OrderedDict[str, int] = OrderedDict()
-        self._heap: list[tuple[int, int, _Trace]] = []
+        self._heap: list[tuple[int, int, Trace]] = []
         self._seq = 0
         self._records = 0
-        self._pwm: dict[int, int] = {}
-        # input partition -> source -> (newest event time it has forwarded or None, behind?)
-        self._sources: dict[int, dict[str, tuple[int | None, bool]]] = {}
-        self._caps: dict[int, int] = {}  # input partition -> slowest behind source's progress
+        self._pwm: dict[int, int] = {}  # input partition -> newest (corrected) record time
+        # What the upstream sources report, per input partition (pipeline/worker/progress.py).
+        self._caps = WatermarkCaps(cfg.sources, cfg.inactivity_ns)
         self._pending: list[CorrelatedSpan] = []
         self._stats = dict.fromkeys(COUNTER_NAMES, 0)
 
@@ -96,7 +76,7 @@ class Correlator:
 
     def add(self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (),
             metrics: Iterable[MetricPoint] = (), partition: int = 0,
-            progress: Mapping[str, tuple[int | None, bool]] | None = None) -> None:
+            progress: Reports | None = None) -> None:
         """Buffer one batch from one input partition (metrics may come from any partition).
 
         `progress` is what the upstream sources (input topic partitions, decoded by separate
@@ -232,43 +212,14 @@ class Correlator:
         if pwm > -(1 << 62):
             self._pwm[partition] = pwm
         if progress:  # it describes the sources after this batch: applies from the next one
-            self._note_progress(partition, progress)
-        elif self.config.sources and partition not in self._sources:
-            self._update_cap(partition)  # no source has reported here yet: hold
-
-    def _note_progress(self, partition: int, progress: Mapping[str, tuple[int | None, bool]]) -> None:
-        known = self._sources.setdefault(partition, {})
-        for source, (newest, behind) in progress.items():
-            old = known.get(source)
-            if old is not None and old[0] is not None and (newest is None or newest < old[0]):
-                newest = old[0]  # progress never goes back: a restarted source replays what it sent
-            known[source] = (newest, bool(behind))
-        self._update_cap(partition)
-
-    def _update_cap(self, partition: int) -> None:
-        """The partition's watermark cap: one inactivity gap past the slowest behind source's
-        progress, so a trace completes only once every source has forwarded up to its newest
-        record (a dense source with a batch in flight costs no freshness: it has forwarded
-        records about as new as any the partition holds). Nothing may move before every
-        expected source has reported (a source behind that has not yet forwarded any
-        record, or one not heard from, holds everything)."""
-        known = self._sources.get(partition, {})
-        gap = self.config.inactivity_ns
-        cap = 1 << 62
-        if any(src not in known for src in self.config.sources):
-            cap = -(1 << 62)
-        for newest, behind in known.values():
-            if behind:
-                cap = min(cap, -(1 << 62) if newest is None else newest + gap)
-        if cap < 1 << 62:
-            self._caps[partition] = cap
+            self._caps.note(partition, progress)
         else:
-            self._caps.pop(partition, None)
+            self._caps.unheard(partition)
 
-    def _activate(self, trace_id: str) -> _Trace:
+    def _activate(self, trace_id: str) -> Trace:
         tr = self._retained.pop(trace_id, None) or self._unsettled.get(trace_id)
         if tr is None:
-            tr = _Trace(trace_id, self._evicted_versions.pop(trace_id, 0))
+            tr = Trace(trace_id, self._evicted_versions.pop(trace_id, 0))
         self._live[trace_id] = tr
         if not tr.queued:
             tr.queued = True
@@ -279,7 +230,7 @@ class Correlator:
     def is_pending(self, trace_id: str) -> bool:
         """Whether a trace still owes rows: live (not completed yet) or emitted before its skew
         table was decided (one more emission to come). Input holding its records must not be
-        acknowledged yet, so a crash replays it (DESIGN.md "Delivery")."""
+        acknowledged yet, so a crash replays it (docs/architecture.md "Delivery")."""
         return trace_id in self._live or trace_id in self._unsettled
 
     # -- output --------------------------------------------------------------------------
@@ -287,13 +238,7 @@ class Correlator:
     def watermark(self) -> int | None:
         """Event-time watermark: the slowest partition's newest record time, each held back to
         its behind sources' progress (None before data, or while a source holds everything)."""
-        if not self._pwm:
-            return None
-        caps = self._caps
-        if not caps:
-            return min(self._pwm.values())
-        wm = min(min(t, caps.get(p, t)) for p, t in self._pwm.items())
-        return None if wm <= -(1 << 62) else wm
+        return self._caps.watermark(self._pwm)
 
     def poll(self) -> list[CorrelatedSpan]:
         """Rows of traces the watermark has completed (and of early completions since the
@@ -329,7 +274,7 @@ class Correlator:
         self.skew.prune(wm)
         return out
 
-    def _complete(self, tr: _Trace) -> None:
+    def _complete(self, tr: Trace) -> None:
         del self._live[tr.trace_id]
         self._retained[tr.trace_id] = tr
 
@@ -392,7 +337,7 @@ class Correlator:
             self._pending.extend(self._emit(tr, True, wm))
             self._forget(tr)
 
-    def _forget(self, tr: _Trace) -> None:
+    def _forget(self, tr: Trace) -> None:
         """Drop an emitted trace's state, remembering its version so later rows go above it."""
         self._records -= tr.count
         self._stats["amend_state_evicted"] += 1
@@ -401,7 +346,7 @@ class Correlator:
         if len(ev) > self.config.max_traces:
             ev.popitem(last=False)
 
-    def _emit(self, tr: _Trace, early: bool, wm: int, final: bool = False,
+    def _emit(self, tr: Trace, early: bool, wm: int, final: bool = False,
               table: dict[str, int] | None = None) -> list[CorrelatedSpan]:
         """Rows for a trace's current content. `final`: all input is in (flush); `table`: the
         skew table `_settle` decided. Version = 2 x records, +1 once the skew table is decided."""
@@ -463,7 +408,7 @@ class Correlator:
         lost = set(partitions)
         if not lost:
             return 0
-        dropped: dict[str, _Trace] = {}
+        dropped: dict[str, Trace] = {}
         for pool in (self._live, self._retained, self._unsettled):
             for tid in [t for t, tr in pool.items() if tr.partition in lost]:
                 dropped[tid] = pool.pop(tid)
@@ -472,8 +417,7 @@ class Correlator:
             tr.queued = False  # its heap entry is skipped: the trace is no longer live
         for p in lost:
             self._pwm.pop(p, None)
-            self._sources.pop(p, None)
-            self._caps.pop(p, None)
+        self._caps.forget(lost)
         self._stats["traces_handed_over"] += len(dropped)
         return len(dropped)
 

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pipeline.query.errors import QueryError
+from pipeline.query.regex_tree import (
+    anchors_at_edges, has_assertion, max_anchors, min_len, required_literal, strip_dotstar,
+)
 
 MAX_REPEAT = 1000  # RE2's limit for {n,m}
 _MAX_CP = 0x10FFFF
@@ -342,130 +345,6 @@ class _Emit:
         raise AssertionError(kind)
 
 
-def _zero_width_anchor(n: tuple) -> bool:
-    """True for nodes that consume nothing and assert nothing about neighbours (^, $ only)."""
-    k = n[0]
-    if k in ("bol", "eol"):
-        return True
-    if k == "seq":
-        return all(_zero_width_anchor(c) for c in n[1])
-    if k == "alt":
-        return all(_zero_width_anchor(b) for b in n[1])
-    if k == "grp":
-        return _zero_width_anchor(n[3])
-    return False
-
-
-def _anchors_at_edges(n: tuple, lead: bool, trail: bool) -> bool:
-    """Every ^ has nothing that can consume before it in the match, every $ nothing after:
-    the condition under which ^/$ may be rewritten to the NUL separators."""
-    k = n[0]
-    if k == "bol":
-        return lead
-    if k == "eol":
-        return trail
-    if k == "seq":
-        items = n[1]
-        zw = [_zero_width_anchor(x) for x in items]
-        # first_consuming/last_consuming: where anchors stop being at the edge.
-        first = next((i for i, z in enumerate(zw) if not z), len(items))
-        last = next((i for i in range(len(items) - 1, -1, -1) if not zw[i]), -1)
-        for idx, c in enumerate(items):
-            if not _anchors_at_edges(c, lead and idx <= first, trail and idx >= last):
-                return False
-        return True
-    if k == "alt":
-        return all(_anchors_at_edges(b, lead, trail) for b in n[1])
-    if k == "grp":
-        return _anchors_at_edges(n[3], lead, trail)
-    if k == "rep":
-        return _anchors_at_edges(n[1], False, False)
-    return True
-
-
-def _max_anchors(n: tuple, kind: str) -> int:
-    """The most `kind` anchors (bol/eol) one match path can pass; each becomes a NUL in the
-    Hyperscan form, so a path with two (`^^a`) would need two separators."""
-    k = n[0]
-    if k == kind:
-        return 1
-    if k == "seq":
-        return sum(_max_anchors(c, kind) for c in n[1])
-    if k == "alt":
-        return max(_max_anchors(b, kind) for b in n[1])
-    if k == "grp":
-        return _max_anchors(n[3], kind)
-    if k == "rep":
-        inner = _max_anchors(n[1], kind)
-        return inner * (n[3] if n[3] is not None else 2) if inner else 0
-    return 0
-
-
-def _min_len(n: tuple) -> int:
-    k = n[0]
-    if k in ("lit", "cls", "dot"):
-        return 1
-    if k == "seq":
-        return sum(_min_len(c) for c in n[1])
-    if k == "alt":
-        return min(_min_len(b) for b in n[1])
-    if k == "grp":
-        return _min_len(n[3])
-    if k == "rep":
-        return n[2] * _min_len(n[1])
-    return 0
-
-
-def _has_assertion(n: tuple) -> bool:
-    k = n[0]
-    if k in ("bol", "eol", "wb"):
-        return True
-    if k in ("seq", "alt"):
-        return any(_has_assertion(c) for c in n[1])
-    if k == "grp":
-        return _has_assertion(n[3])
-    if k == "rep":
-        return _has_assertion(n[1])
-    return False
-
-
-def _strip_dotstar(tree: tuple) -> tuple:
-    """Drop a leading/trailing `.*` (with its ^/$) from each branch: same truth for a search,
-    and Hyperscan would otherwise report a match at every byte the `.*` can reach."""
-    branches = []
-    for seq in tree[1]:
-        items = list(seq[1])
-        star = lambda x: x[0] == "rep" and x[1] == ("dot",) and x[2] == 0 and x[3] is None
-        if items[:1] and star(items[0]):
-            items = items[1:]
-        elif items[:1] == [("bol",)] and items[1:2] and star(items[1]):
-            items = items[2:]
-        if items and star(items[-1]):
-            items = items[:-1]
-        elif items[-1:] == [("eol",)] and len(items) >= 2 and star(items[-2]):
-            items = items[:-2]
-        branches.append(("seq", items))
-    return ("alt", branches)
-
-
-def _required_literal(tree: tuple, ci: bool) -> str:
-    """The longest run of literal characters every match must contain ('' if none found),
-    for cheap substring pre-filters in front of a full regex evaluation."""
-    if len(tree[1]) != 1:
-        return ""
-    best, run = "", []
-    for n in tree[1][0][1] + [("end",)]:
-        if n[0] == "lit" and not (ci and not chr(n[1]).isascii()):
-            run.append(chr(n[1]))
-            continue
-        if n[0] in ("bol", "eol", "wb"):
-            continue
-        if len(run) > len(best):
-            best = "".join(run)
-        run = []
-    return best
-
-
 @dataclass(frozen=True, slots=True)
 class CompiledRegex:
     """One dialect pattern written for each engine.
@@ -488,7 +367,7 @@ class CompiledRegex:
 @lru_cache(maxsize=8192)
 def compile_regex(src: str, ci: bool = False) -> CompiledRegex:
     """Validate and translate dialect source; QueryError on unsupported syntax."""
-    tree = _strip_dotstar(parse_regex(src))
+    tree = strip_dotstar(parse_regex(src))
     names = tuple(_capture_names(tree))
     e_re2 = _Emit("re2", ci, False)
     re2 = "(?s)" + e_re2.node(tree)
@@ -496,17 +375,17 @@ def compile_regex(src: str, ci: bool = False) -> CompiledRegex:
     e_hs = _Emit("hs", ci, False)
     hs = e_hs.node(tree)
     has_anchor = any(a in src for a in ("^", "$", "\\A", "\\z"))
-    if not e_hs.ok or (has_anchor and (not _anchors_at_edges(tree, True, True)
-                                       or _max_anchors(tree, "bol") > 1
-                                       or _max_anchors(tree, "eol") > 1)):
+    if not e_hs.ok or (has_anchor and (not anchors_at_edges(tree, True, True)
+                                       or max_anchors(tree, "bol") > 1
+                                       or max_anchors(tree, "eol") > 1)):
         hs = None
-    elif _min_len(tree) == 0:
+    elif min_len(tree) == 0:
         # A match could consume no character of its value (`\b`, `^\b`) and end on the NUL
         # before it, which is also the previous value's end: the hit could not be placed.
         # RE2 evaluates these (Hyperscan rejects most of them as matching empty anyway).
         hs = None
-    always = _min_len(tree) == 0 and not _has_assertion(tree)
-    return CompiledRegex(re2, re2_caps, hs, _required_literal(tree, ci), always, names)
+    always = min_len(tree) == 0 and not has_assertion(tree)
+    return CompiledRegex(re2, re2_caps, hs, required_literal(tree, ci), always, names)
 
 
 def _capture_names(n: tuple):

@@ -1,4 +1,5 @@
-"""How far each input source (one partition of an input topic) has got, for the join's watermark.
+"""The source-progress and watermark protocol (docs/architecture.md "Watermark"): how far each
+input source (one partition of an input topic) has got, and how that holds back the join.
 
 Spans and logs reach the by-trace topic through separate agents, each at its own pace; in a
 replayed backlog one signal can run minutes of event time ahead of the other, and at start-up
@@ -6,7 +7,7 @@ one agent may forward a whole backlog before another has read anything. So the w
 reports, for every input partition it owns, the newest event time that source has forwarded
 to the by-trace topic and whether it still has input left, and the correlation engine holds
 its watermark back to the slowest source that is behind, and until every expected source has
-reported (Correlator.add, CorrelateConfig.sources).
+reported (`WatermarkCaps`, CorrelateConfig.sources).
 
 Only what has been *forwarded* counts as progress (records decoded but not yet delivered to
 the by-trace topic are not), so a report never runs ahead of the data it describes.
@@ -16,14 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from pipeline.ingest import INPUT_KINDS
 from pipeline.model import LogRecord, MetricPoint, Span
 
-# Input topics whose records the join needs: spans and logs through the by-trace topic, metric
-# points through the metrics topic (a span completed before its host's points arrive would
-# miss them).
-JOIN_INPUTS = ("otlp_spans", "otlp_logs", "otlp_metrics", "telemetry.events", "telemetry.raw_logs")
+# One source's report, the only spelling of it: (newest event time forwarded or None, behind?).
+# On the wire a JSON list [time or null, true/false] (pipeline/wirecheck.py `progress_of`).
+Report = tuple[int | None, bool]
+# Reports by source name, as one message carries them.
+Reports = Mapping[str, Report]
 
-Report = tuple[int | None, bool]  # (newest event time forwarded or None, input left?)
+NEVER = -(1 << 62)  # "nothing yet": below any event time
+ALWAYS = 1 << 62  # "no limit": above any event time
 
 
 def source_name(topic: str, partition: int) -> str:
@@ -33,7 +37,10 @@ def source_name(topic: str, partition: int) -> str:
 
 def expected_sources(partitions: Mapping[str, int]) -> tuple[str, ...]:
     """Every partition of every input topic the join reads (logical name -> partition count)."""
-    return tuple(source_name(t, p) for t in JOIN_INPUTS for p in range(partitions.get(t, 0)))
+    # Every input topic feeds the join: spans and logs through the by-trace topic, metric
+    # points through the metrics topic (a span completed before its host's points arrive
+    # would miss them).
+    return tuple(source_name(t, p) for t in INPUT_KINDS for p in range(partitions.get(t, 0)))
 
 
 def newest_time(spans: Iterable[Span], logs: Iterable[LogRecord], metrics: Iterable[MetricPoint] = (),
@@ -94,7 +101,7 @@ class SourceProgress:
         never amend a row, so a span completed before its host's points arrive keeps a row
         without them for good. Live input nearly always has a batch in flight; that costs
         little, because the join lets a behind source run one inactivity gap past its newest
-        forwarded record (Correlator._update_cap), which a dense source always has."""
+        forwarded record (WatermarkCaps.update), which a dense source always has."""
         taken, done = self._taken.get(partition), self._done.get(partition)
         next_offset = taken + 1 if taken is not None else position
         in_flight = taken is not None and (done is None or taken > done)
@@ -112,7 +119,7 @@ class SpreadProgress:
         self._partitions = partitions
         self._seen: dict[int, dict[str, Report]] = {}
 
-    def note(self, partition: int, report: Mapping[str, Report]) -> dict[str, Report]:
+    def note(self, partition: int, report: Reports) -> dict[str, Report]:
         """Take one partition's report; return the sources every partition has reported."""
         self._seen.setdefault(partition, {}).update(report)
         if len(self._seen) < self._partitions:
@@ -125,3 +132,67 @@ class SpreadProgress:
             times = [t for t, _ in got]
             out[src] = (None if None in times else min(times), any(b for _, b in got))
         return out
+
+
+class WatermarkCaps:
+    """Per by-trace partition: the latest report of each source, and the cap they put on that
+    partition's watermark (the engine takes min(partition's newest record time, cap))."""
+
+    def __init__(self, sources: Iterable[str], inactivity_ns: int) -> None:
+        self._expected = tuple(sources)
+        self._gap = inactivity_ns
+        self._known: dict[int, dict[str, Report]] = {}
+        self._caps: dict[int, int] = {}
+
+    def note(self, partition: int, reports: Reports) -> None:
+        """Reports that came with a batch on `partition` (they describe the sources after that
+        batch). Progress never goes back: a restarted source replays what it had sent."""
+        known = self._known.setdefault(partition, {})
+        for source, (newest, behind) in reports.items():
+            old = known.get(source)
+            if old is not None and old[0] is not None and (newest is None or newest < old[0]):
+                newest = old[0]
+            known[source] = (newest, bool(behind))
+        self.update(partition)
+
+    def unheard(self, partition: int) -> None:
+        """A batch without reports: until some source has reported here, expected sources
+        hold the partition."""
+        if self._expected and partition not in self._known:
+            self.update(partition)
+
+    def update(self, partition: int) -> None:
+        """The partition's cap: one inactivity gap past the slowest behind source's progress,
+        so a trace completes only once every source has forwarded up to its newest record (a
+        dense source with a batch in flight costs no freshness: it has forwarded records
+        about as new as any the partition holds). Nothing may move before every expected
+        source has reported (a source behind that has not yet forwarded any record, or one
+        not heard from, holds everything)."""
+        known = self._known.get(partition, {})
+        cap = ALWAYS
+        if any(src not in known for src in self._expected):
+            cap = NEVER
+        for newest, behind in known.values():
+            if behind:
+                cap = min(cap, NEVER if newest is None else newest + self._gap)
+        if cap < ALWAYS:
+            self._caps[partition] = cap
+        else:
+            self._caps.pop(partition, None)
+
+    def watermark(self, newest: Mapping[int, int]) -> int | None:
+        """The slowest partition's newest record time (`newest`: by partition), each held back
+        to its cap (None before data, or while a source holds everything)."""
+        if not newest:
+            return None
+        caps = self._caps
+        if not caps:
+            return min(newest.values())
+        wm = min(min(t, caps.get(p, t)) for p, t in newest.items())
+        return None if wm <= NEVER else wm
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Partitions this worker lost (their new owner hears the reports again)."""
+        for p in partitions:
+            self._known.pop(p, None)
+            self._caps.pop(p, None)

@@ -1,0 +1,142 @@
+"""The correlation agent's work: by-trace messages into the engine, completed traces to the
+store, and acknowledgements held back until no trace a message carried still owes rows
+(docs/architecture.md "Delivery"). The Faust declarations are in agents/correlate.py.
+
+A by-trace message is acknowledged only once none of the traces it carried still owes rows
+and those rows are in ClickHouse, so committed offsets never pass a record whose effect is
+not stored; after a crash the in-flight traces are rebuilt by replaying from there.
+
+Clock-skew pair sketches go on the skew topic before the messages that produced them are
+acknowledged, and every worker reads all of it from the beginning: the offset tables then
+come from every worker's pairs (the same tables as one worker's), and a restarted worker gets
+back the pairs of traces it will not replay.
+
+On a rebalance the same rule moves traces between workers: a by-trace partition this worker
+loses is forgotten here (engine state, watermark and held messages, which are never acked),
+and its new owner replays it from the last commit, which no pending trace's record precedes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiokafka import TopicPartition
+
+from pipeline.config import Settings
+from pipeline.correlate import Correlator, from_settings
+from pipeline.correlate.skew_share import decode_samples, encode_samples
+from pipeline.route import read_by_trace, read_metrics, read_progress
+from pipeline.store.writer import Sink
+from pipeline.worker.ledger import AckLedger
+from pipeline.worker.outbox import DeadLetters, Outbox
+from pipeline.worker.progress import SpreadProgress, expected_sources
+from pipeline.worker.state import WorkerState
+
+
+def partition_of(event) -> int:
+    return event.message.partition
+
+
+class Correlation:
+    """The engine, the by-trace messages it holds unacknowledged, and the partitions it owns."""
+
+    def __init__(self, settings: Settings, sink: Sink | None, out: Outbox | None = None,
+                 partitions: dict[str, int] | None = None, state: WorkerState | None = None) -> None:
+        config = from_settings(settings)
+        partitions = partitions or dict(settings.declared_topics())
+        # The watermark waits for every input partition (counts as the broker has them).
+        config.sources = expected_sources(partitions)
+        self.engine = Correlator(config)
+        self.sink = sink
+        self.out = out
+        self.letters = DeadLetters(out, sink) if out is not None else None
+        self.state = state or WorkerState()
+        self.me = uuid.uuid4().hex.encode()  # this process, to skip its own skew samples when read back
+        # One lane per partition: traces complete independently of other partitions'.
+        self.ledger: AckLedger = AckLedger(partition_of, lane_of=partition_of)
+        self.lock = asyncio.Lock()
+        self.offsets: dict[str, int] = {}  # last offsets written to clock_offsets
+        self.ack: Callable[[object], Awaitable] | None = None  # the by-trace stream's, once it runs
+        self.owned: set[int] = set()  # by-trace partitions assigned to this worker
+        self.spread = SpreadProgress(partitions["telemetry.metrics"])
+        self.skipped = 0  # messages read from partitions no longer assigned (their owner reads them)
+        self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/wirecheck.py)
+
+    def adopt(self, partition: int, assignment: set, topic: str) -> bool:
+        """Own a partition the consumer has been assigned but whose assignment signal has not
+        run yet: Faust resumes fetching from a separate task, so the first messages of a newly
+        assigned partition can arrive before `reassign`; skipping them lost their traces."""
+        if TopicPartition(topic, partition) not in assignment:
+            return False
+        self.owned.add(partition)
+        return True
+
+    async def reassign(self, partitions: set[int]) -> None:
+        """Take a new by-trace assignment: forget what was read from partitions now lost."""
+        async with self.lock:
+            lost = self.owned - partitions
+            self.owned = set(partitions)
+            if lost:
+                self.engine.drop_partitions(lost)
+                self.ledger.revoke(lost)
+
+    async def take(self, events: list, assignment: set, topic: str) -> None:
+        """One consumed batch of by-trace messages into the engine, each held until its traces
+        are written."""
+        for event in events:
+            partition = event.message.partition
+            if partition not in self.owned and not self.adopt(partition, assignment, topic):
+                self.skipped += 1
+                continue  # fetched before a rebalance took the partition away: its owner reads it
+            try:
+                spans, logs, progress = read_by_trace(event.message.value)
+            except (ValueError, TypeError) as exc:  # WireError, orjson, a tombstone
+                await self.dead_letter(event.message, f"unreadable by-trace message: {exc}")
+                self.ledger.take([event], ())  # acknowledged once the DLQ has it
+                continue
+            self.engine.add(spans, logs, partition=partition, progress=progress)
+            traces = {s.trace_id for s in spans} | {r.trace_id for r in logs}
+            self.ledger.take([event], traces)
+            if traces:  # progress reports alone are not activity (they never stop coming)
+                self.state.active()
+
+    async def emit(self, final: bool = False) -> None:
+        """Write what the engine completed, then acknowledge what no longer owes rows."""
+        if self.ack is None:  # the by-trace agent has not started: nothing is held
+            return
+        async with self.lock:
+            rows = self.engine.flush_all() if final else self.engine.poll()
+            offsets = self.engine.current_offsets()
+            changed = [(h, o, self.engine.watermark() or 0) for h, o in offsets.items()
+                       if self.offsets.get(h) != o]
+            if rows or changed:
+                await self.sink.write({"correlated_spans": rows, "clock_offsets": changed})
+                self.offsets.update(offsets)
+            samples = self.engine.skew.take_changed()
+            if samples:
+                await (await self.out.skew(value=encode_samples(samples), headers=[("telecorr.worker", self.me)]))
+            for event in self.ledger.release(self.engine.is_pending):
+                await self.ack(event)
+
+    async def dead_letter(self, msg, reason: str) -> None:
+        self.unreadable += 1
+        await self.letters.one(msg, reason)
+
+    def take_metrics(self, rec) -> bool:
+        """One record of the metrics topic: points for the join, or a progress report (sent
+        to every partition: SpreadProgress). True when it carried data."""
+        if dict(rec.headers or ()).get("telecorr.progress"):
+            report = self.spread.note(rec.partition, read_progress(rec.value))
+            for p in self.owned if report else ():
+                self.engine.add(progress=report, partition=p)
+            return False
+        self.engine.add(metrics=read_metrics(rec.value))
+        return True
+
+    def take_skew_samples(self, rec) -> bool:
+        """One record of the skew topic: a peer's pair sketches (our own are already merged)."""
+        if dict(rec.headers or ()).get("telecorr.worker") != self.me:
+            self.engine.skew.merge_samples(decode_samples(rec.value))
+        return True
