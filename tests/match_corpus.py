@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks.rules import build
 from pipeline.query import Rule, default_rules
 from pipeline.sim.simulator import SimConfig, Simulation
 
@@ -87,13 +88,15 @@ def nezha_lines(limit: int) -> list[bytes]:
 
 
 def corpus(min_lines: int, seed: int = 5) -> list[bytes]:
-    """At least `min_lines` lines, the sources shuffled together (hand-made lines repeated)."""
-    lines = sim_lines("otel") + sim_lines("real") + nezha_lines(min_lines // 2)
-    rnd = random.Random(seed)
-    while len(lines) < min_lines:
-        lines.extend(HAND_MADE)
-    lines.extend(HAND_MADE)
-    rnd.shuffle(lines)
+    """At least `min_lines` lines: the simulator's text in both profiles, nezha-ob bodies
+    for most of the rest (more simulator text when the dataset is absent), each hand-made
+    line once; shuffled together."""
+    lines = sim_lines("otel", 40) + sim_lines("real", 40)
+    lines += nezha_lines(max(0, min_lines - len(lines) - len(HAND_MADE)))
+    while len(lines) + len(HAND_MADE) < min_lines:
+        lines += sim_lines("real", 20, seed=len(lines))
+    lines += HAND_MADE
+    random.Random(seed).shuffle(lines)
     return lines
 
 
@@ -108,14 +111,23 @@ FIELD_RULES = [
 ]
 
 
-def rule_pack(lines: list[bytes], n_words: int, seed: int = 11) -> list[Rule]:
-    """The default pack, the field rules, and one phrase rule per word drawn from the corpus
-    (so many of them hit), `n_words` of them."""
+def rule_pack(lines: list[bytes], total: int, fields: bool = True, seed: int = 11) -> list[Rule]:
+    """`total` rules: the default pack, (with `fields`) the field rules, a phrase rule for
+    each of up to 200 words that are rare in the corpus (at most 1 line in 500, as failure
+    messages are), and templated failure-message regexes (benchmarks/rules.py, as SREs
+    write them) for the rest."""
     rnd = random.Random(seed)
-    words = sorted({w for line in lines[:20000] for w in line.decode("utf-8", "replace").split()
-                    if len(w) >= 5 and w.isalpha() and w.isascii()})
-    picked = rnd.sample(words, min(n_words, len(words)))
-    return [*default_rules(), *FIELD_RULES, *(Rule(f"w-{i:05d}", f'"{w}"') for i, w in enumerate(picked))]
+    seen: dict[str, int] = {}
+    for line in lines:
+        for w in set(line.decode("utf-8", "replace").split()):
+            if len(w) >= 5 and w.isalpha() and w.isascii():
+                seen[w] = seen.get(w, 0) + 1
+    words = sorted(w for w, k in seen.items() if k <= max(1, len(lines) // 500))
+    head = [*default_rules(), *(FIELD_RULES if fields else [])]
+    picked = rnd.sample(words, min(200, len(words), max(0, total - len(head))))
+    head += [Rule(f"w-{i:05d}", f'"{w}"') for i, w in enumerate(picked)]
+    templated, _, _ = build(max(0, total - len(head)), 0)
+    return head + templated
 
 
 def write_rules(rules: list[Rule], path: Path) -> Path:

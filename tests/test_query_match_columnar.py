@@ -43,7 +43,7 @@ def lines() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def matcher(lines) -> RuleMatcher:
-    return RuleMatcher(rule_pack(lines, 300))
+    return RuleMatcher(rule_pack(lines, 400))
 
 
 def test_corpus_is_varied(lines):

@@ -92,6 +92,7 @@ class _Field:
         self.scratch = hyperscan.Scratch(self.db) if self.db else None
         rejected = set(self.failed)
         self.leaves = sorted({leaf for leaf, p in patterns if (leaf, p) not in rejected})
+        self.fallback: list[tuple[int, Callable[[str], bool]]] | None = None  # _nul_fallback's
 
 
 def _existence_form(pattern: str) -> str:
@@ -383,16 +384,19 @@ class RuleMatcher:
         return uniq // L, uniq % L
 
     def _nul_fallback(self, fld: _Field, values: list, lines: list[int]) -> np.ndarray:
-        """Values containing NUL cannot be joined; evaluate that field's leaves with RE2."""
-        out = []
-        for leaf in fld.leaves:
-            node = self._leaf_list[leaf]
-            for m in (node.members if isinstance(node, AnyOf) else (node,)):
-                if m.field != fld.name:
-                    continue
-                src, ci = match_regex(m)
-                pred = _regex_pred(compile_regex(src, ci), ci)
-                out.extend(i * self._nleaves + leaf for i in lines if pred(values[i]))
+        """Values containing NUL cannot be joined; evaluate that field's leaves with RE2
+        (compiled on first need, then kept: one such line per batch must not cost a compile
+        of every rule)."""
+        if fld.fallback is None:
+            fld.fallback = []
+            for leaf in fld.leaves:
+                node = self._leaf_list[leaf]
+                for m in (node.members if isinstance(node, AnyOf) else (node,)):
+                    if m.field == fld.name:
+                        src, ci = match_regex(m)
+                        fld.fallback.append((leaf, _regex_pred(compile_regex(src, ci), ci)))
+        L = self._nleaves
+        out = [i * L + leaf for leaf, pred in fld.fallback for i in lines if pred(values[i])]
         return np.array(out, dtype=np.int64)
 
     def match_pairs(self, logs: Sequence[LogRecord] | Columns) -> tuple[np.ndarray, np.ndarray]:
