@@ -472,6 +472,16 @@ class RuleMatcher:
             out[line] = tuple([ids[r] for r in rl[a:b]])
         return out
 
+    def prepare(self, cols: Columns) -> None:
+        """Derive now every column this rule set reads (a lazy batch keeps them), so that
+        parsing can be timed apart from matching."""
+        cache: dict[str, list] = {}
+        for fld in self._fields:
+            self._values(fld.name, cols, cache)
+        for preds in self._py.values():
+            for field, _ in preds:
+                self._values(field, cols, cache)
+
     def hs_database(self, field: str) -> tuple[hyperscan.Database, hyperscan.Scratch]:
         """The compiled Hyperscan database of one canonical field and its scratch (for
         benchmarks that time the engine alone)."""

@@ -1,0 +1,197 @@
+"""`telecorr match --format text --stats` on a multi-format corpus with 1,000+ rules, stage by
+stage, before (one LogRecord per line, parse_logs, orjson per line) and after (columns).
+
+The corpus (tests/match_corpus.py): the simulator's log text in both profiles, nezha-ob log
+bodies and hand-made lines in every format the parser knows. The rule pack: the default pack,
+phrase rules on words rare in the corpus and templated failure-message regexes
+(benchmarks/rules.py) up to --rules. It prints:
+  - the command's own --stats figure (a subprocess, best of --rounds);
+  - µs per line for each stage (read, parse, tag, template, write), before and after, in this
+    process; `telecorr match` has no template stage (log templates are mined by the worker);
+  - the limit beside it: the same Hyperscan database over the same lines, no callback;
+  - the same with a pack that also reads level and trace ids (the lazy columns then parse).
+
+    python benchmarks/match.py [--quick] [--json] [--lines N] [--rules N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import orjson  # noqa: E402
+
+from pipeline.commands.match import line_batches, render  # noqa: E402
+from pipeline.logs import parse_logs  # noqa: E402
+from pipeline.logs.columns import TextColumns  # noqa: E402
+from pipeline.model import LogRecord  # noqa: E402
+from pipeline.query import RuleMatcher  # noqa: E402
+from pipeline.query.matcher import SCAN_CHUNK  # noqa: E402
+from tests.match_corpus import corpus, rule_pack, write_rules  # noqa: E402
+
+STAGES = ("read", "parse", "tag", "template", "write")
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def _read_before(path: Path) -> list[list[str]]:
+    with open(path, "rb") as fh:
+        lines = [raw.decode("utf-8", "replace").rstrip("\r\n") for raw in fh]
+    return [lines[i:i + 8192] for i in range(0, len(lines), 8192)]
+
+
+def _parse_before(batches: list[list[str]]) -> list[list[LogRecord]]:
+    out = []
+    for b in batches:
+        recs = [LogRecord(time_ns=0, body=line) for line in b]
+        parse_logs(recs, "text")
+        out.append(recs)
+    return out
+
+
+def _write_before(results: list[list[tuple]]) -> int:
+    n, size = 0, 0
+    for res in results:
+        size += len(b"".join(orjson.dumps({"line": n + i + 1, "rules": ids}) + b"\n" for i, ids in enumerate(res)))
+        n += len(res)
+    return size
+
+
+def _parse_after(matcher: RuleMatcher, batches: list[list[str]]) -> list[TextColumns]:
+    """The batches as columns, with every column the rules read derived now (so the tag
+    stage below is matching only, as in the before path)."""
+    out = []
+    for b in batches:
+        cols = TextColumns(b)
+        matcher.prepare(cols)
+        out.append(cols)
+    return out
+
+
+def _write_after(results: list[list[tuple]]) -> int:
+    n, size = 0, 0
+    for res in results:
+        size += len(render(res, n + 1))
+        n += len(res)
+    return size
+
+
+def stage_profile(path: Path, matcher: RuleMatcher, rounds: int) -> dict[str, dict[str, float]]:
+    """Best-of-rounds µs per line of each stage, before and after (rounds alternate)."""
+    best: dict[str, dict[str, float]] = {side: {s: float("inf") for s in STAGES} for side in ("before", "after")}
+    n = 0
+    for _ in range(rounds):
+        batches, t_read = _timed(_read_before, path)
+        n = sum(map(len, batches))
+        recs, t_parse = _timed(_parse_before, batches)
+        res_b, t_tag = _timed(lambda: [matcher.match_batch(r) for r in recs])
+        size_b, t_write = _timed(_write_before, res_b)
+        for s, t in zip(STAGES, (t_read, t_parse, t_tag, 0.0, t_write)):
+            best["before"][s] = min(best["before"][s], t / n * 1e6)
+        del recs
+        batches, t_read = _timed(lambda: list(line_batches([str(path)])))
+        cols, t_parse = _timed(_parse_after, matcher, batches)
+        res_a, t_tag = _timed(lambda: [matcher.match_batch(c) for c in cols])
+        size_a, t_write = _timed(_write_after, res_a)
+        if [x for r in res_a for x in r] != [x for r in res_b for x in r] or size_a != size_b:
+            raise SystemExit("before and after disagree")
+        for s, t in zip(STAGES, (t_read, t_parse, t_tag, 0.0, t_write)):
+            best["after"][s] = min(best["after"][s], t / n * 1e6)
+    return best
+
+
+def hs_limit(path: Path, matcher: RuleMatcher, rounds: int) -> float:
+    """Lines/s of the matcher's Hyperscan database alone over the same lines (NUL-joined
+    ~32 KB chunks, as the matcher scans them; no callback; buffers built before timing)."""
+    db, scratch = matcher.hs_database("message")
+    chunks, n = [], 0
+    for b in line_batches([str(path)]):
+        n += len(b)
+        buf = ("\x00" + "\x00".join(b) + "\x00").encode("utf-8", "replace")
+        a = 0
+        while a < len(buf) - 1:
+            e = buf.find(b"\x00", min(a + SCAN_CHUNK, len(buf) - 1))
+            chunks.append(buf[a:e + 1])
+            a = e
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for c in chunks:
+            db.scan(c, match_event_handler=None, scratch=scratch)
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def cli_rate(path: Path, rules: Path, rounds: int) -> float:
+    """Best --stats lines_per_s of the installed command (a subprocess per round)."""
+    best = 0.0
+    for _ in range(rounds):
+        res = subprocess.run([sys.executable, "-m", "pipeline.cli", "match", "--rules", str(rules),
+                              "--format", "text", "--stats", str(path)],
+                             capture_output=True, check=True, cwd=REPO)
+        best = max(best, orjson.loads(res.stderr.splitlines()[-1])["lines_per_s"])
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="3 rounds (default 7)")
+    ap.add_argument("--json", action="store_true", help="last stdout line is a JSON object of figures")
+    ap.add_argument("--lines", type=int, default=32_000)
+    ap.add_argument("--rules", type=int, default=1_363)
+    args = ap.parse_args(argv)
+    rounds = 3 if args.quick else 7
+    work = Path(tempfile.mkdtemp(prefix="telecorr-match-"))
+    lines = corpus(args.lines)
+    path = work / "corpus.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    pack = rule_pack(lines, args.rules, fields=False)
+    field_pack = rule_pack(lines, args.rules, fields=True)
+    rules_file = write_rules(pack, work / "rules.yaml")
+    fields_file = write_rules(field_pack, work / "rules-fields.yaml")
+    matcher = RuleMatcher(pack)
+
+    cli = cli_rate(path, rules_file, rounds)
+    cli_fields = cli_rate(path, fields_file, rounds)
+    prof = stage_profile(path, matcher, rounds)
+    prof_fields = stage_profile(path, RuleMatcher(field_pack), rounds)
+    hs = hs_limit(path, matcher, rounds)
+    total = {side: sum(prof[side].values()) for side in prof}
+
+    print(f"corpus: {len(lines)} lines, {path.stat().st_size / len(lines):.0f} bytes/line; "
+          f"{len(pack)} rules (field pack: {len(field_pack)})")
+    print(f"telecorr match --format text --stats : {cli:12,.0f} lines/s (best of {rounds})")
+    print(f"  with rules on level and trace ids  : {cli_fields:12,.0f} lines/s")
+    print(f"hyperscan alone, same db and lines   : {hs:12,.0f} lines/s")
+    print("µs per line     " + "".join(f"{s:>10}" for s in STAGES) + "     total")
+    for label, p in (("before", prof["before"]), ("after", prof["after"]),
+                     ("before+fields", prof_fields["before"]), ("after+fields", prof_fields["after"])):
+        print(f"{label:16}" + "".join(f"{p[s]:10.2f}" for s in STAGES) + f"{sum(p.values()):10.2f}")
+    figures = {
+        "lines": len(lines), "rules": len(pack), "cli_lines_per_s": round(cli),
+        "cli_fields_lines_per_s": round(cli_fields), "hs_scan_lines_per_s": round(hs),
+        "in_process_before_lines_per_s": round(1e6 / total["before"]),
+        "in_process_after_lines_per_s": round(1e6 / total["after"]),
+        "us_per_line": {k: {s: round(v, 3) for s, v in p.items()} for k, p in
+                        (("before", prof["before"]), ("after", prof["after"]),
+                         ("before_fields", prof_fields["before"]), ("after_fields", prof_fields["after"]))},
+    }
+    if args.json:
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
