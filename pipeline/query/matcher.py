@@ -138,8 +138,20 @@ def _compile_partition(patterns: list[tuple[int, str]]) -> tuple[list, list]:
     return g1 + g2, f1 + f2
 
 
-def _regex_pred(cr: CompiledRegex, ci: bool) -> Callable[[str], bool]:
-    rx = re2.compile(cr.re2)
+class _LazyRegex:
+    """An RE2 pattern compiled on its first search (then searched directly)."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def search(self, value: str):
+        self.search = re2.compile(self.source).search  # later calls skip this method
+        return self.search(value)
+
+
+def _regex_pred(cr: CompiledRegex, ci: bool, lazy: bool = False) -> Callable[[str], bool]:
+    """A value predicate; `lazy` defers compiling until a value passes the literal test."""
+    rx = _LazyRegex(cr.re2) if lazy else re2.compile(cr.re2)
     lit = cr.literal
     if lit and not ci:
         return lambda v: lit in v and rx.search(v) is not None
@@ -385,8 +397,8 @@ class RuleMatcher:
 
     def _nul_fallback(self, fld: _Field, values: list, lines: list[int]) -> np.ndarray:
         """Values containing NUL cannot be joined; evaluate that field's leaves with RE2
-        (compiled on first need, then kept: one such line per batch must not cost a compile
-        of every rule)."""
+        (kept across batches, each pattern compiled when a value first passes its literal
+        test: one such line must not cost a compile of every rule)."""
         if fld.fallback is None:
             fld.fallback = []
             for leaf in fld.leaves:
@@ -394,7 +406,7 @@ class RuleMatcher:
                 for m in (node.members if isinstance(node, AnyOf) else (node,)):
                     if m.field == fld.name:
                         src, ci = match_regex(m)
-                        fld.fallback.append((leaf, _regex_pred(compile_regex(src, ci), ci)))
+                        fld.fallback.append((leaf, _regex_pred(compile_regex(src, ci), ci, lazy=True)))
         L = self._nleaves
         out = [i * L + leaf for leaf, pred in fld.fallback for i in lines if pred(values[i])]
         return np.array(out, dtype=np.int64)
