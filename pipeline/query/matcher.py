@@ -386,6 +386,12 @@ class RuleMatcher:
         for leaf, preds in self._py.items():
             for field, pred in preds:
                 vals = self._values(field, cols, cache)
+                if not any(vals):
+                    # One column type per field, so all-falsy values are all one value (the
+                    # usual case for attributes of free text): decide it once, not per line.
+                    if pred(vals[0]):
+                        keys.append(np.arange(n, dtype=np.int64) * L + leaf)
+                    continue
                 idx = [i for i, v in enumerate(vals) if pred(v)]
                 if idx:
                     keys.append(np.array(idx, dtype=np.int64) * L + leaf)
