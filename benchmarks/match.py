@@ -52,63 +52,56 @@ def _read_before(path: Path) -> list[list[str]]:
     return [lines[i:i + 8192] for i in range(0, len(lines), 8192)]
 
 
-def _parse_before(batches: list[list[str]]) -> list[list[LogRecord]]:
-    out = []
+def _stages_before(matcher: RuleMatcher, batches: list[list[str]]) -> tuple[list, float, float, float]:
+    """(results, parse s, tag s, write s), batch by batch as the command ran (records of a
+    batch are dropped before the next, so the collector's work is what it was)."""
+    results, tp, tt, tw, n = [], 0.0, 0.0, 0.0, 0
     for b in batches:
+        t0 = time.perf_counter()
         recs = [LogRecord(time_ns=0, body=line) for line in b]
         parse_logs(recs, "text")
-        out.append(recs)
-    return out
+        t1 = time.perf_counter()
+        res = matcher.match_batch(recs)
+        t2 = time.perf_counter()
+        b"".join(orjson.dumps({"line": n + i + 1, "rules": ids}) + b"\n" for i, ids in enumerate(res))
+        t3 = time.perf_counter()
+        tp, tt, tw, n = tp + t1 - t0, tt + t2 - t1, tw + t3 - t2, n + len(b)
+        results.extend(res)
+    return results, tp, tt, tw
 
 
-def _write_before(results: list[list[tuple]]) -> int:
-    n, size = 0, 0
-    for res in results:
-        size += len(b"".join(orjson.dumps({"line": n + i + 1, "rules": ids}) + b"\n" for i, ids in enumerate(res)))
-        n += len(res)
-    return size
-
-
-def _parse_after(matcher: RuleMatcher, batches: list[list[str]]) -> list[TextColumns]:
-    """The batches as columns, with every column the rules read derived now (so the tag
-    stage below is matching only, as in the before path)."""
-    out = []
+def _stages_after(matcher: RuleMatcher, batches: list[list[str]]) -> tuple[list, float, float, float]:
+    """The same for the columnar path; parse derives every column the rules read."""
+    results, tp, tt, tw, n = [], 0.0, 0.0, 0.0, 0
     for b in batches:
+        t0 = time.perf_counter()
         cols = TextColumns(b)
         matcher.prepare(cols)
-        out.append(cols)
-    return out
-
-
-def _write_after(results: list[list[tuple]]) -> int:
-    n, size = 0, 0
-    for res in results:
-        size += len(render(res, n + 1))
-        n += len(res)
-    return size
+        t1 = time.perf_counter()
+        res = matcher.match_batch(cols)
+        t2 = time.perf_counter()
+        render(res, n + 1)
+        t3 = time.perf_counter()
+        tp, tt, tw, n = tp + t1 - t0, tt + t2 - t1, tw + t3 - t2, n + len(b)
+        results.extend(res)
+    return results, tp, tt, tw
 
 
 def stage_profile(path: Path, matcher: RuleMatcher, rounds: int) -> dict[str, dict[str, float]]:
     """Best-of-rounds µs per line of each stage, before and after (rounds alternate)."""
     best: dict[str, dict[str, float]] = {side: {s: float("inf") for s in STAGES} for side in ("before", "after")}
-    n = 0
     for _ in range(rounds):
-        batches, t_read = _timed(_read_before, path)
-        n = sum(map(len, batches))
-        recs, t_parse = _timed(_parse_before, batches)
-        res_b, t_tag = _timed(lambda: [matcher.match_batch(r) for r in recs])
-        size_b, t_write = _timed(_write_before, res_b)
-        for s, t in zip(STAGES, (t_read, t_parse, t_tag, 0.0, t_write)):
-            best["before"][s] = min(best["before"][s], t / n * 1e6)
-        del recs
-        batches, t_read = _timed(lambda: list(line_batches([str(path)])))
-        cols, t_parse = _timed(_parse_after, matcher, batches)
-        res_a, t_tag = _timed(lambda: [matcher.match_batch(c) for c in cols])
-        size_a, t_write = _timed(_write_after, res_a)
-        if [x for r in res_a for x in r] != [x for r in res_b for x in r] or size_a != size_b:
-            raise SystemExit("before and after disagree")
-        for s, t in zip(STAGES, (t_read, t_parse, t_tag, 0.0, t_write)):
-            best["after"][s] = min(best["after"][s], t / n * 1e6)
+        for side, read, stages in (("before", _read_before, _stages_before),
+                                   ("after", lambda p: list(line_batches([str(p)])), _stages_after)):
+            batches, t_read = _timed(read, path)
+            n = sum(map(len, batches))
+            res, t_parse, t_tag, t_write = stages(matcher, batches)
+            if side == "before":
+                want = res
+            elif res != want:
+                raise SystemExit("before and after disagree")
+            for s, t in zip(STAGES, (t_read, t_parse, t_tag, 0.0, t_write)):
+                best[side][s] = min(best[side][s], t / n * 1e6)
     return best
 
 
