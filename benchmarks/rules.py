@@ -137,7 +137,7 @@ def bench_hs_scan(matcher: RuleMatcher, lines: list[str], batch: int) -> float:
     db, scratch = matcher.hs_database("message")
     chunks = []
     for i in range(0, len(lines), batch):
-        buf = ("\x00" + "\x00".join(lines[i:i + batch]) + "\x00").encode()
+        buf = ("\x00" + "\x00".join(lines[i:i + batch]) + "\x00").encode("utf-8", "replace")
         a = 0
         while a < len(buf) - 1:
             b = buf.find(b"\x00", min(a + SCAN_CHUNK, len(buf) - 1))
