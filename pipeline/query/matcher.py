@@ -31,11 +31,12 @@ from pipeline.gcpause import gc_paused
 from pipeline.logs.columns import RECORD_READERS, Columns, as_columns
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
-from pipeline.query.errors import QueryError
-from pipeline.query.fields import ASCII_LOWER, column_of, match_regex
+from pipeline.query.fields import column_of, match_regex
+from pipeline.query.hsdb import HsField, regex_pred
 from pipeline.query.optimize import optimize
 from pipeline.query.parser import parse
-from pipeline.query.regex import CompiledRegex, compile_regex
+from pipeline.query.regex import compile_regex
+from pipeline.query.ruleplan import compile_expr, csr, eval_empty, expand, is_direct
 from pipeline.query.rulefile import Rule
 
 _NUMBER = re2.compile(r"^-?[0-9]+(?:\.[0-9]+)?\z")
@@ -44,8 +45,6 @@ _CACHE: dict[str, RuleMatcher] = {}
 _CACHE_LOCK = Lock()
 _CACHE_MAX = 16
 SCAN_CHUNK = 32 * 1024  # bytes per Hyperscan call
-# A character class repeated one-or-more times at the very end of a Hyperscan pattern.
-_TRAILING_REPEAT = re2.compile(r"(\[(?:\^\\x\{0\}|[^\^\[\]])[^\[\]]*\])\+\z")
 
 Values = Callable[[list[LogRecord]], list]
 
@@ -83,84 +82,6 @@ def compile_rules(rules: Sequence[Rule]) -> RuleMatcher:
     return m
 
 
-class _Field:
-    """One field's Hyperscan database and the leaves in it."""
-
-    def __init__(self, name: str, patterns: list[tuple[int, str]]):
-        self.name = name
-        self.db, self.failed = _compile_all(patterns)
-        self.scratch = hyperscan.Scratch(self.db) if self.db else None
-        rejected = set(self.failed)
-        self.leaves = sorted({leaf for leaf, p in patterns if (leaf, p) not in rejected})
-        self.fallback: list[tuple[int, Callable[[str], bool]]] | None = None  # _nul_fallback's
-
-
-def _existence_form(pattern: str) -> str:
-    """The pattern with a trailing `[class]+` cut to `[class]`: a value has a match of one
-    exactly when it has a match of the other, and the shorter form reports one end offset
-    per match start instead of one per repeated character (fewer callbacks, less work).
-    Only classes that cannot match NUL are cut, so the match stays inside its value."""
-    m = _TRAILING_REPEAT.search(pattern)
-    if m is None or (not m.group(1).startswith("[^") and "\\x{0}" in m.group(1)):
-        return pattern
-    return pattern[:m.start()] + m.group(1)
-
-
-def _build_db(patterns: list[tuple[int, str]]) -> hyperscan.Database:
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=[_existence_form(p).encode() for _, p in patterns], ids=[i for i, _ in patterns],
-               elements=len(patterns), flags=[hyperscan.HS_FLAG_UTF8] * len(patterns))
-    return db
-
-
-def _compile_all(patterns: list[tuple[int, str]]) -> tuple[hyperscan.Database | None, list]:
-    """(database of every pattern Hyperscan accepts, rejected patterns)."""
-    try:
-        return _build_db(patterns), []
-    except hyperscan.error:
-        good, failed = _compile_partition(patterns)
-        return (_build_db(good) if good else None), failed
-
-
-def _compile_partition(patterns: list[tuple[int, str]]) -> tuple[list, list]:
-    """(compilable, rejected) patterns; Hyperscan names no culprit, so bisect on failure."""
-    if not patterns:
-        return [], []
-    try:
-        _build_db(patterns)
-        return patterns, []
-    except hyperscan.error:
-        if len(patterns) == 1:
-            return [], patterns
-    mid = len(patterns) // 2
-    g1, f1 = _compile_partition(patterns[:mid])
-    g2, f2 = _compile_partition(patterns[mid:])
-    return g1 + g2, f1 + f2
-
-
-class _LazyRegex:
-    """An RE2 pattern compiled on its first search (then searched directly)."""
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def search(self, value: str):
-        self.search = re2.compile(self.source).search  # later calls skip this method
-        return self.search(value)
-
-
-def _regex_pred(cr: CompiledRegex, ci: bool, lazy: bool = False) -> Callable[[str], bool]:
-    """A value predicate; `lazy` defers compiling until a value passes the literal test."""
-    rx = _LazyRegex(cr.re2) if lazy else re2.compile(cr.re2)
-    lit = cr.literal
-    if lit and not ci:
-        return lambda v: lit in v and rx.search(v) is not None
-    if lit:
-        low = lit.translate(ASCII_LOWER)
-        return lambda v: low in v.translate(ASCII_LOWER) and rx.search(v) is not None
-    return lambda v: rx.search(v) is not None
-
-
 class RuleMatcher:
     """Matches batches of LogRecords against a compiled rule set (not thread-safe: one
     matcher per thread, as Hyperscan scratch space is reused between calls)."""
@@ -185,14 +106,14 @@ class RuleMatcher:
                     hs_patterns.setdefault(field, []).append((idx, pred_or_pattern))
                 else:
                     py_preds.setdefault(idx, []).append((field, pred_or_pattern))
-        self._fields = [_Field(f, pats) for f, pats in hs_patterns.items()]
+        self._fields = [HsField(f, pats) for f, pats in hs_patterns.items()]
         for fld in self._fields:
             # Patterns Hyperscan rejected fall back to RE2 on the same leaf.
             for idx, _ in fld.failed:
                 leaf = leaf_list[idx]
                 for m in (leaf.members if isinstance(leaf, AnyOf) else (leaf,)):
                     src, ci = match_regex(m)
-                    py_preds.setdefault(idx, []).append((fld.name, _regex_pred(compile_regex(src, ci), ci)))
+                    py_preds.setdefault(idx, []).append((fld.name, regex_pred(compile_regex(src, ci), ci)))
         self._py = py_preds
         # Raw (line, rule) plans.
         self._nleaves = max(1, len(leaf_list))
@@ -207,17 +128,17 @@ class RuleMatcher:
                     self._every.append(r)
                 continue
             leaves = self._leaf_ids(t)
-            if _is_direct(t):
+            if is_direct(t):
                 for li in leaves:
                     direct[li].append(r)
-            elif _eval_empty(t):
-                self._always.append((r, _compile_expr("lambda A, C: " + self._np_expr(t), self.ids[r])))
+            elif eval_empty(t):
+                self._always.append((r, compile_expr("lambda A, C: " + self._np_expr(t), self.ids[r])))
             else:
-                self._tree_fns[r] = _compile_expr("lambda h: " + self._py_expr(t), self.ids[r])
+                self._tree_fns[r] = compile_expr("lambda h: " + self._py_expr(t), self.ids[r])
                 for li in leaves:
                     tree_of[li].append(r)
-        self._direct = _csr(direct)
-        self._tree = _csr(tree_of)
+        self._direct = csr(direct)
+        self._tree = csr(tree_of)
         self._rule_of_leaf = self._one_to_one(direct)
         self._capture_plan(trees)
 
@@ -299,7 +220,7 @@ class RuleMatcher:
             if cr.hs is not None:
                 yield m.field, cr.hs
             else:
-                yield m.field, _regex_pred(cr, ci)
+                yield m.field, regex_pred(cr, ci)
 
     def _capture_plan(self, trees: list[Node]) -> None:
         """Rules with named captures: which field value to run which RE2 pattern over."""
@@ -401,7 +322,7 @@ class RuleMatcher:
         uniq = np.unique(np.concatenate(keys))
         return uniq // L, uniq % L
 
-    def _nul_fallback(self, fld: _Field, values: list, lines: list[int]) -> np.ndarray:
+    def _nul_fallback(self, fld: HsField, values: list, lines: list[int]) -> np.ndarray:
         """Values containing NUL cannot be joined; evaluate that field's leaves with RE2
         (kept across batches, each pattern compiled when a value first passes its literal
         test: one such line must not cost a compile of every rule)."""
@@ -412,7 +333,7 @@ class RuleMatcher:
                 for m in (node.members if isinstance(node, AnyOf) else (node,)):
                     if m.field == fld.name:
                         src, ci = match_regex(m)
-                        fld.fallback.append((leaf, _regex_pred(compile_regex(src, ci), ci, lazy=True)))
+                        fld.fallback.append((leaf, regex_pred(compile_regex(src, ci), ci, lazy=True)))
         L = self._nleaves
         out = [i * L + leaf for leaf, pred in fld.fallback for i in lines if pred(values[i])]
         return np.array(out, dtype=np.int64)
@@ -430,9 +351,9 @@ class RuleMatcher:
             return hl[keep], rules[keep]
         parts: list[np.ndarray] = []
         if len(hl):
-            rl, rr = _expand(hl, hf, *self._direct)
+            rl, rr = expand(hl, hf, *self._direct)
             parts.append(rl * R + rr)
-            cl, cr = _expand(hl, hf, *self._tree)
+            cl, cr = expand(hl, hf, *self._tree)
             if len(cl):
                 cand = np.unique(cl * R + cr)
                 hitsets: dict[int, set] = {}
@@ -528,55 +449,3 @@ class RuleMatcher:
                         for name, value in m.groupdict().items():
                             if value is not None:
                                 rec.attributes.setdefault(name, value)
-
-
-def _compile_expr(source: str, rule_id: str) -> Callable:
-    """A rule's boolean tree as one Python lambda (generated from leaf numbers only)."""
-    try:
-        return eval(source)  # noqa: S307 - source is built from ints and operators, no user text
-    except (SyntaxError, RecursionError, MemoryError):
-        raise QueryError(f"rule {rule_id!r} is too deeply nested to compile", 0, "a flatter query") from None
-
-
-def _is_direct(node: Node) -> bool:
-    """A leaf or an OR of leaves: true exactly when one of its leaves is."""
-    if isinstance(node, (Match, Compare, AnyOf)):
-        return True
-    return isinstance(node, Or) and all(isinstance(i, (Match, Compare, AnyOf)) for i in node.items)
-
-
-def _eval_empty(node: Node) -> bool:
-    """The rule's value when no leaf is true (True means it can match without any hit)."""
-    if isinstance(node, (Match, Compare, AnyOf)):
-        return False
-    if isinstance(node, Const):
-        return node.value
-    if isinstance(node, Not):
-        return not _eval_empty(node.item)
-    if isinstance(node, And):
-        return all(_eval_empty(i) for i in node.items)
-    return any(_eval_empty(i) for i in node.items)
-
-
-def _csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([len(r) for r in rows]) if rows else []
-    flat = np.array([x for r in rows for x in r], dtype=np.int64)
-    return ptr, flat
-
-
-def _expand(lines: np.ndarray, leaves: np.ndarray, ptr: np.ndarray,
-            targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(line, target) for every target listed under each hit's leaf, vectorised."""
-    if not len(targets):
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    counts = ptr[leaves + 1] - ptr[leaves]
-    total = int(counts.sum())
-    if not total:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    out_lines = np.repeat(lines, counts)
-    starts = np.repeat(ptr[leaves], counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return out_lines, targets[starts + offsets]
