@@ -162,7 +162,7 @@ def test_batches_of_any_size_agree():
 
 
 def test_trailing_repeats_cut_for_scanning_keep_answers():
-    # Trailing `x+` classes are scanned as one `x` (hsdb.existence_form); answers must
+    # Trailing `x+` classes are scanned as one `x` (hsdb._existence_form); answers must
     # stay RE2's, including multi-byte text, values ending mid-run and repeated hits.
     rules = [Rule("code", r"message:/code \d+/"), Rule("id", r"message:/id=\S+/"),
              Rule("dot", "message:/é.+/"), Rule("neg", "message:/k[^ ]+/"),

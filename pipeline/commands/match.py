@@ -7,14 +7,18 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
+from itertools import compress
 
 import orjson
 
 from pipeline.logs import FORMATS, parse_logs
+from pipeline.logs.columns import TextColumns
 from pipeline.model import LogRecord
-from pipeline.query import QueryError, compile_rules, dump, optimize, parse, rules_from_setting, to_sql
+from pipeline.query import QueryError, RuleMatcher, compile_rules, dump, optimize, parse, rules_from_setting, to_sql
 
 BATCH_LINES = 8192
+READ_BLOCK = 1 << 20  # bytes read and decoded at a time
+_NO_RULES = b'{"line":%d,"rules":[]}\n'
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -37,15 +41,61 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     c.set_defaults(func=run_check)
 
 
-def _lines(files: list[str]) -> Iterator[str]:
+def line_batches(files: list[str], batch_lines: int = BATCH_LINES) -> Iterator[list[str]]:
+    """The files' lines in batches, as `for raw in fh` with `raw.decode("utf-8", "replace")
+    .rstrip("\r\n")` would give them, but decoded and split a block at a time (one C call
+    each, not one per line). Blocks end at a newline, and no invalid UTF-8 sequence spans a
+    newline, so decoding a block decodes each line exactly as alone."""
     for name in files:
         fh = sys.stdin.buffer if name == "-" else open(name, "rb")
+        read = fh.read1 if fh is sys.stdin.buffer else fh.read
+        rest = b""
         try:
-            for raw in fh:
-                yield raw.decode("utf-8", "replace").rstrip("\r\n")
+            while True:
+                block = read(READ_BLOCK)
+                if not block:
+                    tail = [rest.decode("utf-8", "replace").rstrip("\r\n")] if rest else []
+                    if tail:
+                        yield tail
+                    break
+                cut = block.rfind(b"\n")
+                if cut < 0:
+                    rest += block
+                    continue
+                text = (rest + block[:cut]).decode("utf-8", "replace")
+                rest = block[cut + 1:]
+                lines = text.split("\n")
+                if "\r" in text:
+                    lines = [line.rstrip("\r") for line in lines]
+                for i in range(0, len(lines), batch_lines):
+                    yield lines[i:i + batch_lines]
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()
+
+
+def match_lines(matcher: RuleMatcher, lines: list[str], fmt: str) -> list[tuple[str, ...]]:
+    """Rule ids per line. Free text goes to the matcher as columns with no record per line;
+    other formats are parsed into records first (their fields come from the line's shape)."""
+    if fmt == "text":
+        return matcher.match_batch(TextColumns(lines))
+    batch = [LogRecord(time_ns=0, body=line) for line in lines]
+    parse_logs(batch, fmt)
+    return matcher.match_batch(batch)
+
+
+def render(results: list[tuple[str, ...]], first: int) -> bytes:
+    """One `{"line": N, "rules": [...]}` JSON line per result, numbered from `first`, byte for
+    byte as orjson writes the dict. Most lines match nothing: their runs are formatted in C."""
+    out: list[bytes] = []
+    start = 0
+    for i in compress(range(len(results)), results):
+        if i > start:
+            out.extend(map(_NO_RULES.__mod__, range(first + start, first + i)))
+        out.append(b'{"line":%d,"rules":%s}\n' % (first + i, orjson.dumps(results[i])))
+        start = i + 1
+    out.extend(map(_NO_RULES.__mod__, range(first + start, first + len(results))))
+    return b"".join(out)
 
 
 def run_match(args: argparse.Namespace) -> int:
@@ -58,18 +108,10 @@ def run_match(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     start = time.perf_counter()
     count = 0
-    batch: list[LogRecord] = []
     try:
-        lines = _lines(args.files)
-        while True:
-            batch = [LogRecord(time_ns=0, body=line) for _, line in zip(range(BATCH_LINES), lines)]
-            if not batch:
-                break
-            parse_logs(batch, args.format)
-            results = matcher.match_batch(batch)
-            out.write(b"".join(orjson.dumps({"line": count + i + 1, "rules": ids}) + b"\n"
-                               for i, ids in enumerate(results)))
-            count += len(batch)
+        for lines in line_batches(args.files):
+            out.write(render(match_lines(matcher, lines, args.format), count + 1))
+            count += len(lines)
     except OSError as exc:
         print(f"telecorr match: {exc}", file=sys.stderr)
         return 1

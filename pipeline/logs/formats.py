@@ -273,9 +273,12 @@ def parse_syslog(line: str, default_tz: str, ref_ns: int) -> Parsed | None:
     return p
 
 
+# A free-text line's time stamp counts when it ends by this offset. This and TEXT_LEVEL_RE
+# are shared with pipeline/logs/columns.py, which must find exactly what parse_text finds.
+TEXT_TIME_MAX_END = 48
 # Upper-case level words stand alone ("… ERROR [main] …"); lower-case ones only when
 # bracketed ("[warn]"), so prose such as "no error found" is not read as a level.
-_TEXT_LEVEL = re.compile(
+TEXT_LEVEL_RE = re.compile(
     r"(?:^|[\s\[(<|])(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC)"
     r"(?=[\]\s|:)>]|$)|[\[(<](trace|debug|info|notice|warn|warning|error|fatal|critical)[\])>]")
 # klog / glog (Kubernetes components): "E0102 15:04:05.123456   12345 file.go:42] message".
@@ -305,9 +308,9 @@ def parse_text(line: str, default_tz: str, ref_ns: int) -> Parsed:
     near the start are picked up when present."""
     p = Parsed(format="text", message=line)
     ns, end = find_timestamp(line, default_tz, ref_ns)
-    if ns is not None and end <= 48:
+    if ns is not None and end <= TEXT_TIME_MAX_END:
         p.time_ns = ns
-    m = _TEXT_LEVEL.search(line, 0, 80)
+    m = TEXT_LEVEL_RE.search(line, 0, 80)
     if m:
         p.severity_number = severity.from_name(m.group(1) or m.group(2))
         p.severity_text = severity.severity_name(p.severity_number)

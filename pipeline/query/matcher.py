@@ -28,14 +28,15 @@ import numpy as np
 import re2
 
 from pipeline.gcpause import gc_paused
+from pipeline.logs.columns import RECORD_READERS, Columns, as_columns
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
 from pipeline.query.fields import column_of, match_regex
-from pipeline.query.hsdb import compile_all, re2_predicate
+from pipeline.query.hsdb import HsField, regex_pred
 from pipeline.query.optimize import optimize
 from pipeline.query.parser import parse
 from pipeline.query.regex import compile_regex
-from pipeline.query.rule_plan import compile_expr, csr, eval_empty, expand, is_direct
+from pipeline.query.ruleplan import compile_expr, csr, eval_empty, expand, is_direct
 from pipeline.query.rulefile import Rule
 
 _NUMBER = re2.compile(r"^-?[0-9]+(?:\.[0-9]+)?\z")
@@ -43,22 +44,12 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
 _CACHE: dict[str, RuleMatcher] = {}
 _CACHE_LOCK = Lock()
 _CACHE_MAX = 16
-_SCAN_CHUNK = 32 * 1024  # bytes per Hyperscan call
+SCAN_CHUNK = 32 * 1024  # bytes per Hyperscan call
 
 Values = Callable[[list[LogRecord]], list]
 
 
-# One list comprehension per stored column (fields.COLUMNS): a plain attribute read in a comprehension is
-# about 3x faster per record than mapping operator.attrgetter over the batch.
-_COLUMN_VALUES: dict[str, Values] = {
-    "body": lambda logs: [r.body for r in logs],
-    "severity_text": lambda logs: [r.severity_text for r in logs],
-    "service": lambda logs: [r.service for r in logs],
-    "host": lambda logs: [r.host for r in logs],
-    "instance": lambda logs: [r.instance for r in logs],
-    "trace_id": lambda logs: [r.trace_id for r in logs],
-    "span_id": lambda logs: [r.span_id for r in logs],
-}
+_COLUMN_VALUES = RECORD_READERS
 
 
 def _getter(field: str) -> Values:
@@ -91,18 +82,6 @@ def compile_rules(rules: Sequence[Rule]) -> RuleMatcher:
     return m
 
 
-class _Field:
-    """One field's Hyperscan database and the leaves in it."""
-
-    def __init__(self, name: str, patterns: list[tuple[int, str]]):
-        self.name = name
-        self.values = _getter(name)
-        self.db, self.failed = compile_all(patterns)
-        self.scratch = hyperscan.Scratch(self.db) if self.db else None
-        rejected = set(self.failed)
-        self.leaves = sorted({leaf for leaf, p in patterns if (leaf, p) not in rejected})
-
-
 class RuleMatcher:
     """Matches batches of LogRecords against a compiled rule set (not thread-safe: one
     matcher per thread, as Hyperscan scratch space is reused between calls)."""
@@ -127,14 +106,14 @@ class RuleMatcher:
                     hs_patterns.setdefault(field, []).append((idx, pred_or_pattern))
                 else:
                     py_preds.setdefault(idx, []).append((field, pred_or_pattern))
-        self._fields = [_Field(f, pats) for f, pats in hs_patterns.items()]
+        self._fields = [HsField(f, pats) for f, pats in hs_patterns.items()]
         for fld in self._fields:
             # Patterns Hyperscan rejected fall back to RE2 on the same leaf.
             for idx, _ in fld.failed:
                 leaf = leaf_list[idx]
                 for m in (leaf.members if isinstance(leaf, AnyOf) else (leaf,)):
                     src, ci = match_regex(m)
-                    py_preds.setdefault(idx, []).append((fld.name, re2_predicate(compile_regex(src, ci), ci)))
+                    py_preds.setdefault(idx, []).append((fld.name, regex_pred(compile_regex(src, ci), ci)))
         self._py = py_preds
         # Raw (line, rule) plans.
         self._nleaves = max(1, len(leaf_list))
@@ -241,7 +220,7 @@ class RuleMatcher:
             if cr.hs is not None:
                 yield m.field, cr.hs
             else:
-                yield m.field, re2_predicate(cr, ci)
+                yield m.field, regex_pred(cr, ci)
 
     def _capture_plan(self, trees: list[Node]) -> None:
         """Rules with named captures: which field value to run which RE2 pattern over."""
@@ -263,22 +242,22 @@ class RuleMatcher:
 
     # -- matching ----------------------------------------------------------------------
 
-    def _values(self, field: str, logs: list[LogRecord], cache: dict) -> list:
+    def _values(self, field: str, cols: Columns, cache: dict) -> list:
         v = cache.get(field)
         if v is None:
             if field == "#severity_number":
-                v = [r.severity_number for r in logs]
+                v = cols.severity_numbers()
             elif field.startswith("#has:"):
-                key = field[5:]
-                v = [key in r.attributes for r in logs]
+                v = cols.has_attribute(field[5:])
             else:
-                v = _getter(field)(logs)
+                col = column_of(field)
+                v = cols.column(col) if col else cols.attribute(field)
             cache[field] = v
         return v
 
-    def _hits(self, logs: list[LogRecord]) -> tuple[np.ndarray, np.ndarray]:
+    def _hits(self, cols: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Sorted unique (line, leaf) pairs where the leaf is true."""
-        n = len(logs)
+        n = len(cols)
         L = self._nleaves
         keys: list[np.ndarray] = []
         if not n:
@@ -288,7 +267,7 @@ class RuleMatcher:
         for fld in self._fields:
             if fld.db is None:
                 continue
-            values = self._values(fld.name, logs, cache)
+            values = self._values(fld.name, cols, cache)
             buf = ("\x00" + "\x00".join(values) + "\x00").encode("utf-8", "replace")
             seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
             nul_lines: list[int] = []
@@ -308,7 +287,7 @@ class RuleMatcher:
 
             # Scan in chunks of whole values (NUL to NUL, so anchors and matches are as in
             # one scan): Hyperscan runs 15-25 % faster per byte on cache-sized pieces here.
-            step = max(1, n * _SCAN_CHUNK // len(buf))
+            step = max(1, n * SCAN_CHUNK // len(buf))
             cuts = seps[::step].tolist()
             if cuts[-1] != seps[-1]:
                 cuts.append(int(seps[-1]))
@@ -327,7 +306,13 @@ class RuleMatcher:
                 keys.append(self._nul_fallback(fld, values, nul_lines))
         for leaf, preds in self._py.items():
             for field, pred in preds:
-                vals = self._values(field, logs, cache)
+                vals = self._values(field, cols, cache)
+                if not any(vals):
+                    # One column type per field, so all-falsy values are all one value (the
+                    # usual case for attributes of free text): decide it once, not per line.
+                    if pred(vals[0]):
+                        keys.append(np.arange(n, dtype=np.int64) * L + leaf)
+                    continue
                 idx = [i for i, v in enumerate(vals) if pred(v)]
                 if idx:
                     keys.append(np.array(idx, dtype=np.int64) * L + leaf)
@@ -337,24 +322,29 @@ class RuleMatcher:
         uniq = np.unique(np.concatenate(keys))
         return uniq // L, uniq % L
 
-    def _nul_fallback(self, fld: _Field, values: list, lines: list[int]) -> np.ndarray:
-        """Values containing NUL cannot be joined; evaluate that field's leaves with RE2."""
-        out = []
-        for leaf in fld.leaves:
-            node = self._leaf_list[leaf]
-            for m in (node.members if isinstance(node, AnyOf) else (node,)):
-                if m.field != fld.name:
-                    continue
-                src, ci = match_regex(m)
-                pred = re2_predicate(compile_regex(src, ci), ci)
-                out.extend(i * self._nleaves + leaf for i in lines if pred(values[i]))
+    def _nul_fallback(self, fld: HsField, values: list, lines: list[int]) -> np.ndarray:
+        """Values containing NUL cannot be joined; evaluate that field's leaves with RE2
+        (kept across batches, each pattern compiled when a value first passes its literal
+        test: one such line must not cost a compile of every rule)."""
+        if fld.fallback is None:
+            fld.fallback = []
+            for leaf in fld.leaves:
+                node = self._leaf_list[leaf]
+                for m in (node.members if isinstance(node, AnyOf) else (node,)):
+                    if m.field == fld.name:
+                        src, ci = match_regex(m)
+                        fld.fallback.append((leaf, regex_pred(compile_regex(src, ci), ci, lazy=True)))
+        L = self._nleaves
+        out = [i * L + leaf for leaf, pred in fld.fallback for i in lines if pred(values[i])]
         return np.array(out, dtype=np.int64)
 
-    def match_pairs(self, logs: list[LogRecord]) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted unique (line index, rule index) arrays of every match in the batch."""
-        n = len(logs)
+    def match_pairs(self, logs: Sequence[LogRecord] | Columns) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique (line index, rule index) arrays of every match in the batch (records
+        or columns)."""
+        cols = as_columns(logs)
+        n = len(cols)
         R = max(1, len(self.rules))
-        hl, hf = self._hits(logs)
+        hl, hf = self._hits(cols)
         if self._rule_of_leaf is not None:
             rules = self._rule_of_leaf[hf]
             keep = rules >= 0
@@ -399,7 +389,7 @@ class RuleMatcher:
         keys = np.unique(np.concatenate(parts))
         return keys // R, keys % R
 
-    def match_batch(self, logs: list[LogRecord]) -> list[tuple[str, ...]]:
+    def match_batch(self, logs: Sequence[LogRecord] | Columns) -> list[tuple[str, ...]]:
         """For each record, the sorted ids of the rules it matches. Tuples, so every record
         that matches nothing can share the one empty tuple: most lines match no rule, and a
         fresh list per line cost more than the rest of matching outside Hyperscan."""
@@ -420,6 +410,24 @@ class RuleMatcher:
         for line, a, b in zip(lines[starts].tolist(), starts, ends):
             out[line] = tuple([ids[r] for r in rl[a:b]])
         return out
+
+    def prepare(self, cols: Columns) -> None:
+        """Derive now every column this rule set reads (a lazy batch keeps them), so that
+        parsing can be timed apart from matching."""
+        cache: dict[str, list] = {}
+        for fld in self._fields:
+            self._values(fld.name, cols, cache)
+        for preds in self._py.values():
+            for field, _ in preds:
+                self._values(field, cols, cache)
+
+    def hs_database(self, field: str) -> tuple[hyperscan.Database, hyperscan.Scratch]:
+        """The compiled Hyperscan database of one canonical field and its scratch (for
+        benchmarks that time the engine alone)."""
+        for fld in self._fields:
+            if fld.name == field and fld.db is not None:
+                return fld.db, fld.scratch
+        raise KeyError(field)
 
     def tag(self, logs: list[LogRecord]) -> None:
         """Set each record's `rules`, and add named regex captures of matched rules as

@@ -1,6 +1,6 @@
-"""How the matcher evaluates rules from leaf hits (pipeline/query/matcher.py): which rules
-are direct, which can match with no hit, their trees as generated lambdas, and the CSR
-tables mapping each leaf hit to the rules it feeds."""
+"""Pure helpers behind the matcher's plans: a rule's tree as one lambda, which trees are a
+plain OR of leaves, what a tree is worth with no leaf hit, and (line, target) expansion over
+CSR-packed lists with numpy."""
 
 from __future__ import annotations
 
