@@ -1,9 +1,8 @@
 """Rules compiled to one Hyperscan database per field, matched over batches of logs.
 
-A batch is matched with a few Hyperscan calls per field (one per ~32 KB): the batch's
-values are joined with NUL separators (the dialect rewrite in regex.py keeps patterns inside one value) and every
-hit's end offset is mapped back to its line with numpy. Python-level work is then per hit,
-not per line × rule:
+A batch is matched with a few Hyperscan calls per field (one per ~32 KB): its values are
+joined with NUL separators (regex.py's dialect rewrite keeps patterns inside one value), each
+hit's end offset is mapped back to its line with numpy, and Python works per hit, not per line × rule:
 
 - rules that are a leaf or an OR of leaves come straight from the (line, leaf) hits (with
   no expansion at all when each rule is its own single leaf);
