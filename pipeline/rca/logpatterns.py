@@ -22,9 +22,10 @@ the window is read from `logs` at full time resolution. A change must be rarer t
 by chance (Poisson tail), so a normal window shows none.
 
 A warning or error that appeared on a caller and names a service it calls also counts for that
-service (a database or a dead pod writes no line of its own). `apply` folds the findings into
-a window ranking (pipeline/rca/window.py): a service whose finding a comparably strong anomaly
-below it in the call graph explains is halved, as the span ranking does for symptoms.
+service (a database or a dead pod writes no line of its own). The per-service strength is one
+more independent signal in the ranking's noisy-OR (pipeline/rca/score.py), so the span ranking's
+topology discount applies to it too: a caller whose changed lines a comparably strong anomaly
+below it explains is halved.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from pipeline.rca.model import Candidate, Evidence
-from pipeline.rca.score import ServiceScore
 from pipeline.rca.source import Rows
 from pipeline.rca.window_sql import Period
 
@@ -54,8 +54,6 @@ _MIN_SURPRISE = math.log(1e4)
 _APPEAR_MIN_LINES = 8
 _APPEAR_FLOOR = 0.5  # expected lines of a template never seen: not zero, it may be rare
 _TRIM = 0.1  # share of the highest baseline minutes left out of the appearing template's rate
-_BELOW_EXPLAINS = 0.8
-_WEAK = 0.3  # a score below this is a weak lead (pipeline/rca/window.py)
 _WARN = 13  # OTLP severity number of WARN: callers' failure lines are warnings or errors
 
 # Distinct lines per (service, instance, template) in the window; a replayed log is a twin under
@@ -287,40 +285,10 @@ def _median(xs: list[float]) -> float:
     return (xs[n // 2] + xs[(n - 1) // 2]) / 2 if n else 0.0
 
 
-def apply(ranked: list[ServiceScore], found: Findings, below: Callable[[str], set[str]]) -> list[ServiceScore]:
-    """The ranking with log-pattern strength folded into each service's score, re-sorted.
-
-    A warning or error that appeared on a caller and names a service it calls ("call to postgres
-    failed: connection refused") also counts for the service named: a database or a dead pod writes no
-    line of its own. A service whose changes a service below it in the call graph
-    (`below(service)`) explains, its own changes or its score being at least 0.8 as strong,
-    counts half: a caller that logs "call failed" lines is a symptom of the callee.
-    """
-    if not found.strength:
-        return ranked
-    _credit_named_callees(found, below)
-    by = {s.service: s for s in ranked}
-    before = {name: s.score for name, s in by.items()}
-    for svc, strength in found.strength.items():
-        rival = max((max(found.strength.get(d, 0.0), before.get(d, 0.0)) for d in below(svc) if d != svc),
-                    default=0.0)
-        if rival >= _BELOW_EXPLAINS * strength:
-            strength *= 0.5
-        s = by.get(svc)
-        if s is None:
-            s = by[svc] = ServiceScore(svc)
-        if strength > s.score:
-            top = found.changes[svc][0]
-            s.instance = s.instance or ("" if top.via else top.instance)
-            if s.score < _WEAK:  # nothing else made it a candidate: the kind is the log's
-                s.kind = "error"
-        s.score = 1 - (1 - s.score) * (1 - strength)
-    out = sorted(by.values(), key=lambda s: (-s.score, s.service))
-    return [s for s in out if s.score > 0.01]
-
-
-def _credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> None:
-    """Add, to each service a caller's new line names, that line as a change of its own (once)."""
+def credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> None:
+    """Add, to each service a caller's new warning or error line names ("call to postgres
+    failed: connection refused"), that line as a change of its own (once): a database or a dead
+    pod writes no line of its own. `below(service)`: what the service calls, directly or not."""
     if found.credited:
         return
     found.credited = True

@@ -50,7 +50,7 @@ _LOAD_WORDS = ("workload", "request", "syscall", "network", "receive", "transmit
 # Gauges of the machine the pod runs on move for every neighbour: not the pod's own pressure.
 _SHARED_PREFIXES = ("node.", "host.", "system.", "k8s.node.", "machine.")
 LATE_NS = 60 * 10**9  # how far past the window a reading may be stamped and still describe it
-_COARSE_NS = 30 * 10**9  # readings this far apart or more are coarse
+COARSE_NS = 30 * 10**9  # readings this far apart or more are coarse
 _MIN_BASELINE_READINGS = 2
 _FEW_READINGS = 5  # below this the spread is unknown: only a large relative change counts
 Z_CAP = 30.0
@@ -94,7 +94,7 @@ def shift_of(row: dict) -> SeriesShift | None:
     if row["n_w"] < 1 or row["n_b"] < _MIN_BASELINE_READINGS or len(row["q_b"]) != 3:
         return None
     q10, q50, q90 = row["q_b"]
-    med_w = row["med_late"] if row["step"] >= _COARSE_NS else row["med_w"]
+    med_w = row["med_late"] if row["step"] >= COARSE_NS else row["med_w"]
     scale = robust_scale(q10, q50, q90, row["n_b"])
     z = (med_w - q50) / scale
     if abs(q50) < 1e-12 and q90 - q10 < 1e-12 and abs(med_w) < 1e-12:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from pipeline.rca.blame import blame
 from pipeline.rca.edge_gaps import EdgeGap, gap_strength
-from pipeline.rca.pod_metrics import SeriesShift, failing, peer_edges, pod_pressure, starved, strength
+from pipeline.rca.logpatterns import Findings
+from pipeline.rca.pod_metrics import COARSE_NS, SeriesShift, failing, peer_edges, pod_pressure, starved, strength
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
@@ -79,6 +80,8 @@ class ServiceScore:
     cut_strength: float = 0.0
     failing: list[SeriesShift] = field(default_factory=list)  # its success/error-rate gauges worsened
     fail_strength: float = 0.0
+    pattern_strength: float = 0.0  # its log templates that stopped or appeared (pipeline.rca.logpatterns)
+    pattern_pod: str = ""  # the pod of its strongest own template change
     pods: tuple[str, ...] = ()  # the pods its own metrics came from
     silent: bool = False
     anomaly: float = 0.0
@@ -130,6 +133,13 @@ def metric_deviations(rows: list[dict]) -> dict[str, list[dict]]:
     for r in rows:
         if r["name"] in _SYMPTOM_METRICS or not r["service"]:
             continue
+        if r.get("step", 0) >= COARSE_NS:
+            # a coarse reading covers the interval before its stamp: those stamped up to a
+            # minute after the window describe it, and a series without one there is missing
+            # data (a reading a minute rarely falls inside a short window), not a silent pod
+            r = {**r, "n_w": r["n_late"], "mean_w": r["mean_late"], "max_w": r["max_late"]}
+            if not r["n_w"]:
+                continue
         n_w, n_b = r["n_w"], r["n_b"]
         if n_b and not n_w:
             out[r["service"]].append({**r, "z": 50.0, "silent": True})
@@ -167,7 +177,8 @@ def _strength(effect: float, z: float, z_min: float) -> float:
 def score_services(components: list[dict], metrics: list[dict], rules: list[dict],
                    failures: list[dict], signals: dict[str, str],
                    mentions: list[dict] = (), user_ms: float = 0.0,
-                   shifts: list[SeriesShift] = (), gaps: dict[str, list[EdgeGap]] | None = None) -> list[ServiceScore]:
+                   shifts: list[SeriesShift] = (), gaps: dict[str, list[EdgeGap]] | None = None,
+                   patterns: Findings | None = None) -> list[ServiceScore]:
     """Every service with some anomaly, best candidate first.
 
     `user_ms` is the time all requests (root spans) in the window took: added self time
@@ -177,7 +188,9 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     `shifts` (pod_metrics) are robust per-pod metric readings and `gaps` (edge_gaps) the call
     edges whose time on the wire grew, by blamed service: a pod pinned far above its own
     baseline, or calls into a service that slowed on the caller's side only, are anomalies of their own, not just corroboration, because real metrics may be
-    all there is (traces kept only around alerts, logs lost).
+    all there is (traces kept only around alerts, logs lost). `patterns` (logpatterns.find)
+    are the log templates each service stopped or started logging: for a changed return value
+    or a caught exception they may be the only evidence, so they are one more such signal.
     """
     by: dict[str, ServiceScore] = {}
 
@@ -230,12 +243,16 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
     _metric_anomalies(shifts, gaps or {}, get)
     _cut_off_callers(shifts, set(edges), get)
+    for svc, st in (patterns.strength.items() if patterns else ()):
+        s = get(svc)
+        s.pattern_strength = st
+        s.pattern_pod = next((c.instance for c in patterns.changes.get(svc, ()) if not c.via), "")
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
         # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
         # spans also slowed outranks a service with one loud signal
         s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength) * (
-            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength)
+            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength) * (1 - 0.9 * s.pattern_strength)
     _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
@@ -350,6 +367,8 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
             s.instance = inst
     if not s.instance and s.pressure:
         s.instance = s.pressure[0].pod
+    if not s.instance and s.pattern_pod:
+        s.instance = s.pattern_pod
     if not s.instance and len(s.pods) == 1:
         s.instance = s.pods[0]
     if not s.instance and s.metric_series and s.metric_strength >= 0.5:
@@ -373,6 +392,8 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "network"
     elif s.gap_strength > max(s.pressure_strength, s.err_strength, 0.5):
         s.kind = "network"
+    elif s.pattern_strength >= max(0.5, s.pressure_strength, s.err_strength, s.lat_strength):
+        s.kind = "error"  # its log lines changed (a changed result, a caught exception) and little else did
     elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= max(0.5, s.err_strength):
         s.kind = "resource"
     elif s.err_strength >= s.lat_strength and s.err_strength > 0 or max(s.cut_strength, s.fail_strength) >= max(

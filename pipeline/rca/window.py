@@ -49,7 +49,7 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     # rows read are the same as from that span on, so the clipped period follows from the scan.
     components = sql.fetch(src, sql.COMPONENTS, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns))
     period, notes = period_for(from_ns, to_ns, baseline_ns, sql.first_stored_ns(components))
-    metrics = sql.fetch(src, sql.METRICS, period)
+    metrics = src.rows(sql.METRICS, {**period.params(), "late": pod_metrics.LATE_NS})
     # Metrics keep their own history: the baseline of the spans is clipped to the first span
     # stored, but a store that keeps traces only around incidents still has every reading.
     metric_period = sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns)
@@ -60,14 +60,14 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     peers = sorted({r["peer"] for r in components if r["peer"]})
     mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
-    ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
-                            sql.root_ns(components) / 1e6, shifts, gaps)
     edges = _edges(components)
     # Log-pattern evidence (templates that stopped or appeared): pipeline/rca/logpatterns.py.
     # Its baseline is not clipped to the first span: minutes without logs are left out anyway.
     patterns = logpatterns.find(src, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns),
                                 logpatterns.traffic(components, period))
-    ranked = logpatterns.apply(ranked, patterns, lambda svc: _below(svc, edges))
+    logpatterns.credit_named_callees(patterns, lambda svc: _below(svc, edges))
+    ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
+                            sql.root_ns(components) / 1e6, shifts, gaps, patterns)
     if service:
         scope = {service} | _below(service, edges)
         if not any(r["service"] == service for r in components):
