@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pipeline.rca.blame import blame
 from pipeline.rca.edge_gaps import EdgeGap, gap_strength
 from pipeline.rca.logpatterns import Findings
+from pipeline.rca.trace_ends import TraceEnd
 from pipeline.rca.pod_metrics import COARSE_NS, SeriesShift, failing, peer_edges, pod_pressure, starved, strength
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
@@ -82,6 +83,8 @@ class ServiceScore:
     fail_strength: float = 0.0
     pattern_strength: float = 0.0  # its log templates that stopped or appeared (pipeline.rca.logpatterns)
     pattern_pod: str = ""  # the pod of its strongest own template change
+    ends: TraceEnd | None = None  # requests now end early at it (pipeline.rca.trace_ends)
+    end_strength: float = 0.0
     pods: tuple[str, ...] = ()  # the pods its own metrics came from
     silent: bool = False
     anomaly: float = 0.0
@@ -178,7 +181,7 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
                    failures: list[dict], signals: dict[str, str],
                    mentions: list[dict] = (), user_ms: float = 0.0,
                    shifts: list[SeriesShift] = (), gaps: dict[str, list[EdgeGap]] | None = None,
-                   patterns: Findings | None = None) -> list[ServiceScore]:
+                   patterns: Findings | None = None, ends: dict[str, TraceEnd] | None = None) -> list[ServiceScore]:
     """Every service with some anomaly, best candidate first.
 
     `user_ms` is the time all requests (root spans) in the window took: added self time
@@ -190,7 +193,8 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     baseline, or calls into a service that slowed on the caller's side only, are anomalies of their own, not just corroboration, because real metrics may be
     all there is (traces kept only around alerts, logs lost). `patterns` (logpatterns.find)
     are the log templates each service stopped or started logging: for a changed return value
-    or a caught exception they may be the only evidence, so they are one more such signal.
+    or a caught exception they may be the only evidence, so they are one more such signal, as
+    are `ends` (trace_ends): the services at which requests now stop early.
     """
     by: dict[str, ServiceScore] = {}
 
@@ -247,12 +251,16 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s = get(svc)
         s.pattern_strength = st
         s.pattern_pod = next((c.instance for c in patterns.changes.get(svc, ()) if not c.via), "")
+    for svc, end in (ends or {}).items():
+        s = get(svc)
+        s.ends, s.end_strength = end, end.strength
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
         # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
         # spans also slowed outranks a service with one loud signal
         s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength) * (
-            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength) * (1 - 0.9 * s.pattern_strength)
+            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength) * (1 - 0.9 * s.pattern_strength) * (
+            1 - 0.9 * s.end_strength)
     _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
@@ -396,8 +404,8 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "error"  # its log lines changed (a changed result, a caught exception) and little else did
     elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= max(0.5, s.err_strength):
         s.kind = "resource"
-    elif s.err_strength >= s.lat_strength and s.err_strength > 0 or max(s.cut_strength, s.fail_strength) >= max(
-            0.5, s.lat_strength):
+    elif s.err_strength >= s.lat_strength and s.err_strength > 0 or max(
+            s.cut_strength, s.fail_strength, s.end_strength) >= max(0.5, s.lat_strength):
         s.kind = "error"
     elif s.lat_strength > 0:
         s.kind = "latency"

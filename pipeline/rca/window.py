@@ -12,7 +12,7 @@ from collections import defaultdict
 from pipeline.query import rules_from_setting
 from pipeline.rca import logpatterns
 from pipeline.rca import window_sql as sql
-from pipeline.rca import edge_gaps, pod_metrics
+from pipeline.rca import edge_gaps, pod_metrics, trace_ends
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import Part, ServiceScore, score_services
 from pipeline.rca.source import as_rows
@@ -67,7 +67,8 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
                                 logpatterns.traffic(components, period))
     logpatterns.credit_named_callees(patterns, lambda svc: _below(svc, edges))
     ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
-                            sql.root_ns(components) / 1e6, shifts, gaps, patterns)
+                            sql.root_ns(components) / 1e6, shifts, gaps, patterns,
+                            trace_ends.trace_ends(trace_ends.fetch(src, period)))
     if service:
         scope = {service} | _below(service, edges)
         if not any(r["service"] == service for r in components):
@@ -241,6 +242,10 @@ def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list
                                      f"by {g.rise:.4g} ({g.rel:.0%}) more than {g.callee} itself saw (z {g.z:.1f})",
                            {"caller": g.caller, "callee": g.callee, "instance": g.caller_pod, "metric": g.metric,
                             "rise": g.rise, "z": round(g.z, 2)}))
+    if s.ends:
+        ev.append(Evidence("span", s.ends.summary(), {"service": s.service, "share_w": round(s.ends.share_w, 4),
+                                                      "share_b": round(s.ends.share_b, 4),
+                                                      "traces_w": s.ends.traces_w}))
     for f in s.failing[:1]:
         ev.append(_shift_evidence(s.service, f, f"{f.name} of {s.service}: window median {f.med_w:.4g} against "
                                                 f"baseline median {f.med_b:.4g} (robust z {f.z:.1f})"))
