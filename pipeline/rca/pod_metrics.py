@@ -156,11 +156,37 @@ def failing(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
         low = s.name.lower()
         if s.peer:
             continue
-        if ("success" in low and s.z <= -4 and s.med_w < s.med_b) or (
+        if ("success" in low and (s.z <= -4 or _failures_rose(s)) and s.med_w < s.med_b) or (
                 ("error" in low or "fail" in low) and "success" not in low and s.z >= 4 and s.med_w > s.med_b):
             out.setdefault(s.service, []).append(s)
     for lst in out.values():
         lst.sort(key=lambda s: -abs(s.z))
+    return out
+
+
+def _failures_rose(s: SeriesShift) -> bool:
+    """A success rate read as its complement, the failure rate: a rate that sat at its ceiling
+    (100 %, or 1) has no spread to measure a drop by, yet 0 % failing becoming 2 % is a change.
+    Failures must reach a percent of the ceiling and three times the baseline's (plus a tenth
+    of a percent)."""
+    top = 100.0 if s.max_b > 1.0 else 1.0
+    fail_w, fail_b = top - s.med_w, top - s.med_b
+    return fail_w >= 0.01 * top and fail_w >= 3 * fail_b + 0.001 * top
+
+
+def slowed(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
+    """Per service: its own server-side latency gauges far above their baseline (robust z >= 4
+    and at least half as much again): its requests take longer even where no span says so
+    (a caught exception's retry, a slower code path)."""
+    out: dict[str, list[SeriesShift]] = {}
+    for s in shifts:
+        low = s.name.lower()
+        if s.peer or "server" not in low or not any(w in low for w in ("latency", "duration")):
+            continue
+        if s.z >= 4 and s.med_w >= 1.5 * s.med_b:
+            out.setdefault(s.service, []).append(s)
+    for lst in out.values():
+        lst.sort(key=lambda s: -s.z)
     return out
 
 

@@ -23,7 +23,8 @@ from pipeline.rca.blame import blame
 from pipeline.rca.edge_gaps import EdgeGap, gap_strength
 from pipeline.rca.logpatterns import Findings
 from pipeline.rca.trace_ends import TraceEnd
-from pipeline.rca.pod_metrics import COARSE_NS, SeriesShift, failing, peer_edges, pod_pressure, starved, strength
+from pipeline.rca.pod_metrics import (COARSE_NS, SeriesShift, failing, peer_edges, pod_pressure, slowed, starved,
+                                      strength)
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
@@ -247,6 +248,7 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
     _metric_anomalies(shifts, gaps or {}, get)
     _cut_off_callers(shifts, set(edges), get)
+    _slowed_leads(shifts, set(edges), get)
     for svc, st in (patterns.strength.items() if patterns else ()):
         s = get(svc)
         s.pattern_strength = st
@@ -303,7 +305,7 @@ def _metric_anomalies(shifts: list[SeriesShift], gaps: dict[str, list[EdgeGap]],
         s = get(svc)
         s.failing = lst[:2]
         # a symptom as much as a cause (failures climb to the entry service): never alone decisive
-        s.fail_strength = 0.6 * strength(abs(lst[0].z))
+        s.fail_strength = 0.6 * max(strength(abs(lst[0].z)), 0.5)
     for svc, names in pods.items():
         get(svc).pods = tuple(sorted(names))
 
@@ -322,6 +324,26 @@ def _cut_off_callers(shifts: list[SeriesShift], trace_edges: set[tuple[str, str]
             s = get(c)
             s.cut_off.append(lst[0])
             s.cut_strength = 1 - (1 - s.cut_strength) * (1 - strength(-lst[0].z) / len(callers))
+
+
+def _slowed_leads(shifts: list[SeriesShift], trace_edges: set[tuple[str, str]], get) -> None:
+    """A service whose own server latency gauges rose is a lead unless a service it calls
+    (directly or not) slowed too: latency climbs to every caller, so only the deepest counts."""
+    slow = slowed(shifts)
+    calls: dict[str, set[str]] = defaultdict(set)
+    for caller, callee in trace_edges | peer_edges(shifts):
+        calls[caller].add(callee)
+    for svc, lst in slow.items():
+        seen, todo = set(), [svc]
+        while todo:
+            for nxt in calls.get(todo.pop(), set()) - seen - {svc}:
+                seen.add(nxt)
+                todo.append(nxt)
+        if seen & set(slow):
+            continue
+        s = get(svc)
+        s.failing = (s.failing + lst[:1])[:2]
+        s.fail_strength = 1 - (1 - s.fail_strength) * (1 - 0.5 * strength(lst[0].z))
 
 
 def _weak_lead(s: ServiceScore) -> float:
