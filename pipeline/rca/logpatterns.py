@@ -293,6 +293,7 @@ def credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> N
         return
     found.credited = True
     credit: dict[str, list[Change]] = defaultdict(list)
+    named: set[tuple[str, str]] = set()  # (caller, template) credited to a callee
     for svc, lst in found.changes.items():
         callees = below(svc) - {svc}
         for c in lst:
@@ -301,6 +302,13 @@ def credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> N
             for d in callees:  # the name itself, not a part of a path, host or class name
                 if re.search(rf"(?<![\w\-/.]){re.escape(d)}(?![\w\-/.])", c.template):
                     credit[d].append(replace(c, service=d, via=svc, strength=round(0.9 * c.strength, 4)))
+                    named.add((svc, c.template_id))
+    # the caller's own copy of a line credited to its callee is a symptom: it counts half
+    for svc in {svc for svc, _ in named}:
+        lst = [replace(c, strength=round(0.5 * c.strength, 4)) if (svc, c.template_id) in named else c
+               for c in found.changes[svc]]
+        found.changes[svc] = sorted(lst, key=lambda c: (-c.strength, c.template_id))
+        found.strength[svc] = 1 - math.prod(1 - c.strength for c in found.changes[svc][:3])
     for d, lst in credit.items():
         mine = found.changes.setdefault(d, [])
         mine.extend(lst)

@@ -150,14 +150,16 @@ def starved(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
 
 def failing(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
     """Per service: its own success-rate gauges that fell, or error/failure-rate gauges that
-    rose, far beyond their baseline: its requests fail even where no span or log says so."""
+    rose, far beyond their baseline (to twice its p90 at least: a rate that was 0 most minutes
+    and is 0.1 now is noise): its requests fail even where no span or log says so."""
     out: dict[str, list[SeriesShift]] = {}
     for s in shifts:
         low = s.name.lower()
         if s.peer:
             continue
         if ("success" in low and (s.z <= -4 or _failures_rose(s)) and s.med_w < s.med_b) or (
-                ("error" in low or "fail" in low) and "success" not in low and s.z >= 4 and s.med_w > s.med_b):
+                ("error" in low or "fail" in low) and "success" not in low and s.z >= 4
+                and s.med_w >= 2 * s.p90_b and s.med_w > s.med_b):
             out.setdefault(s.service, []).append(s)
     for lst in out.values():
         lst.sort(key=lambda s: -abs(s.z))

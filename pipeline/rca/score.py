@@ -20,11 +20,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from pipeline.rca.blame import blame
-from pipeline.rca.edge_gaps import EdgeGap, gap_strength
+from pipeline.rca.edge_gaps import EdgeGap
 from pipeline.rca.logpatterns import Findings
 from pipeline.rca.trace_ends import TraceEnd
-from pipeline.rca.pod_metrics import (COARSE_NS, SeriesShift, failing, peer_edges, pod_pressure, slowed, starved,
-                                      strength)
+from pipeline.rca.metric_leads import cut_off_callers, metric_anomalies, slowed_leads
+from pipeline.rca.pod_metrics import COARSE_NS, SeriesShift
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
@@ -84,6 +84,7 @@ class ServiceScore:
     fail_strength: float = 0.0
     pattern_strength: float = 0.0  # its log templates that stopped or appeared (pipeline.rca.logpatterns)
     pattern_pod: str = ""  # the pod of its strongest own template change
+    pattern_own: float = 0.0  # the same without its callers' lines that name it
     ends: TraceEnd | None = None  # requests now end early at it (pipeline.rca.trace_ends)
     end_strength: float = 0.0
     pods: tuple[str, ...] = ()  # the pods its own metrics came from
@@ -246,24 +247,28 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s = get(svc)
         s.log_rules = sorted(lst, key=lambda d: -d["excess"])
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
-    _metric_anomalies(shifts, gaps or {}, get)
-    _cut_off_callers(shifts, set(edges), get)
-    _slowed_leads(shifts, set(edges), get)
+    metric_anomalies(shifts, gaps or {}, get)
+    cut_off_callers(shifts, set(edges), get)
+    slowed_leads(shifts, set(edges), get)
     for svc, st in (patterns.strength.items() if patterns else ()):
         s = get(svc)
         s.pattern_strength = st
-        s.pattern_pod = next((c.instance for c in patterns.changes.get(svc, ()) if not c.via), "")
+        own = [c for c in patterns.changes.get(svc, ()) if not c.via]
+        s.pattern_pod = own[0].instance if own else ""
+        s.pattern_own = 1 - math.prod(1 - c.strength for c in own[:3])
     for svc, end in (ends or {}).items():
         s = get(svc)
         s.ends, s.end_strength = end, end.strength
+    rival = {}  # what a service's anomaly is without its callers' lines naming it
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
         # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
         # spans also slowed outranks a service with one loud signal
         s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength) * (
-            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength) * (1 - 0.9 * s.pattern_strength) * (
-            1 - 0.9 * s.end_strength)
-    _discount_symptoms(by, edges)
+            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength) * (1 - 0.9 * s.end_strength)
+        rival[s.service] = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pattern_own)
+        s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pattern_strength)
+    _discount_symptoms(by, edges, rival)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
         _describe(s, failures, [m for m in mentions if m["peer"] == s.service], signals)
@@ -287,65 +292,6 @@ def _charge_slowed_calls(parts: list[Part]) -> list[Part]:
     return parts
 
 
-def _metric_anomalies(shifts: list[SeriesShift], gaps: dict[str, list[EdgeGap]], get) -> None:
-    """Pod pressure and caller-side edge gaps (pipeline.rca.pod_metrics) onto service scores."""
-    pods: dict[str, set[str]] = defaultdict(set)
-    for sh in shifts:
-        if sh.pod and not sh.peer:
-            pods[sh.service].add(sh.pod)
-    for svc, lst in pod_pressure(shifts).items():
-        s = get(svc)
-        s.pressure = lst[:3]
-        s.pressure_strength = strength(lst[0].z)
-    for svc, lst in gaps.items():
-        s = get(svc)
-        s.gaps = lst[:3]
-        s.gap_strength = gap_strength(lst[0])
-    for svc, lst in failing(shifts).items():
-        s = get(svc)
-        s.failing = lst[:2]
-        # a symptom as much as a cause (failures climb to the entry service): never alone decisive
-        s.fail_strength = 0.6 * max(strength(abs(lst[0].z)), 0.5)
-    for svc, names in pods.items():
-        get(svc).pods = tuple(sorted(names))
-
-
-def _cut_off_callers(shifts: list[SeriesShift], trace_edges: set[tuple[str, str]], get) -> None:
-    """A service that stopped getting work was cut off by a caller: a changed return value or a
-    caught exception upstream ends requests before they reach it, and raises no error anywhere.
-    Each collapsed service's strength is shared among its callers that kept working."""
-    gone = starved(shifts)
-    if not gone:
-        return
-    edges = trace_edges | peer_edges(shifts)
-    for svc, lst in gone.items():
-        callers = sorted({c for c, d in edges if d == svc and c not in gone and c != svc})
-        for c in callers:
-            s = get(c)
-            s.cut_off.append(lst[0])
-            s.cut_strength = 1 - (1 - s.cut_strength) * (1 - strength(-lst[0].z) / len(callers))
-
-
-def _slowed_leads(shifts: list[SeriesShift], trace_edges: set[tuple[str, str]], get) -> None:
-    """A service whose own server latency gauges rose is a lead unless a service it calls
-    (directly or not) slowed too: latency climbs to every caller, so only the deepest counts."""
-    slow = slowed(shifts)
-    calls: dict[str, set[str]] = defaultdict(set)
-    for caller, callee in trace_edges | peer_edges(shifts):
-        calls[caller].add(callee)
-    for svc, lst in slow.items():
-        seen, todo = set(), [svc]
-        while todo:
-            for nxt in calls.get(todo.pop(), set()) - seen - {svc}:
-                seen.add(nxt)
-                todo.append(nxt)
-        if seen & set(slow):
-            continue
-        s = get(svc)
-        s.failing = (s.failing + lst[:1])[:2]
-        s.fail_strength = 1 - (1 - s.fail_strength) * (1 - 0.5 * strength(lst[0].z))
-
-
 def _weak_lead(s: ServiceScore) -> float:
     """A small score for failures too few to be significant, so that a quiet window still
     names where its handful of new errors came from (the answer says confidence is low)."""
@@ -353,8 +299,11 @@ def _weak_lead(s: ServiceScore) -> float:
     return min(0.15, 0.05 * z) if z >= 1.0 else 0.0
 
 
-def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str], int]) -> None:
-    """Halve a service whose anomaly a stronger anomaly below it in the call graph explains."""
+def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str], int],
+                       rival: dict[str, float]) -> None:
+    """Halve a service whose anomaly a stronger anomaly below it in the call graph explains;
+    `rival`: a service's anomaly as an explanation of its callers' (their own lines about it
+    are not evidence that it explains them)."""
     calls: dict[str, set[str]] = defaultdict(set)
     for caller, callee in edges:
         if caller != callee:
@@ -373,7 +322,7 @@ def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str],
     for name, s in by.items():
         if not base[name]:
             continue
-        worst = max(((base.get(d, 0.0), d) for d in below(name)), default=(0.0, ""))
+        worst = max(((rival.get(d, 0.0), d) for d in below(name)), default=(0.0, ""))
         if worst[0] >= 0.8 * base[name]:
             s.anomaly = base[name] * 0.5
             s.discount = worst[1]
