@@ -70,6 +70,9 @@ def test_only_the_deepest_slowed_service_is_a_latency_lead():
               _shift("checkout", "pod.server.latency.p99", 10.0, 2.4, 0.5, 0.6, 0.7),
               _shift("payment", "pod.client.latency.p99", 10.0, 2.4, 0.5, 0.6, 0.7)]
     assert set(slowed(shifts)) == {"frontend", "checkout"}
+    # 3 ms more on a 5 ms service, where the gauge's typical level is half a second, is no lead
+    assert "shipping" not in slowed(shifts + [_shift("shipping", "pod.server.latency.p99", 12.0, 0.008, 0.005,
+                                                     0.006, 0.006)])
     rows = [{"service": a, "peer": b, "instance": f"{a}-1", "name": f"call {b}", "n_w": 30, "n_b": 300,
              "own_err_w": 0, "own_err_b": 0, "self_q_w": [], "self_q_b": []}
             for a, b in (("frontend", "checkout"), ("checkout", "payment"))]

@@ -178,14 +178,18 @@ def _failures_rose(s: SeriesShift) -> bool:
 
 def slowed(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
     """Per service: its own server-side latency gauges far above their baseline (robust z >= 4
-    and at least half as much again): its requests take longer even where no span says so
-    (a caught exception's retry, a slower code path)."""
+    and at least half as much again), by a quarter of the same gauge's typical level across
+    pods at least (3 ms more on a 5 ms service is no incident): its requests take longer even
+    where no span says so (a caught exception's retry, a slower code path)."""
+    mine = [s for s in shifts if not s.peer and "server" in s.name.lower()
+            and any(w in s.name.lower() for w in ("latency", "duration"))]
+    levels: dict[str, list[float]] = {}
+    for s in mine:
+        levels.setdefault(s.name, []).append(abs(s.med_b))
+    typical = {name: sorted(v)[len(v) // 2] for name, v in levels.items()}
     out: dict[str, list[SeriesShift]] = {}
-    for s in shifts:
-        low = s.name.lower()
-        if s.peer or "server" not in low or not any(w in low for w in ("latency", "duration")):
-            continue
-        if s.z >= 4 and s.med_w >= 1.5 * s.med_b:
+    for s in mine:
+        if s.z >= 4 and s.med_w >= 1.5 * s.med_b and s.med_w - s.med_b >= 0.25 * typical[s.name]:
             out.setdefault(s.service, []).append(s)
     for lst in out.values():
         lst.sort(key=lambda s: -s.z)
