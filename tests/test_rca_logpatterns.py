@@ -224,3 +224,13 @@ def test_rank_window_names_the_pod_and_the_template_that_stopped(ch_client):
                                          "on payment-7f9c")
     assert any(e["ref"]["change"] == "appeared" and "caught exception" in e["summary"] for e in ev)
     assert top["evidence"][0]["ref"].get("template_id")  # the pattern is what ranks it: shown first
+
+
+def test_a_window_without_logs_from_most_pods_is_missing_logs_not_every_template_stopping():
+    base = (_base({"a": [40] * 30}, "cart", "cart-1") + _base({"b": [40] * 30}, "ads", "ads-1")
+            + _base({"c": [40] * 30}, "shop", "shop-1"))
+    # no pod logged anything in the window: the logs did not arrive, nothing stopped
+    assert changes([], base, 3.0).changes == {}
+    # one pod of three going quiet while the others log is a change of its own
+    found = changes(_win({"b": 120}, "ads", "ads-1") + _win({"c": 120}, "shop", "shop-1"), base, 3.0)
+    assert [(c.service, c.way) for lst in found.changes.values() for c in lst] == [("cart", "stopped")]

@@ -206,11 +206,17 @@ def changes(window: list[dict], base: list[dict], window_min: float, slice_min: 
     sev = {(r["service"], r["instance"], r["template_id"]): r["severity"] for r in window}
     templates = {k: r["template"] for k, r in by_key.items()} | {
         (r["service"], r["instance"], r["template_id"]): r["template"] for r in window}
+    # Most instances writing no line at all in the window is a gap in log collection, not every
+    # template stopping at once: those instances' logs are missing data. (One pod going quiet
+    # while the others log is a change, and its spans or callers say more.)
+    logged = {(r["service"], r["instance"]) for r in window if r["n"]}
+    quiet = {i for i in slices if len(slices[i]) >= _MIN_BASE_SLICES and i not in logged}
+    missing = quiet if 2 * len(quiet) > len([i for i in slices if len(slices[i]) >= _MIN_BASE_SLICES]) else set()
     found: dict[str, list[Change]] = defaultdict(list)
     for key, template in templates.items():
         inst = key[:2]
-        if len(slices.get(inst, ())) < _MIN_BASE_SLICES or window_min <= 0:
-            continue  # an instance without a baseline of its own: nothing to compare with
+        if len(slices.get(inst, ())) < _MIN_BASE_SLICES or window_min <= 0 or inst in missing:
+            continue  # an instance without a baseline of its own (or logs): nothing to compare with
         r = by_key.get(key)
         own = dict(zip(r["slices"], r["counts"])) if r else {}
         mine = key in steady

@@ -84,7 +84,6 @@ class ServiceScore:
     fail_strength: float = 0.0
     pattern_strength: float = 0.0  # its log templates that stopped or appeared (pipeline.rca.logpatterns)
     pattern_pod: str = ""  # the pod of its strongest own template change
-    pattern_own: float = 0.0  # the same without its callers' lines that name it
     ends: TraceEnd | None = None  # requests now end early at it (pipeline.rca.trace_ends)
     end_strength: float = 0.0
     pods: tuple[str, ...] = ()  # the pods its own metrics came from
@@ -253,22 +252,17 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     for svc, st in (patterns.strength.items() if patterns else ()):
         s = get(svc)
         s.pattern_strength = st
-        own = [c for c in patterns.changes.get(svc, ()) if not c.via]
-        s.pattern_pod = own[0].instance if own else ""
-        s.pattern_own = 1 - math.prod(1 - c.strength for c in own[:3])
+        s.pattern_pod = next((c.instance for c in patterns.changes.get(svc, ()) if not c.via), "")
     for svc, end in (ends or {}).items():
         s = get(svc)
         s.ends, s.end_strength = end, end.strength
-    rival = {}  # what a service's anomaly is without its callers' lines naming it
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
         # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
         # spans also slowed outranks a service with one loud signal
         s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength) * (
             1 - 0.8 * s.cut_strength) * (1 - s.fail_strength) * (1 - 0.9 * s.end_strength)
-        rival[s.service] = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pattern_own)
-        s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pattern_strength)
-    _discount_symptoms(by, edges, rival)
+    _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
         _describe(s, failures, [m for m in mentions if m["peer"] == s.service], signals)
@@ -299,11 +293,11 @@ def _weak_lead(s: ServiceScore) -> float:
     return min(0.15, 0.05 * z) if z >= 1.0 else 0.0
 
 
-def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str], int],
-                       rival: dict[str, float]) -> None:
-    """Halve a service whose anomaly a stronger anomaly below it in the call graph explains;
-    `rival`: a service's anomaly as an explanation of its callers' (their own lines about it
-    are not evidence that it explains them)."""
+def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str], int]) -> None:
+    """Halve a service whose anomaly a stronger anomaly below it in the call graph explains,
+    then add its log-template changes, halved in the same way when a service below it changed
+    (or is anomalous) at least as much: a caller's "call failed" lines are its callee's doing.
+    Both are judged on the anomalies before either discount."""
     calls: dict[str, set[str]] = defaultdict(set)
     for caller, callee in edges:
         if caller != callee:
@@ -320,12 +314,19 @@ def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str],
 
     base = {name: s.anomaly for name, s in by.items()}
     for name, s in by.items():
-        if not base[name]:
-            continue
-        worst = max(((rival.get(d, 0.0), d) for d in below(name)), default=(0.0, ""))
-        if worst[0] >= 0.8 * base[name]:
+        under = below(name)
+        worst = max(((base.get(d, 0.0), d) for d in under), default=(0.0, ""))
+        if base[name] and worst[0] >= 0.8 * base[name]:
             s.anomaly = base[name] * 0.5
             s.discount = worst[1]
+        if s.pattern_strength:
+            rival = max(((max(base.get(d, 0.0), by[d].pattern_strength if d in by else 0.0), d) for d in under),
+                        default=(0.0, ""))
+            pattern = s.pattern_strength
+            if rival[0] >= 0.8 * pattern:
+                pattern *= 0.5
+                s.discount = s.discount or rival[1]
+            s.anomaly = 1 - (1 - s.anomaly) * (1 - pattern)
 
 
 def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signals: dict[str, str]) -> None:
