@@ -366,14 +366,15 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
                      and not m["silent"] and m["z"] >= 6 and _resource_level(m) for m in s.metric_series)
     if any(p.new_versions and weight[id(p)] > 0 for p in own):
         s.kind = "deploy"
+    elif s.pattern_strength >= 0.5 and max(s.err_strength, s.lat_strength, s.pressure_strength, s.gap_strength,
+                                           s.metric_strength, 0.8 if s.silent else 0.0) < 0.3:
+        s.kind = "error"  # only its log lines changed: a changed result, a caught exception
     elif s.silent or refused > max(reset, 0) and refused >= 3:
         s.kind = "resource" if res_metric or s.log_strength >= 0.5 else "dependency"
     elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0) or (not own and _one_slow_link(edge, weight)):
         s.kind = "network"
     elif s.gap_strength > max(s.pressure_strength, s.err_strength, 0.5):
         s.kind = "network"
-    elif s.pattern_strength >= max(0.5, s.pressure_strength, s.err_strength, s.lat_strength):
-        s.kind = "error"  # its log lines changed (a changed result, a caught exception) and little else did
     elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= max(0.5, s.err_strength):
         s.kind = "resource"
     elif s.err_strength >= s.lat_strength and s.err_strength > 0 or max(
