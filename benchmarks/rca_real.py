@@ -17,7 +17,8 @@ faulty pod as its instance.
 `--quick`: the first faults in time order (at least one of each type when they come early,
 six at most) and only the files up to the last of their windows; under two minutes.
 `--store`: rank over a chDB directory an earlier run (or a manual replay) filled, skipping the
-replay: minutes per iteration while working on the ranking.
+replay: minutes per iteration while working on the ranking. A directory that does not exist yet
+is replayed into and kept.
 """
 
 from __future__ import annotations
