@@ -17,7 +17,8 @@ faulty pod as its instance.
 `--quick`: the first faults in time order (at least one of each type when they come early,
 six at most) and only the files up to the last of their windows; under two minutes.
 `--store`: rank over a chDB directory an earlier run (or a manual replay) filled, skipping the
-replay: minutes per iteration while working on the ranking.
+replay: minutes per iteration while working on the ranking. A directory that does not exist yet
+is replayed into and kept.
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ def main() -> int:
     ap.add_argument("--data", required=True, type=Path, help="dataset directory (OTLP/JSON files, ground_truth.json)")
     ap.add_argument("--quick", action="store_true", help="the first few faults and only the files they need")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
-    ap.add_argument("--store", type=Path, default=None, help="rank over this filled chDB directory; no replay")
+    ap.add_argument("--store", type=Path, default=None, help="rank over this filled chDB directory (no replay); if it does not exist yet, "
+                    "replay into it and keep it")
     args = ap.parse_args()
 
     faults = json.loads((args.data / "ground_truth.json").read_text())["faults"]
@@ -220,8 +222,8 @@ def main() -> int:
     try:
         store = args.store
         replay = {}
-        if store is None:
-            store = work / "chdb"
+        if store is None or not store.exists():
+            store = store or work / "chdb"
             until = max(window_of(f)[1] for f in faults) if args.quick else None
             replay = replay_into(args.data, store, work, until)
             print(f"replayed {replay} into {store}")

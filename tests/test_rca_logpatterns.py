@@ -11,7 +11,7 @@ from pipeline.logs.templates import TemplateMiner, template_of
 from pipeline.model import LogRecord
 from pipeline.rca import logpatterns
 from pipeline.rca.logpatterns import MINUTE_NS, changes
-from pipeline.rca.score import ServiceScore
+from pipeline.rca.score import score_services
 from pipeline.rca.window import rank_window
 from pipeline.rca.window_sql import Period
 from pipeline.store import rows
@@ -154,9 +154,11 @@ def test_a_callers_symptom_ranks_below_the_callee_it_calls():
     found.changes["payment"] = [logpatterns.Change("payment", "pay-1", "b", "order saved", "stopped",
                                                    0, 0.0, 42.0, 126.0, 0.85)]
     below = {"frontend": {"payment"}, "payment": set()}
-    ranked = logpatterns.apply([ServiceScore("frontend", score=0.1)], found, lambda s: below[s])
+    logpatterns.credit_named_callees(found, lambda s: below[s])
+    ranked = _ranked(found, [("frontend", "payment")])
     assert [s.service for s in ranked] == ["payment", "frontend"]
-    assert ranked[0].instance == "pay-1"
+    assert ranked[0].instance == "pay-1" and ranked[0].kind == "error"
+    assert ranked[1].discount == "payment"  # the caller's lines are a symptom of its callee
     # the caller's line names the callee: it counts for the callee too, with the caller named
     ev = found.evidence("payment")
     assert any(e.ref["service"] == "frontend" and "frontend calls it" in e.summary for e in ev)
@@ -165,8 +167,15 @@ def test_a_callers_symptom_ranks_below_the_callee_it_calls():
     found.credited = False
     found.changes["payment"] = [c for c in found.changes["payment"] if not c.via]
     found.strength["payment"] = 0.85
-    ranked = logpatterns.apply([ServiceScore("frontend", score=0.1)], found, lambda s: set())
-    assert ranked[0].service == "frontend"
+    logpatterns.credit_named_callees(found, lambda s: set())
+    assert _ranked(found, [])[0].service == "frontend"
+
+
+def _ranked(found: logpatterns.Findings, calls: list[tuple[str, str]]) -> list:
+    """score_services over nothing but log patterns and the given call edges (a few quiet calls each)."""
+    rows = [{"service": a, "peer": b, "instance": f"{a}-1", "name": f"call {b}", "n_w": 30, "n_b": 300,
+             "own_err_w": 0, "own_err_b": 0, "self_q_w": [], "self_q_b": []} for a, b in calls]
+    return score_services(rows, [], [], [], {}, patterns=found)
 
 
 def test_a_store_that_writes_no_logs_is_named_by_its_callers_lines():
@@ -175,7 +184,8 @@ def test_a_store_that_writes_no_logs_is_named_by_its_callers_lines():
     found.changes["catalog"][0].template = "call to postgres failed: connect: connection refused"
     found.changes["catalog"][0].severity = 17
     below = {"catalog": {"postgres"}, "postgres": set()}
-    ranked = logpatterns.apply([], found, lambda s: below[s])
+    logpatterns.credit_named_callees(found, lambda s: below[s])
+    ranked = _ranked(found, [("catalog", "postgres")])
     assert [s.service for s in ranked] == ["postgres", "catalog"]
     assert ranked[0].instance == ""  # the line was the caller's pod, not the store's
 
@@ -214,3 +224,13 @@ def test_rank_window_names_the_pod_and_the_template_that_stopped(ch_client):
                                          "on payment-7f9c")
     assert any(e["ref"]["change"] == "appeared" and "caught exception" in e["summary"] for e in ev)
     assert top["evidence"][0]["ref"].get("template_id")  # the pattern is what ranks it: shown first
+
+
+def test_a_window_without_logs_from_most_pods_is_missing_logs_not_every_template_stopping():
+    base = (_base({"a": [40] * 30}, "cart", "cart-1") + _base({"b": [40] * 30}, "ads", "ads-1")
+            + _base({"c": [40] * 30}, "shop", "shop-1"))
+    # no pod logged anything in the window: the logs did not arrive, nothing stopped
+    assert changes([], base, 3.0).changes == {}
+    # one pod of three going quiet while the others log is a change of its own
+    found = changes(_win({"b": 120}, "ads", "ads-1") + _win({"c": 120}, "shop", "shop-1"), base, 3.0)
+    assert [(c.service, c.way) for lst in found.changes.values() for c in lst] == [("cart", "stopped")]

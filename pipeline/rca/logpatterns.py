@@ -22,9 +22,10 @@ the window is read from `logs` at full time resolution. A change must be rarer t
 by chance (Poisson tail), so a normal window shows none.
 
 A warning or error that appeared on a caller and names a service it calls also counts for that
-service (a database or a dead pod writes no line of its own). `apply` folds the findings into
-a window ranking (pipeline/rca/window.py): a service whose finding a comparably strong anomaly
-below it in the call graph explains is halved, as the span ranking does for symptoms.
+service (a database or a dead pod writes no line of its own). The per-service strength is one
+more independent signal in the ranking's noisy-OR (pipeline/rca/score.py), so the span ranking's
+topology discount applies to it too: a caller whose changed lines a comparably strong anomaly
+below it explains is halved.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from pipeline.rca.model import Candidate, Evidence
-from pipeline.rca.score import ServiceScore
 from pipeline.rca.source import Rows
 from pipeline.rca.window_sql import Period
 
@@ -54,8 +54,6 @@ _MIN_SURPRISE = math.log(1e4)
 _APPEAR_MIN_LINES = 8
 _APPEAR_FLOOR = 0.5  # expected lines of a template never seen: not zero, it may be rare
 _TRIM = 0.1  # share of the highest baseline minutes left out of the appearing template's rate
-_BELOW_EXPLAINS = 0.8
-_WEAK = 0.3  # a score below this is a weak lead (pipeline/rca/window.py)
 _WARN = 13  # OTLP severity number of WARN: callers' failure lines are warnings or errors
 
 # Distinct lines per (service, instance, template) in the window; a replayed log is a twin under
@@ -208,11 +206,17 @@ def changes(window: list[dict], base: list[dict], window_min: float, slice_min: 
     sev = {(r["service"], r["instance"], r["template_id"]): r["severity"] for r in window}
     templates = {k: r["template"] for k, r in by_key.items()} | {
         (r["service"], r["instance"], r["template_id"]): r["template"] for r in window}
+    # Most instances writing no line at all in the window is a gap in log collection, not every
+    # template stopping at once: those instances' logs are missing data. (One pod going quiet
+    # while the others log is a change, and its spans or callers say more.)
+    logged = {(r["service"], r["instance"]) for r in window if r["n"]}
+    quiet = {i for i in slices if len(slices[i]) >= _MIN_BASE_SLICES and i not in logged}
+    missing = quiet if 2 * len(quiet) > len([i for i in slices if len(slices[i]) >= _MIN_BASE_SLICES]) else set()
     found: dict[str, list[Change]] = defaultdict(list)
     for key, template in templates.items():
         inst = key[:2]
-        if len(slices.get(inst, ())) < _MIN_BASE_SLICES or window_min <= 0:
-            continue  # an instance without a baseline of its own: nothing to compare with
+        if len(slices.get(inst, ())) < _MIN_BASE_SLICES or window_min <= 0 or inst in missing:
+            continue  # an instance without a baseline of its own (or logs): nothing to compare with
         r = by_key.get(key)
         own = dict(zip(r["slices"], r["counts"])) if r else {}
         mine = key in steady
@@ -287,44 +291,15 @@ def _median(xs: list[float]) -> float:
     return (xs[n // 2] + xs[(n - 1) // 2]) / 2 if n else 0.0
 
 
-def apply(ranked: list[ServiceScore], found: Findings, below: Callable[[str], set[str]]) -> list[ServiceScore]:
-    """The ranking with log-pattern strength folded into each service's score, re-sorted.
-
-    A warning or error that appeared on a caller and names a service it calls ("call to postgres
-    failed: connection refused") also counts for the service named: a database or a dead pod writes no
-    line of its own. A service whose changes a service below it in the call graph
-    (`below(service)`) explains, its own changes or its score being at least 0.8 as strong,
-    counts half: a caller that logs "call failed" lines is a symptom of the callee.
-    """
-    if not found.strength:
-        return ranked
-    _credit_named_callees(found, below)
-    by = {s.service: s for s in ranked}
-    before = {name: s.score for name, s in by.items()}
-    for svc, strength in found.strength.items():
-        rival = max((max(found.strength.get(d, 0.0), before.get(d, 0.0)) for d in below(svc) if d != svc),
-                    default=0.0)
-        if rival >= _BELOW_EXPLAINS * strength:
-            strength *= 0.5
-        s = by.get(svc)
-        if s is None:
-            s = by[svc] = ServiceScore(svc)
-        if strength > s.score:
-            top = found.changes[svc][0]
-            s.instance = s.instance or ("" if top.via else top.instance)
-            if s.score < _WEAK:  # nothing else made it a candidate: the kind is the log's
-                s.kind = "error"
-        s.score = 1 - (1 - s.score) * (1 - strength)
-    out = sorted(by.values(), key=lambda s: (-s.score, s.service))
-    return [s for s in out if s.score > 0.01]
-
-
-def _credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> None:
-    """Add, to each service a caller's new line names, that line as a change of its own (once)."""
+def credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> None:
+    """Add, to each service a caller's new warning or error line names ("call to postgres
+    failed: connection refused"), that line as a change of its own (once): a database or a dead
+    pod writes no line of its own. `below(service)`: what the service calls, directly or not."""
     if found.credited:
         return
     found.credited = True
     credit: dict[str, list[Change]] = defaultdict(list)
+    named: set[tuple[str, str]] = set()  # (caller, template) credited to a callee
     for svc, lst in found.changes.items():
         callees = below(svc) - {svc}
         for c in lst:
@@ -333,6 +308,13 @@ def _credit_named_callees(found: Findings, below: Callable[[str], set[str]]) -> 
             for d in callees:  # the name itself, not a part of a path, host or class name
                 if re.search(rf"(?<![\w\-/.]){re.escape(d)}(?![\w\-/.])", c.template):
                     credit[d].append(replace(c, service=d, via=svc, strength=round(0.9 * c.strength, 4)))
+                    named.add((svc, c.template_id))
+    # the caller's own copy of a line credited to its callee is a symptom: it counts half
+    for svc in {svc for svc, _ in named}:
+        lst = [replace(c, strength=round(0.5 * c.strength, 4)) if (svc, c.template_id) in named else c
+               for c in found.changes[svc]]
+        found.changes[svc] = sorted(lst, key=lambda c: (-c.strength, c.template_id))
+        found.strength[svc] = 1 - math.prod(1 - c.strength for c in found.changes[svc][:3])
     for d, lst in credit.items():
         mine = found.changes.setdefault(d, [])
         mine.extend(lst)

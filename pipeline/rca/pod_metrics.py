@@ -50,7 +50,7 @@ _LOAD_WORDS = ("workload", "request", "syscall", "network", "receive", "transmit
 # Gauges of the machine the pod runs on move for every neighbour: not the pod's own pressure.
 _SHARED_PREFIXES = ("node.", "host.", "system.", "k8s.node.", "machine.")
 LATE_NS = 60 * 10**9  # how far past the window a reading may be stamped and still describe it
-_COARSE_NS = 30 * 10**9  # readings this far apart or more are coarse
+COARSE_NS = 30 * 10**9  # readings this far apart or more are coarse
 _MIN_BASELINE_READINGS = 2
 _FEW_READINGS = 5  # below this the spread is unknown: only a large relative change counts
 Z_CAP = 30.0
@@ -94,7 +94,7 @@ def shift_of(row: dict) -> SeriesShift | None:
     if row["n_w"] < 1 or row["n_b"] < _MIN_BASELINE_READINGS or len(row["q_b"]) != 3:
         return None
     q10, q50, q90 = row["q_b"]
-    med_w = row["med_late"] if row["step"] >= _COARSE_NS else row["med_w"]
+    med_w = row["med_late"] if row["step"] >= COARSE_NS else row["med_w"]
     scale = robust_scale(q10, q50, q90, row["n_b"])
     z = (med_w - q50) / scale
     if abs(q50) < 1e-12 and q90 - q10 < 1e-12 and abs(med_w) < 1e-12:
@@ -150,17 +150,49 @@ def starved(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
 
 def failing(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
     """Per service: its own success-rate gauges that fell, or error/failure-rate gauges that
-    rose, far beyond their baseline: its requests fail even where no span or log says so."""
+    rose, far beyond their baseline (to twice its p90 at least: a rate that was 0 most minutes
+    and is 0.1 now is noise): its requests fail even where no span or log says so."""
     out: dict[str, list[SeriesShift]] = {}
     for s in shifts:
         low = s.name.lower()
         if s.peer:
             continue
-        if ("success" in low and s.z <= -4 and s.med_w < s.med_b) or (
-                ("error" in low or "fail" in low) and "success" not in low and s.z >= 4 and s.med_w > s.med_b):
+        if ("success" in low and (s.z <= -4 or _failures_rose(s)) and s.med_w < s.med_b) or (
+                ("error" in low or "fail" in low) and "success" not in low and s.z >= 4
+                and s.med_w >= 2 * s.p90_b and s.med_w > s.med_b):
             out.setdefault(s.service, []).append(s)
     for lst in out.values():
         lst.sort(key=lambda s: -abs(s.z))
+    return out
+
+
+def _failures_rose(s: SeriesShift) -> bool:
+    """A success rate read as its complement, the failure rate: a rate that sat at its ceiling
+    (100 %, or 1) has no spread to measure a drop by, yet 0 % failing becoming 2 % is a change.
+    Failures must reach a percent of the ceiling and three times the baseline's (plus a tenth
+    of a percent)."""
+    top = 100.0 if s.max_b > 1.0 else 1.0
+    fail_w, fail_b = top - s.med_w, top - s.med_b
+    return fail_w >= 0.01 * top and fail_w >= 3 * fail_b + 0.001 * top
+
+
+def slowed(shifts: list[SeriesShift]) -> dict[str, list[SeriesShift]]:
+    """Per service: its own server-side latency gauges far above their baseline (robust z >= 4
+    and at least half as much again), by a quarter of the same gauge's typical level across
+    pods at least (3 ms more on a 5 ms service is no incident): its requests take longer even
+    where no span says so (a caught exception's retry, a slower code path)."""
+    mine = [s for s in shifts if not s.peer and "server" in s.name.lower()
+            and any(w in s.name.lower() for w in ("latency", "duration"))]
+    levels: dict[str, list[float]] = {}
+    for s in mine:
+        levels.setdefault(s.name, []).append(abs(s.med_b))
+    typical = {name: sorted(v)[len(v) // 2] for name, v in levels.items()}
+    out: dict[str, list[SeriesShift]] = {}
+    for s in mine:
+        if s.z >= 4 and s.med_w >= 1.5 * s.med_b and s.med_w - s.med_b >= 0.25 * typical[s.name]:
+            out.setdefault(s.service, []).append(s)
+    for lst in out.values():
+        lst.sort(key=lambda s: -s.z)
     return out
 
 

@@ -20,8 +20,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from pipeline.rca.blame import blame
-from pipeline.rca.edge_gaps import EdgeGap, gap_strength
-from pipeline.rca.pod_metrics import SeriesShift, failing, peer_edges, pod_pressure, starved, strength
+from pipeline.rca.edge_gaps import EdgeGap
+from pipeline.rca.logpatterns import Findings
+from pipeline.rca.trace_ends import TraceEnd
+from pipeline.rca.metric_leads import cut_off_callers, metric_anomalies, slowed_leads
+from pipeline.rca.pod_metrics import COARSE_NS, SeriesShift
 
 # Metrics that describe load rather than a resource; their change is a symptom, not a cause.
 _SYMPTOM_METRICS = ("service.request.rate", "service.error.rate", "service.request.duration",
@@ -79,6 +82,10 @@ class ServiceScore:
     cut_strength: float = 0.0
     failing: list[SeriesShift] = field(default_factory=list)  # its success/error-rate gauges worsened
     fail_strength: float = 0.0
+    pattern_strength: float = 0.0  # its log templates that stopped or appeared (pipeline.rca.logpatterns)
+    pattern_pod: str = ""  # the pod of its strongest own template change
+    ends: TraceEnd | None = None  # requests now end early at it (pipeline.rca.trace_ends)
+    end_strength: float = 0.0
     pods: tuple[str, ...] = ()  # the pods its own metrics came from
     silent: bool = False
     anomaly: float = 0.0
@@ -130,6 +137,13 @@ def metric_deviations(rows: list[dict]) -> dict[str, list[dict]]:
     for r in rows:
         if r["name"] in _SYMPTOM_METRICS or not r["service"]:
             continue
+        if r.get("step", 0) >= COARSE_NS:
+            # a coarse reading covers the interval before its stamp: those stamped up to a
+            # minute after the window describe it, and a series without one there is missing
+            # data (a reading a minute rarely falls inside a short window), not a silent pod
+            r = {**r, "n_w": r["n_late"], "mean_w": r["mean_late"], "max_w": r["max_late"]}
+            if not r["n_w"]:
+                continue
         n_w, n_b = r["n_w"], r["n_b"]
         if n_b and not n_w:
             out[r["service"]].append({**r, "z": 50.0, "silent": True})
@@ -167,7 +181,8 @@ def _strength(effect: float, z: float, z_min: float) -> float:
 def score_services(components: list[dict], metrics: list[dict], rules: list[dict],
                    failures: list[dict], signals: dict[str, str],
                    mentions: list[dict] = (), user_ms: float = 0.0,
-                   shifts: list[SeriesShift] = (), gaps: dict[str, list[EdgeGap]] | None = None) -> list[ServiceScore]:
+                   shifts: list[SeriesShift] = (), gaps: dict[str, list[EdgeGap]] | None = None,
+                   patterns: Findings | None = None, ends: dict[str, TraceEnd] | None = None) -> list[ServiceScore]:
     """Every service with some anomaly, best candidate first.
 
     `user_ms` is the time all requests (root spans) in the window took: added self time
@@ -177,7 +192,10 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
     `shifts` (pod_metrics) are robust per-pod metric readings and `gaps` (edge_gaps) the call
     edges whose time on the wire grew, by blamed service: a pod pinned far above its own
     baseline, or calls into a service that slowed on the caller's side only, are anomalies of their own, not just corroboration, because real metrics may be
-    all there is (traces kept only around alerts, logs lost).
+    all there is (traces kept only around alerts, logs lost). `patterns` (logpatterns.find)
+    are the log templates each service stopped or started logging: for a changed return value
+    or a caught exception they may be the only evidence, so they are one more such signal, as
+    are `ends` (trace_ends): the services at which requests now stop early.
     """
     by: dict[str, ServiceScore] = {}
 
@@ -228,14 +246,22 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
         s = get(svc)
         s.log_rules = sorted(lst, key=lambda d: -d["excess"])
         s.log_strength = 1 - math.exp(-sum(d["excess"] for d in lst) / 5)
-    _metric_anomalies(shifts, gaps or {}, get)
-    _cut_off_callers(shifts, set(edges), get)
+    metric_anomalies(shifts, gaps or {}, get)
+    cut_off_callers(shifts, set(edges), get)
+    slowed_leads(shifts, set(edges), get)
+    for svc, st in (patterns.strength.items() if patterns else ()):
+        s = get(svc)
+        s.pattern_strength = st
+        s.pattern_pod = next((c.instance for c in patterns.changes.get(svc, ()) if not c.via), "")
+    for svc, end in (ends or {}).items():
+        s = get(svc)
+        s.ends, s.end_strength = end, end.strength
     for s in by.values():
         s.anomaly = max(s.err_strength, s.lat_strength, 0.8 if s.silent else 0.0, _weak_lead(s))
         # independent signals agreeing raise each other (noisy-OR), so a saturated pod whose
         # spans also slowed outranks a service with one loud signal
         s.anomaly = 1 - (1 - s.anomaly) * (1 - 0.9 * s.pressure_strength) * (1 - 0.9 * s.gap_strength) * (
-            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength)
+            1 - 0.8 * s.cut_strength) * (1 - s.fail_strength) * (1 - 0.9 * s.end_strength)
     _discount_symptoms(by, edges)
     for s in by.values():
         s.score = 1 - (1 - s.anomaly) * (1 - 0.35 * s.metric_strength) * (1 - 0.25 * s.log_strength)
@@ -260,45 +286,6 @@ def _charge_slowed_calls(parts: list[Part]) -> list[Part]:
     return parts
 
 
-def _metric_anomalies(shifts: list[SeriesShift], gaps: dict[str, list[EdgeGap]], get) -> None:
-    """Pod pressure and caller-side edge gaps (pipeline.rca.pod_metrics) onto service scores."""
-    pods: dict[str, set[str]] = defaultdict(set)
-    for sh in shifts:
-        if sh.pod and not sh.peer:
-            pods[sh.service].add(sh.pod)
-    for svc, lst in pod_pressure(shifts).items():
-        s = get(svc)
-        s.pressure = lst[:3]
-        s.pressure_strength = strength(lst[0].z)
-    for svc, lst in gaps.items():
-        s = get(svc)
-        s.gaps = lst[:3]
-        s.gap_strength = gap_strength(lst[0])
-    for svc, lst in failing(shifts).items():
-        s = get(svc)
-        s.failing = lst[:2]
-        # a symptom as much as a cause (failures climb to the entry service): never alone decisive
-        s.fail_strength = 0.6 * strength(abs(lst[0].z))
-    for svc, names in pods.items():
-        get(svc).pods = tuple(sorted(names))
-
-
-def _cut_off_callers(shifts: list[SeriesShift], trace_edges: set[tuple[str, str]], get) -> None:
-    """A service that stopped getting work was cut off by a caller: a changed return value or a
-    caught exception upstream ends requests before they reach it, and raises no error anywhere.
-    Each collapsed service's strength is shared among its callers that kept working."""
-    gone = starved(shifts)
-    if not gone:
-        return
-    edges = trace_edges | peer_edges(shifts)
-    for svc, lst in gone.items():
-        callers = sorted({c for c, d in edges if d == svc and c not in gone and c != svc})
-        for c in callers:
-            s = get(c)
-            s.cut_off.append(lst[0])
-            s.cut_strength = 1 - (1 - s.cut_strength) * (1 - strength(-lst[0].z) / len(callers))
-
-
 def _weak_lead(s: ServiceScore) -> float:
     """A small score for failures too few to be significant, so that a quiet window still
     names where its handful of new errors came from (the answer says confidence is low)."""
@@ -307,7 +294,10 @@ def _weak_lead(s: ServiceScore) -> float:
 
 
 def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str], int]) -> None:
-    """Halve a service whose anomaly a stronger anomaly below it in the call graph explains."""
+    """Halve a service whose anomaly a stronger anomaly below it in the call graph explains,
+    then add its log-template changes, halved in the same way when a service below it changed
+    (or is anomalous) at least as much: a caller's "call failed" lines are its callee's doing.
+    Both are judged on the anomalies before either discount."""
     calls: dict[str, set[str]] = defaultdict(set)
     for caller, callee in edges:
         if caller != callee:
@@ -324,12 +314,19 @@ def _discount_symptoms(by: dict[str, ServiceScore], edges: dict[tuple[str, str],
 
     base = {name: s.anomaly for name, s in by.items()}
     for name, s in by.items():
-        if not base[name]:
-            continue
-        worst = max(((base.get(d, 0.0), d) for d in below(name)), default=(0.0, ""))
-        if worst[0] >= 0.8 * base[name]:
+        under = below(name)
+        worst = max(((base.get(d, 0.0), d) for d in under), default=(0.0, ""))
+        if base[name] and worst[0] >= 0.8 * base[name]:
             s.anomaly = base[name] * 0.5
             s.discount = worst[1]
+        if s.pattern_strength:
+            rival = max(((max(base.get(d, 0.0), by[d].pattern_strength if d in by else 0.0), d) for d in under),
+                        default=(0.0, ""))
+            pattern = s.pattern_strength
+            if rival[0] >= 0.8 * pattern:
+                pattern *= 0.5
+                s.discount = s.discount or rival[1]
+            s.anomaly = 1 - (1 - s.anomaly) * (1 - pattern)
 
 
 def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signals: dict[str, str]) -> None:
@@ -350,6 +347,8 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
             s.instance = inst
     if not s.instance and s.pressure:
         s.instance = s.pressure[0].pod
+    if not s.instance and s.pattern_pod:
+        s.instance = s.pattern_pod
     if not s.instance and len(s.pods) == 1:
         s.instance = s.pods[0]
     if not s.instance and s.metric_series and s.metric_strength >= 0.5:
@@ -367,6 +366,9 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
                      and not m["silent"] and m["z"] >= 6 and _resource_level(m) for m in s.metric_series)
     if any(p.new_versions and weight[id(p)] > 0 for p in own):
         s.kind = "deploy"
+    elif s.pattern_strength >= 0.5 and max(s.err_strength, s.lat_strength, s.pressure_strength, s.gap_strength,
+                                           s.metric_strength, 0.8 if s.silent else 0.0) < 0.3:
+        s.kind = "error"  # only its log lines changed: a changed result, a caught exception
     elif s.silent or refused > max(reset, 0) and refused >= 3:
         s.kind = "resource" if res_metric or s.log_strength >= 0.5 else "dependency"
     elif reset >= 3 or (own and edge_anom > 3 * own_anom and edge_anom > 0) or (not own and _one_slow_link(edge, weight)):
@@ -375,8 +377,8 @@ def _describe(s: ServiceScore, failures: list[dict], mentions: list[dict], signa
         s.kind = "network"
     elif res_metric or s.log_strength >= 0.5 or s.pressure_strength >= max(0.5, s.err_strength):
         s.kind = "resource"
-    elif s.err_strength >= s.lat_strength and s.err_strength > 0 or max(s.cut_strength, s.fail_strength) >= max(
-            0.5, s.lat_strength):
+    elif s.err_strength >= s.lat_strength and s.err_strength > 0 or max(
+            s.cut_strength, s.fail_strength, s.end_strength) >= max(0.5, s.lat_strength):
         s.kind = "error"
     elif s.lat_strength > 0:
         s.kind = "latency"

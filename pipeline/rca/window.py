@@ -12,7 +12,7 @@ from collections import defaultdict
 from pipeline.query import rules_from_setting
 from pipeline.rca import logpatterns
 from pipeline.rca import window_sql as sql
-from pipeline.rca import edge_gaps, pod_metrics
+from pipeline.rca import edge_gaps, pod_metrics, trace_ends
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import Part, ServiceScore, score_services
 from pipeline.rca.source import as_rows
@@ -49,7 +49,7 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     # rows read are the same as from that span on, so the clipped period follows from the scan.
     components = sql.fetch(src, sql.COMPONENTS, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns))
     period, notes = period_for(from_ns, to_ns, baseline_ns, sql.first_stored_ns(components))
-    metrics = sql.fetch(src, sql.METRICS, period)
+    metrics = src.rows(sql.METRICS, {**period.params(), "late": pod_metrics.LATE_NS})
     # Metrics keep their own history: the baseline of the spans is clipped to the first span
     # stored, but a store that keeps traces only around incidents still has every reading.
     metric_period = sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns)
@@ -60,14 +60,15 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     peers = sorted({r["peer"] for r in components if r["peer"]})
     mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
-    ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
-                            sql.root_ns(components) / 1e6, shifts, gaps)
     edges = _edges(components)
     # Log-pattern evidence (templates that stopped or appeared): pipeline/rca/logpatterns.py.
     # Its baseline is not clipped to the first span: minutes without logs are left out anyway.
     patterns = logpatterns.find(src, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns),
                                 logpatterns.traffic(components, period))
-    ranked = logpatterns.apply(ranked, patterns, lambda svc: _below(svc, edges))
+    logpatterns.credit_named_callees(patterns, lambda svc: _below(svc, edges))
+    ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
+                            sql.root_ns(components) / 1e6, shifts, gaps, patterns,
+                            trace_ends.trace_ends(trace_ends.fetch(src, period)))
     if service:
         scope = {service} | _below(service, edges)
         if not any(r["service"] == service for r in components):
@@ -241,6 +242,10 @@ def _candidate(s: ServiceScore, rank: int, span_rows: list[dict], log_rows: list
                                      f"by {g.rise:.4g} ({g.rel:.0%}) more than {g.callee} itself saw (z {g.z:.1f})",
                            {"caller": g.caller, "callee": g.callee, "instance": g.caller_pod, "metric": g.metric,
                             "rise": g.rise, "z": round(g.z, 2)}))
+    if s.ends:
+        ev.append(Evidence("span", s.ends.summary(), {"service": s.service, "share_w": round(s.ends.share_w, 4),
+                                                      "share_b": round(s.ends.share_b, 4),
+                                                      "traces_w": s.ends.traces_w}))
     for f in s.failing[:1]:
         ev.append(_shift_evidence(s.service, f, f"{f.name} of {s.service}: window median {f.med_w:.4g} against "
                                                 f"baseline median {f.med_b:.4g} (robust z {f.z:.1f})"))

@@ -112,13 +112,18 @@ def first_stored_ns(components: list[dict]) -> int | None:
 # Gauge readings per series: window against baseline, and whether the series fell silent.
 METRICS = """
 SELECT service, instance, name,
-       countIf(time_ns >= {wf:Int64}) AS n_w, countIf(time_ns < {bt:Int64}) AS n_b,
-       avgIf(value, time_ns >= {wf:Int64}) AS mean_w, maxIf(value, time_ns >= {wf:Int64}) AS max_w,
+       countIf(time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS n_w, countIf(time_ns < {bt:Int64}) AS n_b,
+       avgIf(value, time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS mean_w,
+       maxIf(value, time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS max_w,
        avgIf(value, time_ns < {bt:Int64}) AS mean_b, stddevPopIf(value, time_ns < {bt:Int64}) AS sd_b,
        maxIf(value, time_ns < {bt:Int64}) AS max_b,
-       argMaxIf(time_ns, value, time_ns >= {wf:Int64}) AS peak_ns
+       argMaxIf(time_ns, value, time_ns >= {wf:Int64}) AS peak_ns,
+       countIf(time_ns > {wf:Int64}) AS n_late, avgIf(value, time_ns > {wf:Int64}) AS mean_late,
+       maxIf(value, time_ns > {wf:Int64}) AS max_late,
+       (maxIf(time_ns, time_ns < {bt:Int64}) - minIf(time_ns, time_ns < {bt:Int64}))
+           / greatest(countIf(time_ns < {bt:Int64}) - 1, 1) AS step
 FROM metrics FINAL
-WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} AND type = 'gauge'
+WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} + {late:Int64} AND type = 'gauge'
       AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64})
 GROUP BY service, instance, name
 """ + FINAL_SETTINGS
