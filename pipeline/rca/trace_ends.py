@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from pipeline.rca.source import Rows
 from pipeline.rca.window_sql import Period
+from pipeline.store.queries.rca import TRACE_ENDS
 
 BASELINE_NS = 10 * 60 * 10**9
 _PAD_NS = 60 * 10**9  # stored start stamps may differ from skew-corrected ones by this much
@@ -31,19 +32,6 @@ _MIN_RISE = 0.2  # of all traces, ending there in the window over the baseline's
 _MIN_Z = 5.0
 _SHORT = 0.5  # the traces ending there hold at most this share of the baseline's spans per trace
 
-# Per (window or baseline, service a trace ends at): traces and their mean distinct spans.
-ENDS = """
-SELECT in_window, end_service, count() AS traces, avg(spans) AS spans
-FROM (SELECT trace_id, min(start_ns) >= {wf:Int64} AS in_window,
-             argMax(if(peer != '', peer, service), start_ns) AS end_service, uniqExact(span_id) AS spans
-      FROM correlated_spans
-      PREWHERE orig_start_ns >= {ef:Int64} - {pad:Int64} AND orig_start_ns < {wt:Int64} + {pad:Int64}
-      WHERE start_ns >= {ef:Int64} AND start_ns < {wt:Int64}
-            AND NOT (start_ns >= {bt:Int64} AND start_ns < {wf:Int64})
-      GROUP BY trace_id
-      HAVING min(start_ns) >= {ef:Int64})
-GROUP BY in_window, end_service
-"""
 
 
 @dataclass(slots=True)
@@ -66,11 +54,11 @@ class TraceEnd:
 
 
 def fetch(src: Rows, period: Period) -> list[dict]:
-    """ENDS rows for `period`'s window and the last ten minutes of its baseline."""
+    """TRACE_ENDS rows for `period`'s window and the last ten minutes of its baseline."""
     ef = max(period.base_from_ns, period.base_to_ns - BASELINE_NS)
     if ef >= period.base_to_ns:
         return []
-    return src.rows(ENDS, {**period.params(), "ef": ef, "pad": _PAD_NS})
+    return src.rows(TRACE_ENDS, {**period.params(), "ef": ef, "pad": _PAD_NS})
 
 
 def trace_ends(rows: list[dict]) -> dict[str, TraceEnd]:

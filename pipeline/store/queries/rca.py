@@ -1,7 +1,7 @@
 """Reads behind root-cause ranking that pipeline/rca/ runs through pipeline.rca.source.
 
-Only the trace ranking and the symptom finder so far; the window ranking's reads
-(pipeline/rca/window_sql.py and the modules built on it) still live in pipeline/rca/.
+The trace ranking, the symptom finder and the trace-ends lead so far; the window ranking's
+reads (pipeline/rca/window_sql.py and the modules built on it) still live in pipeline/rca/.
 """
 
 from __future__ import annotations
@@ -34,4 +34,19 @@ FROM correlated_spans
 WHERE orig_start_ns >= {lo:Int64} AND orig_start_ns < {hi:Int64} AND trace_id != {trace:String}
   AND (service, peer, name) IN {keys:Array(Tuple(String, String, String))}
 GROUP BY service, peer, name
+"""
+
+# Trace ends (pipeline/rca/trace_ends.py): per window or baseline and the service a trace
+# ends at, the traces and their mean distinct spans.
+TRACE_ENDS = """
+SELECT in_window, end_service, count() AS traces, avg(spans) AS spans
+FROM (SELECT trace_id, min(start_ns) >= {wf:Int64} AS in_window,
+             argMax(if(peer != '', peer, service), start_ns) AS end_service, uniqExact(span_id) AS spans
+      FROM correlated_spans
+      PREWHERE orig_start_ns >= {ef:Int64} - {pad:Int64} AND orig_start_ns < {wt:Int64} + {pad:Int64}
+      WHERE start_ns >= {ef:Int64} AND start_ns < {wt:Int64}
+            AND NOT (start_ns >= {bt:Int64} AND start_ns < {wf:Int64})
+      GROUP BY trace_id
+      HAVING min(start_ns) >= {ef:Int64})
+GROUP BY in_window, end_service
 """
