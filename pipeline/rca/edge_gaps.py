@@ -46,6 +46,7 @@ FROM (
     HAVING countIf(side = 'client') > 0 AND countIf(side = 'server') > 0
 )
 GROUP BY caller, callee, metric
+ORDER BY caller, callee, metric
 """ + FINAL_SETTINGS
 
 _MIN_Z = 3.0  # the gap is a difference of two medians of readings: less noisy than either

@@ -64,6 +64,7 @@ SELECT service, instance, template_id, any(template) AS template, max(severity_n
 FROM logs
 PREWHERE time_ns >= {wf:Int64} AND time_ns < {wt:Int64}
 GROUP BY service, instance, template_id
+ORDER BY service, instance, template_id
 """
 
 # Per (service, instance, template): its count in each whole baseline minute that has it.
@@ -75,6 +76,7 @@ FROM (SELECT service, instance, template_id, minute_ns, any(template) AS templat
       WHERE minute_ns >= {sf:Int64} AND minute_ns < {st:Int64}
       GROUP BY service, instance, template_id, minute_ns)
 GROUP BY service, instance, template_id
+ORDER BY service, instance, template_id
 """
 
 # The same from the logs themselves in shorter slices, for a baseline of a few minutes.
@@ -87,6 +89,7 @@ FROM (SELECT service, instance, template_id, intDiv(time_ns, {slice:Int64}) AS s
       PREWHERE time_ns >= {sf:Int64} AND time_ns < {st:Int64}
       GROUP BY service, instance, template_id, slice)
 GROUP BY service, instance, template_id
+ORDER BY service, instance, template_id
 """
 
 

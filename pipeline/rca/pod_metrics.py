@@ -41,6 +41,7 @@ FROM metrics FINAL
 WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} + {late:Int64} AND type = 'gauge' AND isFinite(value)
       AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64}) AND service != ''
 GROUP BY service, pod, name, peer
+ORDER BY service, pod, name, peer
 """ + FINAL_SETTINGS
 
 # Names of gauges that measure a resource the pod uses up (general words, any naming scheme).

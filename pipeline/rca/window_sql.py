@@ -81,6 +81,7 @@ FROM (
     WHERE {_SPAN_SCOPE}
 )
 GROUP BY service, peer, instance, name
+ORDER BY service, peer, instance, name
 {FINAL_SETTINGS}
 """
 
@@ -126,6 +127,7 @@ FROM metrics FINAL
 WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} + {late:Int64} AND type = 'gauge'
       AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64})
 GROUP BY service, instance, name
+ORDER BY service, instance, name
 """ + FINAL_SETTINGS
 
 # Rule-tagged logs per service and rule, whether or not the log carried a trace id. A replayed
@@ -138,6 +140,7 @@ FROM logs ARRAY JOIN rules AS rule
 PREWHERE notEmpty(rules) AND time_ns >= {bf:Int64} AND time_ns < {wt:Int64}
          AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64})
 GROUP BY service, instance, rule
+ORDER BY service, instance, rule
 """
 
 # Rule-tagged logs whose text names a service that is called (a caller's "call to X failed:
@@ -148,6 +151,7 @@ FROM logs ARRAY JOIN rules AS rule
 ARRAY JOIN arrayFilter(p -> position(body, p) > 0, {peers:Array(String)}) AS peer
 WHERE time_ns >= {wf:Int64} AND time_ns < {wt:Int64} AND notEmpty(rules) AND service != peer
 GROUP BY peer, rule
+ORDER BY peer, rule
 """
 
 

@@ -34,6 +34,7 @@ FROM correlated_spans
 WHERE orig_start_ns >= {lo:Int64} AND orig_start_ns < {hi:Int64} AND trace_id != {trace:String}
   AND (service, peer, name) IN {keys:Array(Tuple(String, String, String))}
 GROUP BY service, peer, name
+ORDER BY service, peer, name
 """
 
 # Trace ends (pipeline/rca/trace_ends.py): per window or baseline and the service a trace
@@ -49,4 +50,5 @@ FROM (SELECT trace_id, min(start_ns) >= {wf:Int64} AS in_window,
       GROUP BY trace_id
       HAVING min(start_ns) >= {ef:Int64})
 GROUP BY in_window, end_service
+ORDER BY in_window, end_service
 """

@@ -8,7 +8,7 @@ TRACE_DOCS = "SELECT kind, id, version, doc FROM trace_docs WHERE trace_id = {ti
 # Each host's newest offset estimate, for spans no correlated row has placed yet.
 CLOCK_OFFSETS = """
 SELECT host, argMax(offset_ns, updated_at) AS offset_ns
-FROM clock_offsets WHERE has({hosts:Array(String)}, host) GROUP BY host
+FROM clock_offsets WHERE has({hosts:Array(String)}, host) GROUP BY host ORDER BY host
 """
 
 # Readings the engine's metric index would hold for these services in this time range, and
