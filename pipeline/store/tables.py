@@ -3,8 +3,10 @@
 Writers and readers take column lists from here rather than copying an order by hand, so a
 migration that adds a column (ALTER ... ADD COLUMN ... AFTER) is seen by every list at once.
 `written(table)` is what the writer sends: every column but the ones the server fills itself
-(`DEFAULT now()`, the ingest clock). `doc_fields(kind)` is the field order of a trace_docs
-document, read from the materialized view that builds it (schemas/005_trace_docs.sql).
+(`DEFAULT now()`, the ingest clock). `input_table(table)` is where the writer's JSON inserts
+go: the Null-engine twin a materialized view copies into `table` (schemas/008_insert_inputs.sql),
+or `table` itself. `doc_fields(kind)` is the field order of a trace_docs document, read from the
+materialized view that builds it (schemas/005_trace_docs.sql).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ _CREATE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*)\)\s*ENGINE", r
 _ADD = re.compile(r"^ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (.*?)(?: AFTER (\w+))?$", re.S)
 _DOC_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS trace_docs_(\w+)_mv .*?toJSONString\(tuple\(([^)]*)\)",
                      re.S)
+_INPUT_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO (\w+) AS\s+SELECT \* FROM (\w+)$")
 _SERVER_FILLED = re.compile(r"\bDEFAULT now(64)?\(")
 _MV_KIND = {"spans": "span", "correlated": "correlated", "logs": "log"}
 
@@ -37,9 +40,10 @@ def _split_columns(body: str) -> list[tuple[str, str]]:
     return out
 
 
-def _parse() -> tuple[dict[str, list[tuple[str, str]]], dict[str, tuple[str, ...]]]:
+def _parse() -> tuple[dict[str, list[tuple[str, str]]], dict[str, tuple[str, ...]], dict[str, str]]:
     tables: dict[str, list[tuple[str, str]]] = {}
     docs: dict[str, tuple[str, ...]] = {}
+    inputs: dict[str, str] = {}
     for _, path in migration_files(SCHEMA_DIR):
         for stmt in split_statements(path.read_text()):
             if m := _CREATE.match(stmt):
@@ -52,10 +56,12 @@ def _parse() -> tuple[dict[str, list[tuple[str, str]]], dict[str, tuple[str, ...
                     cols.insert(at, (m.group(2), m.group(3)))
             elif m := _DOC_MV.match(stmt):
                 docs[_MV_KIND[m.group(1)]] = tuple(f.strip() for f in m.group(2).split(","))
-    return tables, docs
+            elif m := _INPUT_MV.match(stmt):
+                inputs[m.group(1)] = m.group(2)
+    return tables, docs, inputs
 
 
-_TABLES, _DOCS = _parse()
+_TABLES, _DOCS, _INPUTS = _parse()
 
 
 def columns(table: str) -> tuple[str, ...]:
@@ -68,10 +74,27 @@ def written(table: str) -> tuple[str, ...]:
     return tuple(name for name, spec in _TABLES[table] if not _SERVER_FILLED.search(spec))
 
 
+def input_table(table: str) -> str:
+    """Where inserts into `table` are sent: its Null-engine twin if it has one, else itself."""
+    return _INPUTS.get(table, table)
+
+
+def _check_inputs() -> None:
+    """A twin must take exactly the columns the writer sends, in the same order: a column added
+    to a table but not to its twin would otherwise fail every insert (or, added to the twin
+    only, be dropped by its view)."""
+    for table, twin in _INPUTS.items():
+        if columns(twin) != written(table):
+            raise RuntimeError(f"schema: {twin} columns {columns(twin)} differ from what is written to "
+                               f"{table} {written(table)}; add the column to both in the migration")
+
+
 def doc_fields(kind: str) -> tuple[str, ...]:
     """The field order of a trace_docs document of `kind` ('span', 'correlated', 'log')."""
     return _DOCS[kind]
 
+
+_check_inputs()
 
 SPAN_COLUMNS = written("spans")
 LOG_COLUMNS = written("logs")

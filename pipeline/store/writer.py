@@ -23,6 +23,7 @@ import orjson
 from pipeline.deadletter import Letter, store_rejection
 from pipeline.store import rows
 from pipeline.store.failures import day_chunks, is_permanent, reason_of
+from pipeline.store.tables import input_table
 
 log = logging.getLogger("telecorr.store")
 
@@ -41,14 +42,21 @@ InsertFn = Callable[[str, list[list], Sequence[str]], None]
 RejectFn = Callable[[list["Letter"]], Awaitable[None]]
 
 
-# Tables with no float columns. orjson writes NaN and ±inf as null, so only these may take the
-# JSON path; the others (metrics) always go Native.
+# Tables with no float columns. orjson writes NaN and ±inf as null, so these always take the
+# JSON path.
 JSON_TABLES = frozenset({"spans", "logs", "dlq"})
+# Tables with float columns: JSON only when the document holds no null at all (NaN, ±inf and
+# None all become null; a string that merely contains "null" only costs a Native insert) and
+# the server parses floats exactly (precise_float_parsing, below).
+JSON_IF_NO_NULL = frozenset({"correlated_spans"})
 
 # Every table is read with FINAL (ReplacingMergeTree) or fed by a GROUP BY view
 # (AggregatingMergeTree), so collapsing duplicates inside each inserted block buys nothing and
 # costs a sort-and-merge of every block; measured on chDB it nearly halved span insert speed.
 INSERT_SETTINGS = {"optimize_on_insert": 0}
+# The shortest round-trip text orjson writes for a float parses back to the same bits only with
+# the precise algorithm (the fast one was off by an ulp for ~22 % of random doubles here).
+EXACT_FLOATS = {"precise_float_parsing": 1}
 
 
 def client_insert(client) -> InsertFn:
@@ -57,19 +65,24 @@ def client_insert(client) -> InsertFn:
     Where it is exact, the columns go as one JSONCompactColumns document built by orjson:
     serialising in C holds the GIL for a fraction of the time clickhouse-connect's Python
     Native serialiser does, and ClickHouse parses the document without the GIL, so decoding
-    the next batch keeps running meanwhile. Anything orjson refuses (a lone surrogate, an int
-    beyond 64 bits) or ClickHouse rejects in that form is sent again through the Native insert,
-    which raises if the store itself is failing; rows have deterministic ids, so a repeat collapses.
+    the next batch keeps running meanwhile. The document goes to the table's Null-engine twin
+    when it has one (tables.input_table: LowCardinality columns parsed as String and cast in one
+    pass, schemas/008). Anything orjson refuses (a lone surrogate, an int beyond 64 bits) or
+    ClickHouse rejects in that form is sent again through the Native insert into the table
+    itself, which raises if the store itself is failing; rows have deterministic ids, so a
+    repeat collapses.
     """
+    exact_floats = "precise_float_parsing" in getattr(client, "server_settings", {})
+    json_tables = JSON_TABLES | (JSON_IF_NO_NULL if exact_floats else frozenset())
+    float_settings = {**INSERT_SETTINGS, **EXACT_FLOATS}
+
     def insert(table: str, columns: list[list], names: Sequence[str]) -> None:
-        if table in JSON_TABLES:
-            try:
-                data = orjson.dumps(columns)
-            except TypeError:
-                data = None
+        if table in json_tables:
+            data = _json_document(columns, null_free=table in JSON_IF_NO_NULL)
             if data is not None:
+                settings = float_settings if table in JSON_IF_NO_NULL else INSERT_SETTINGS
                 try:
-                    client.raw_insert(table, list(names), data, settings=INSERT_SETTINGS,
+                    client.raw_insert(input_table(table), list(names), data, settings=settings,
                                       fmt="JSONCompactColumns")
                     return
                 except Exception as exc:  # noqa: BLE001 - the Native insert below decides
@@ -77,6 +90,15 @@ def client_insert(client) -> InsertFn:
         client.insert(table, columns, column_names=list(names), column_oriented=True,
                       settings=INSERT_SETTINGS)
     return insert
+
+
+def _json_document(columns: list[list], null_free: bool) -> bytes | None:
+    """The columns as one JSON document, or None where JSON cannot carry them exactly."""
+    try:
+        data = orjson.dumps(columns)
+    except TypeError:
+        return None
+    return None if null_free and b"null" in data else data
 
 
 @dataclass
