@@ -5,8 +5,8 @@ Starts its own local broker on a free port, publishes a realistic mix (OTLP prot
 logs, metrics, batched as a collector exporter would), then times
   baseline: a bare aiokafka consumer reading every message (no decoding, no storing);
   telecorr: `telecorr worker --stop-when-idle` from its first consumed batch to its last.
-  store limit: the rows the worker stored, read back pre-built, inserted into copies of their
-    tables in the same store by the writer's insert call (`bare_insert_rows_per_s`).
+  store limit: the rows the worker stored, read back pre-built, inserted into a second migrated
+    database of the same store by the writer's insert call (`bare_insert_rows_per_s`).
 The ratio of telecorr to the lower of the two limits is the figure to watch.
 
     python benchmarks/ingest.py [--quick] [--json]
@@ -101,28 +101,32 @@ BARE_TABLES = ("spans", "logs", "metrics")
 
 def bare_insert(dsn: str, batch_rows: int) -> tuple[float, int]:
     """(seconds, rows) to insert the rows the worker stored, read back and pre-built as the
-    writer's columns, into copies of their tables in the same store (same schema and engine),
-    through the writer's own insert call, `batch_rows` rows per insert as the writer flushes.
-    Only the inserts are timed: this is what the store takes with no pipeline in front."""
+    writer's columns, into a second, freshly migrated database of the same store (the same
+    tables, insert twins and views the worker writes through), by the writer's own insert
+    call, `batch_rows` rows per insert as the writer flushes. Only the inserts are timed: this
+    is what the store takes with no pipeline in front."""
     from pipeline.store.client import connect
+    from pipeline.store.migrate import migrate
     from pipeline.store.writer import TABLES, client_insert
 
     client = connect(dsn)
-    insert = client_insert(client)
     jobs = []
     for table in BARE_TABLES:
         names = list(TABLES[table][0])
-        client.command(f"CREATE TABLE bare_{table} AS {table}")
         cols = client.query(f"SELECT {', '.join(names)} FROM {table} FINAL").result_columns
         n = len(cols[0]) if cols else 0
         for a in range(0, n, batch_rows):
-            jobs.append((f"bare_{table}", [list(c[a:a + batch_rows]) for c in cols], names))
+            jobs.append((table, [list(c[a:a + batch_rows]) for c in cols], names))
+    client.command("CREATE DATABASE bare")
+    client.database = "bare"
+    migrate(client, Settings())
+    insert = client_insert(client)
     rows = sum(len(cols[0]) for _, cols, _ in jobs)
     t0 = time.perf_counter()
     for table, cols, names in jobs:
         insert(table, cols, names)
     secs = time.perf_counter() - t0
-    stored = sum(client.query(f"SELECT count() FROM bare_{t}").result_rows[0][0] for t in BARE_TABLES)
+    stored = sum(client.query(f"SELECT count() FROM {t}").result_rows[0][0] for t in BARE_TABLES)
     client.close()
     if stored != rows:
         raise SystemExit(f"bare insert stored {stored} of {rows} rows")
