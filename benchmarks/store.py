@@ -13,10 +13,11 @@ Only the insert calls are timed; wall clock (rows/s) and process CPU (µs per ro
 includes chDB's own threads and so its background merges) are both reported, since the 2
 shared cores make wall clock noisy. Every row is checked to be stored.
 
-`--profile` adds where an insert's CPU goes, per table: serialising the columns in Python,
-parsing them into a Null table shaped like the real one (LowCardinality columns) and like its
-twin (plain String), writing a MergeTree copy with no views, and the real table with its views,
-merges stopped.
+`--profile` adds where an insert's CPU goes, per table, merges stopped: serialising the
+columns in Python (orjson), parsing them into a Null table shaped like the real one
+(LowCardinality columns) and like its twin (plain String), the Native path into that Null
+table (clickhouse-connect's serialiser included), a MergeTree copy with no views, and the
+real table with its views, each the old way (JSON straight in; Native) and through the twin.
 
     python benchmarks/store.py [--quick] [--json] [--batch N] [--profile]
 """
@@ -170,7 +171,9 @@ def profile(client, batch: int, reps: int) -> dict:
                      "native_null_incl_python": lambda: client.insert("prof_null_lc", cols, column_names=list(names),
                                                                       column_oriented=True, settings=INSERT_SETTINGS),
                      "copy_no_views_old": json_into("prof_copy"),
-                     "real_with_views_old": json_into(table)}
+                     "real_with_views_old": json_into(table),
+                     "real_with_views_native": lambda: client.insert(table, cols, column_names=list(names),
+                                                                     column_oriented=True, settings=INSERT_SETTINGS)}
             if twin != table:
                 steps["copy_no_views_twin"] = json_into("prof_copy_input")
                 steps["real_with_views_twin"] = json_into(twin)
@@ -192,7 +195,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--profile", action="store_true", help="also time each stage of an insert")
     args = ap.parse_args()
-    rounds = args.rounds or (3 if args.quick else 10)
+    rounds = args.rounds or (4 if args.quick else 10)  # even: each path goes first equally often
 
     work = Path(tempfile.mkdtemp(prefix="telecorr-store-bench-"))
     try:
