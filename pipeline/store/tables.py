@@ -74,6 +74,11 @@ def written(table: str) -> tuple[str, ...]:
     return tuple(name for name, spec in _TABLES[table] if not _SERVER_FILLED.search(spec))
 
 
+def float_columns(table: str) -> frozenset[str]:
+    """Written columns of `table` holding floats (alone, in arrays or as map values)."""
+    return frozenset(name for name, spec in _TABLES[table] if "Float" in spec.split(" CODEC")[0]) & set(written(table))
+
+
 def input_table(table: str) -> str:
     """Where inserts into `table` are sent: its Null-engine twin if it has one, else itself."""
     return _INPUTS.get(table, table)

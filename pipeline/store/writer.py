@@ -23,7 +23,7 @@ import orjson
 from pipeline.deadletter import Letter, store_rejection
 from pipeline.store import rows
 from pipeline.store.failures import day_chunks, is_permanent, reason_of
-from pipeline.store.tables import input_table
+from pipeline.store.tables import float_columns, input_table
 
 log = logging.getLogger("telecorr.store")
 
@@ -45,10 +45,9 @@ RejectFn = Callable[[list["Letter"]], Awaitable[None]]
 # Tables with no float columns. orjson writes NaN and ±inf as null, so these always take the
 # JSON path.
 JSON_TABLES = frozenset({"spans", "logs", "dlq"})
-# Tables with float columns: JSON only when the document holds no null at all (NaN, ±inf and
-# None all become null; a string that merely contains "null" only costs a Native insert) and
-# the server parses floats exactly (precise_float_parsing, below).
-JSON_IF_NO_NULL = frozenset({"correlated_spans"})
+# Tables with float columns: JSON only when no float column holds a NaN or ±inf (orjson writes
+# them as null; Native carries them) and the server parses floats exactly (precise_float_parsing).
+JSON_IF_FINITE = frozenset({"correlated_spans"})
 
 # Every table is read with FINAL (ReplacingMergeTree) or fed by a GROUP BY view
 # (AggregatingMergeTree), so collapsing duplicates inside each inserted block buys nothing and
@@ -73,14 +72,15 @@ def client_insert(client) -> InsertFn:
     repeat collapses.
     """
     exact_floats = "precise_float_parsing" in getattr(client, "server_settings", {})
-    json_tables = JSON_TABLES | (JSON_IF_NO_NULL if exact_floats else frozenset())
+    json_tables = JSON_TABLES | (JSON_IF_FINITE if exact_floats else frozenset())
     float_settings = {**INSERT_SETTINGS, **EXACT_FLOATS}
 
     def insert(table: str, columns: list[list], names: Sequence[str]) -> None:
         if table in json_tables:
-            data = _json_document(columns, null_free=table in JSON_IF_NO_NULL)
+            floats = float_columns(table) if table in JSON_IF_FINITE else frozenset()
+            data = _json_document(columns, [i for i, name in enumerate(names) if name in floats])
             if data is not None:
-                settings = float_settings if table in JSON_IF_NO_NULL else INSERT_SETTINGS
+                settings = float_settings if floats else INSERT_SETTINGS
                 try:
                     client.raw_insert(input_table(table), list(names), data, settings=settings,
                                       fmt="JSONCompactColumns")
@@ -92,13 +92,17 @@ def client_insert(client) -> InsertFn:
     return insert
 
 
-def _json_document(columns: list[list], null_free: bool) -> bytes | None:
-    """The columns as one JSON document, or None where JSON cannot carry them exactly."""
+def _json_document(columns: list[list], finite_at: list[int]) -> bytes | None:
+    """The columns as one JSON document, or None where JSON cannot carry them exactly: a value
+    orjson refuses, or a NaN/±inf in a column of `finite_at` (orjson writes those as null; a
+    map key reading "null" there only costs a Native insert)."""
     try:
         data = orjson.dumps(columns)
     except TypeError:
         return None
-    return None if null_free and b"null" in data else data
+    if finite_at and b"null" in orjson.dumps([columns[i] for i in finite_at]):
+        return None
+    return data
 
 
 @dataclass
