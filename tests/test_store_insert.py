@@ -10,7 +10,7 @@ import struct
 import pytest
 
 from pipeline.config import Settings
-from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span
+from pipeline.model import CorrelatedSpan, Exemplar, LogRecord, MetricPoint, Span
 from pipeline.store import rows, tables
 from pipeline.store.failures import is_permanent
 from pipeline.store.migrate import migrate
@@ -59,7 +59,7 @@ def test_a_record_repeated_inside_one_insert_reads_once_on_either_path(ch_client
     insert("logs", rows.log_columns(_logs() + _logs()), rows.LOG_COLUMNS)  # JSON path
     points = [MetricPoint(name="cpu", type="gauge", time_ns=1_700_000_000_000_000_000 + i, value=float(i),
                           service="cart", id=f"{i:032x}") for i in range(3)]
-    insert("metrics", rows.metric_columns(points + points), rows.METRIC_COLUMNS)  # always Native
+    insert("metrics", rows.metric_columns(points + points), rows.METRIC_COLUMNS)  # JSON, through the twin
     assert ch_client.query("SELECT count() FROM logs FINAL").result_rows == [(len(_logs()),)]
     assert ch_client.query("SELECT count() FROM metrics FINAL").result_rows == [(len(points),)]
 
@@ -96,6 +96,24 @@ def _correlated(metric_values: list[float], texts: list[str] = _NULL_FREE) -> li
             error_logs=[{"body": t[:100]}] if i % 3 else [], log_ids=[f"{i:032x}"] * (i % 4),
             metrics={"cpu": v, "mem é": -v}, metric_z={"cpu": v / 3}, version=2**64 - 1 - i,
             trace_complete_ns=T0, peer=t[:5], service_version="1.2", own_error=bool(i % 3)))
+    return out
+
+
+def _metrics(values: list[float], low: float | None = 0.5) -> list[MetricPoint]:
+    """Every metric type's fields: gauges without min/max (NULL), histograms, summaries, exemplars."""
+    out = []
+    for i, v in enumerate(values):
+        kind = ("gauge", "sum", "histogram", "exponential_histogram", "summary")[i % 5]
+        out.append(MetricPoint(
+            name=f"m.{kind} é", type=kind, time_ns=T0 + i, value=v, start_time_ns=T0 - 1, unit="ms",
+            service="cart", instance="null", host="", attributes={"le": "null"} if i % 2 else {},
+            resource={"service.name": "cart"}, is_monotonic=bool(i % 2), temporality=i % 3, count=2**64 - 1 - i,
+            sum=-v, min=None if kind in ("gauge", "sum") else low, max=None if kind in ("gauge", "sum") else v,
+            bucket_bounds=[0.1, v] if kind == "histogram" else [], bucket_counts=[1, 2, 3] if kind == "histogram" else [],
+            exp_scale=-3, exp_zero_count=i, exp_positive_offset=-2, exp_positive_counts=[i, 1],
+            quantiles=[(0.5, v), (0.99, 1e300)] if kind == "summary" else [],
+            exemplars=[Exemplar(time_ns=T0, value=v, trace_id=f"{i:032x}", span_id="")] if i % 3 == 0 else [],
+            id=f"{i:032x}"))
     return out
 
 
@@ -143,6 +161,9 @@ def _stored(client, table: str) -> list:
     ("correlated_spans", lambda: _correlated(_doubles(300)), [("json", "correlated_spans_input")]),
     # NaN and infinities have no JSON form: that batch goes Native, whole.
     ("correlated_spans", lambda: _correlated([1.5, math.nan, math.inf, -math.inf]), [("native", "correlated_spans")]),
+    ("metrics", lambda: _metrics(_doubles(100)), [("json", "metrics_input")]),
+    ("metrics", lambda: _metrics([1.0, math.nan, 2.0]), [("native", "metrics")]),
+    ("metrics", lambda: _metrics([1.0, 2.0, 3.0], low=-math.inf), [("native", "metrics")]),  # in a Nullable column
     # Text reading "null" (a log excerpt, a status message) is not a NaN: still JSON.
     ("correlated_spans", lambda: _correlated(_doubles(10), _TEXTS), [("json", "correlated_spans_input")]),
 ])

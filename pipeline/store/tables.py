@@ -74,9 +74,12 @@ def written(table: str) -> tuple[str, ...]:
     return tuple(name for name, spec in _TABLES[table] if not _SERVER_FILLED.search(spec))
 
 
-def float_columns(table: str) -> frozenset[str]:
-    """Written columns of `table` holding floats (alone, in arrays or as map values)."""
-    return frozenset(name for name, spec in _TABLES[table] if "Float" in spec.split(" CODEC")[0]) & set(written(table))
+def float_columns(table: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Written columns of `table` holding floats: (those that cannot be NULL, whether a float
+    stands alone, in arrays or as map values; the Nullable(Float...) ones)."""
+    types = {name: spec.split(" CODEC")[0] for name, spec in _TABLES[table] if name in written(table)}
+    nullable = frozenset(n for n, t in types.items() if t.strip().startswith("Nullable(Float"))
+    return frozenset(n for n, t in types.items() if "Float" in t) - nullable, nullable
 
 
 def input_table(table: str) -> str:

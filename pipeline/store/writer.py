@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from math import isfinite
 
 import orjson
 
@@ -47,7 +48,7 @@ RejectFn = Callable[[list["Letter"]], Awaitable[None]]
 JSON_TABLES = frozenset({"spans", "logs", "dlq"})
 # Tables with float columns: JSON only when no float column holds a NaN or ±inf (orjson writes
 # them as null; Native carries them) and the server parses floats exactly (precise_float_parsing).
-JSON_IF_FINITE = frozenset({"correlated_spans"})
+JSON_IF_FINITE = frozenset({"metrics", "correlated_spans"})
 
 # Every table is read with FINAL (ReplacingMergeTree) or fed by a GROUP BY view
 # (AggregatingMergeTree), so collapsing duplicates inside each inserted block buys nothing and
@@ -77,10 +78,11 @@ def client_insert(client) -> InsertFn:
 
     def insert(table: str, columns: list[list], names: Sequence[str]) -> None:
         if table in json_tables:
-            floats = float_columns(table) if table in JSON_IF_FINITE else frozenset()
-            data = _json_document(columns, [i for i, name in enumerate(names) if name in floats])
+            floats, nullable = float_columns(table) if table in JSON_IF_FINITE else (frozenset(), frozenset())
+            data = _json_document(columns, [i for i, name in enumerate(names) if name in floats],
+                                  [i for i, name in enumerate(names) if name in nullable])
             if data is not None:
-                settings = float_settings if floats else INSERT_SETTINGS
+                settings = float_settings if floats or nullable else INSERT_SETTINGS
                 try:
                     client.raw_insert(input_table(table), list(names), data, settings=settings,
                                       fmt="JSONCompactColumns")
@@ -92,16 +94,20 @@ def client_insert(client) -> InsertFn:
     return insert
 
 
-def _json_document(columns: list[list], finite_at: list[int]) -> bytes | None:
+def _json_document(columns: list[list], finite_at: list[int], nullable_at: list[int]) -> bytes | None:
     """The columns as one JSON document, or None where JSON cannot carry them exactly: a value
-    orjson refuses, or a NaN/±inf in a column of `finite_at` (orjson writes those as null; a
-    map key reading "null" there only costs a Native insert)."""
+    orjson refuses, or a NaN/±inf in a float column (orjson writes those as null, which a
+    Nullable column would store as NULL). Columns of `finite_at` are checked in C (a map key
+    reading "null" there only costs a Native insert), the few Nullable ones value by value."""
     try:
         data = orjson.dumps(columns)
     except TypeError:
         return None
     if finite_at and b"null" in orjson.dumps([columns[i] for i in finite_at]):
         return None
+    for i in nullable_at:
+        if not all(v is None or isfinite(v) for v in columns[i]):
+            return None
     return data
 
 
