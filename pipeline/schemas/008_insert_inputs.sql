@@ -1,12 +1,13 @@
 -- Where the writer's JSON inserts land: for each large table (spans, logs, metrics,
 -- correlated_spans), a Null-engine twin with the same columns in the same order, but every
--- LowCardinality(String) as plain String, and a materialized view that pushes each inserted block into the real table (and so on into the
--- views fed by it). Why: ClickHouse parses a text value into a LowCardinality column one value
--- at a time (a temporary column and a dictionary insert per value, about 0.2 µs each), which was
--- 60-70 % of the cost of parsing a spans or logs insert; the view casts whole parsed String
--- columns to LowCardinality in one vectorised pass instead. Measured on chDB, 20,000-row
--- inserts into the real tables: spans 5.5 -> 3.9 µs of CPU per row, logs 8.3 -> 6.3,
--- correlated_spans 7.2 (Native) -> 6.2 (benchmarks/store.py, benchmarks/RESULTS.md).
+-- LowCardinality(String) as plain String, and a materialized view that pushes each inserted
+-- block into the real table (and so on into the views fed by it). Why: ClickHouse parses a
+-- text value into a LowCardinality column one value at a time (a temporary column and a
+-- dictionary insert per value, about 0.2 µs each), which was 60-70 % of the cost of parsing
+-- an insert; the view casts whole parsed String columns to LowCardinality in one vectorised
+-- pass instead. Measured on chDB, 20,000-row inserts into the real tables with their views,
+-- merges stopped, CPU per row, old path -> twin: spans 6.5 -> 5.2 µs, logs 9.6 -> 6.8,
+-- metrics 4.1 (Native) -> 1.7, correlated_spans 7.0 (Native) -> 5.0 (benchmarks/store.py --profile, benchmarks/RESULTS.md `## store`).
 -- Nothing is stored in a twin (Null engine); an insert returns once the view has written the
 -- real table, and fails as that write fails. A column added to a table later must be added to
 -- its twin in the same migration (tests/test_store_tables.py checks that they match).
