@@ -7,7 +7,8 @@
 -- an insert; the view casts whole parsed String columns to LowCardinality in one vectorised
 -- pass instead. Measured on chDB, 20,000-row inserts into the real tables with their views,
 -- merges stopped, CPU per row, old path -> twin: spans 6.5 -> 5.2 µs, logs 9.6 -> 6.8,
--- metrics 4.1 (Native) -> 1.7, correlated_spans 7.0 (Native) -> 5.0 (benchmarks/store.py --profile, benchmarks/RESULTS.md `## store`).
+-- metrics 4.1 (Native) -> 1.7, correlated_spans 7.0 (Native) -> 5.0
+-- (benchmarks/store.py --profile; benchmarks/RESULTS.md `## store`).
 -- Nothing is stored in a twin (Null engine); an insert returns once the view has written the
 -- real table, and fails as that write fails. A column added to a table later must be added to
 -- its twin in the same migration (tests/test_store_tables.py checks that they match).
