@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 import orjson  # noqa: E402
 
-from pipeline.commands.match import line_batches, render  # noqa: E402
+from pipeline.commands.match import LineWriter, line_batches, read_blocks  # noqa: E402
 from pipeline.logs import parse_logs  # noqa: E402
 from pipeline.logs.columns import TextColumns  # noqa: E402
 from pipeline.model import LogRecord  # noqa: E402
@@ -70,19 +70,24 @@ def _stages_before(matcher: RuleMatcher, batches: list[list[str]]) -> tuple[list
     return results, tp, tt, tw
 
 
-def _stages_after(matcher: RuleMatcher, batches: list[list[str]]) -> tuple[list, float, float, float]:
-    """The same for the columnar path; parse derives every column the rules read."""
+def _stages_after(matcher: RuleMatcher, blocks: list[bytes]) -> tuple[list, float, float, float]:
+    """The same for the command's path: raw blocks become the scan buffer (parse derives
+    every column the rules read), (line, rule) pairs are written straight to bytes."""
     results, tp, tt, tw, n = [], 0.0, 0.0, 0.0, 0
-    for b in batches:
+    writer = LineWriter(matcher.ids)
+    for b in blocks:
         t0 = time.perf_counter()
-        cols = TextColumns(b)
+        cols = TextColumns.from_block(b)
         matcher.prepare(cols)
         t1 = time.perf_counter()
-        res = matcher.match_batch(cols)
+        lines, rules = matcher.match_pairs(cols)
         t2 = time.perf_counter()
-        render(res, n + 1)
+        writer.render(lines, rules, len(cols), n + 1)
         t3 = time.perf_counter()
-        tp, tt, tw, n = tp + t1 - t0, tt + t2 - t1, tw + t3 - t2, n + len(b)
+        tp, tt, tw, n = tp + t1 - t0, tt + t2 - t1, tw + t3 - t2, n + len(cols)
+        res: list[tuple[str, ...]] = [()] * len(cols)
+        for line, r in zip(lines.tolist(), rules.tolist()):
+            res[line] += (matcher.ids[r],)
         results.extend(res)
     return results, tp, tt, tw
 
@@ -92,9 +97,9 @@ def stage_profile(path: Path, matcher: RuleMatcher, rounds: int) -> dict[str, di
     best: dict[str, dict[str, float]] = {side: {s: float("inf") for s in STAGES} for side in ("before", "after")}
     for _ in range(rounds):
         for side, read, stages in (("before", _read_before, _stages_before),
-                                   ("after", lambda p: list(line_batches([str(p)])), _stages_after)):
+                                   ("after", lambda p: list(read_blocks([str(p)])), _stages_after)):
             batches, t_read = _timed(read, path)
-            n = sum(map(len, batches))
+            n = sum(len(b) for b in batches) if side == "before" else sum(b.count(b"\n") + 1 for b in batches)
             res, t_parse, t_tag, t_write = stages(matcher, batches)
             if side == "before":
                 want = res

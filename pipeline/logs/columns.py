@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
 from pipeline.logs import severity
 from pipeline.logs.formats import TEXT_LEVEL_RE, TEXT_TIME_MAX_END
+from pipeline.logs.textblock import ScanBuffer, buffer_lines, scan_buffer
 from pipeline.logs.timestamps import find_timestamp
 from pipeline.logs.traceids import extract_ids
 from pipeline.model import LogRecord
@@ -60,19 +61,42 @@ class RecordColumns:
     def has_attribute(self, key: str) -> list[bool]:
         return [key in r.attributes for r in self.logs]
 
+    def scan_buffer(self, name: str) -> ScanBuffer | None:
+        """Records keep no joined buffer: the matcher joins the column itself."""
+        return None
+
 
 class TextColumns:
     """A batch of free-text lines, parsed lazily per column (see the module docstring)."""
 
-    def __init__(self, lines: list[str], default_tz: str = "UTC"):
-        self.lines = lines
+    def __init__(self, lines: list[str] | None, default_tz: str = "UTC", buffer: ScanBuffer | None = None):
+        self._lines = lines
+        self._buffer = buffer
         self.tz = default_tz
         self._levels: tuple[list[str], list[int]] | None = None
         self._ids: tuple[list[str], list[str]] | None = None
         self._late: list[str] | None = None
 
+    @classmethod
+    def from_block(cls, block: bytes, default_tz: str = "UTC") -> TextColumns:
+        """The lines of a raw block (newline-separated, none at the end), kept as the
+        matcher's scan buffer: no string per line unless a rule reads more than the body."""
+        return cls(None, default_tz, scan_buffer(block))
+
+    @property
+    def lines(self) -> list[str]:
+        """Each line's text (decoded from the block on first use)."""
+        if self._lines is None:
+            assert self._buffer is not None
+            self._lines = buffer_lines(self._buffer)
+        return self._lines
+
     def __len__(self) -> int:
-        return len(self.lines)
+        return len(self._buffer[1]) - 1 if self._buffer is not None else len(self.lines)
+
+    def scan_buffer(self, name: str) -> ScanBuffer | None:
+        """The body's joined buffer when the batch came as a block, else None."""
+        return self._buffer if name == "body" else None
 
     def column(self, name: str) -> list[str]:
         if name == "body":
@@ -83,7 +107,7 @@ class TextColumns:
             ids = self._id_columns()
             return ids[0] if name == "trace_id" else ids[1]
         if name in RECORD_READERS:  # service, host, instance: free text names none
-            return [""] * len(self.lines)
+            return [""] * len(self)
         raise KeyError(name)
 
     def severity_numbers(self) -> list[int]:
@@ -92,12 +116,12 @@ class TextColumns:
     def attribute(self, key: str) -> list[str]:
         if key == OUT_OF_RANGE_ATTR:
             return self._late_times()
-        return [""] * len(self.lines)
+        return [""] * len(self)
 
     def has_attribute(self, key: str) -> list[bool]:
         if key == OUT_OF_RANGE_ATTR:
             return [bool(v) for v in self._late_times()]
-        return [False] * len(self.lines)
+        return [False] * len(self)
 
     def _level_columns(self) -> tuple[list[str], list[int]]:
         """(severity_text, severity_number) of each line: a level word near its start."""

@@ -25,7 +25,7 @@ class HsField:
         self.scratch = hyperscan.Scratch(self.db) if self.db else None
         rejected = set(self.failed)
         self.leaves = sorted({leaf for leaf, p in patterns if (leaf, p) not in rejected})
-        self.fallback: list[tuple[int, Callable[[str], bool]]] | None = None  # _nul_fallback's
+        self.fallback: list[tuple[int, Callable[[str], bool]]] = []  # set by the matcher: RE2 for values with NUL
 
 
 def _existence_form(pattern: str) -> str:

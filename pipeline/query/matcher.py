@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+from array import array
 from collections.abc import Callable, Sequence
 from threading import Lock
 
@@ -81,6 +82,41 @@ def compile_rules(rules: Sequence[Rule]) -> RuleMatcher:
     return m
 
 
+def _scan(fld: HsField, buf: bytes, seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(leaf, end offset) of every Hyperscan match in the buffer. The callback only appends
+    (the binding calls Python once per match); chunk bases are added afterwards in numpy."""
+    found = array("q")
+    app = found.append
+
+    def on_match(leaf: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+        app(leaf)
+        app(to)
+
+    # Scan in chunks of whole values (NUL to NUL, so anchors and matches are as in one
+    # scan): Hyperscan runs 15-25 % faster per byte on cache-sized pieces here.
+    step = max(1, (len(seps) - 1) * SCAN_CHUNK // len(buf))
+    cuts = seps[::step].tolist()
+    if cuts[-1] != seps[-1]:
+        cuts.append(int(seps[-1]))
+    scan, scratch, view = fld.db.scan, fld.scratch, memoryview(buf)
+    counts = []
+    for a, b in zip(cuts, cuts[1:]):
+        scan(view[a:b + 1], on_match, scratch=scratch)
+        counts.append(len(found))
+    pairs = np.frombuffer(found, dtype=np.int64).reshape(-1, 2)
+    per_chunk = np.diff(np.array(counts, dtype=np.int64), prepend=0) // 2
+    return pairs[:, 0], pairs[:, 1] + np.repeat(np.array(cuts[:-1], dtype=np.int64), per_chunk)
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """np.unique for keys that come nearly sorted (matches arrive line by line): a stable
+    sort (timsort for int64) runs on such input several times faster than np.unique's."""
+    keys = np.sort(keys, kind="stable")
+    if len(keys) > 1:
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return keys
+
+
 class RuleMatcher:
     """Matches batches of LogRecords against a compiled rule set (not thread-safe: one
     matcher per thread, as Hyperscan scratch space is reused between calls)."""
@@ -114,6 +150,8 @@ class RuleMatcher:
                     src, ci = match_regex(m)
                     py_preds.setdefault(idx, []).append((fld.name, regex_pred(compile_regex(src, ci), ci)))
         self._py = py_preds
+        for fld in self._fields:
+            fld.fallback = self._fallback_preds(fld)
         # Raw (line, rule) plans.
         self._nleaves = max(1, len(leaf_list))
         direct: list[list[int]] = [[] for _ in leaf_list]
@@ -144,20 +182,19 @@ class RuleMatcher:
     # -- compilation helpers -------------------------------------------------------------
 
     def _one_to_one(self, direct: list[list[int]]) -> np.ndarray | None:
-        """leaf -> rule (-1 for none) when every rule is one leaf, no two rules share a leaf
-        and rule order follows leaf order: then sorted unique (line, leaf) hits map straight
-        to sorted unique (line, rule) pairs, with no expansion or second sort."""
+        """leaf -> rule (-1 for none) when every rule is an OR of leaves, no two rules share
+        a leaf and rule order follows leaf order: then sorted unique (line, leaf) hits map
+        straight to sorted (line, rule) pairs (a rule hit by two of its leaves on one line
+        twice in a row), with no expansion or second sort."""
         if self._tree_fns or self._always or self._every:
             return None
         rule_of = np.full(self._nleaves, -1, dtype=np.int64)
         last = -1
         for leaf, rules in enumerate(direct):
-            if len(rules) > 1 or any(r <= last for r in rules):
+            if len(rules) > 1 or any(r < last for r in rules):
                 return None
             if rules:
                 rule_of[leaf] = last = rules[0]
-        if last + 1 != len(self.rules) or int((rule_of >= 0).sum()) != len(self.rules):
-            return None
         return rule_of
 
     def _collect(self, node: Node) -> None:
@@ -266,43 +303,16 @@ class RuleMatcher:
         for fld in self._fields:
             if fld.db is None:
                 continue
-            values = self._values(fld.name, cols, cache)
-            buf = ("\x00" + "\x00".join(values) + "\x00").encode("utf-8", "replace")
-            seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
-            nul_lines: list[int] = []
-            if len(seps) != n + 1:
-                # Some values contain NUL themselves: scan '' in their place, check them apart.
-                nul_lines = [i for i, v in enumerate(values) if "\x00" in v]
-                joined = "\x00".join("" if "\x00" in v else v for v in values)
-                buf = ("\x00" + joined + "\x00").encode("utf-8", "replace")
-                seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
-            found: list[int] = []
-            app = found.append
-            base = 0
-
-            def on_match(leaf: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-                app(leaf)
-                app(to + base)
-
-            # Scan in chunks of whole values (NUL to NUL, so anchors and matches are as in
-            # one scan): Hyperscan runs 15-25 % faster per byte on cache-sized pieces here.
-            step = max(1, n * SCAN_CHUNK // len(buf))
-            cuts = seps[::step].tolist()
-            if cuts[-1] != seps[-1]:
-                cuts.append(int(seps[-1]))
-            db, scratch = fld.db, fld.scratch
-            for a, b in zip(cuts, cuts[1:]):
-                base = a
-                db.scan(buf[a:b + 1], match_event_handler=on_match, scratch=scratch)
-            if found:
-                arr = np.array(found, dtype=np.int64).reshape(-1, 2)
-                lines = np.searchsorted(seps, arr[:, 1] - 1, side="left") - 1
+            buf, seps, nul = self._scan_input(fld.name, cols, cache)
+            leaves, ends = _scan(fld, buf, seps)
+            if len(leaves):
+                lines = np.searchsorted(seps, ends - 1, side="left") - 1
                 ok = lines >= 0
-                if nul_lines:
-                    ok &= ~np.isin(lines, nul_lines)  # their placeholder '' is not their value
-                keys.append(lines[ok] * L + arr[ok, 0])
-            if nul_lines:
-                keys.append(self._nul_fallback(fld, values, nul_lines))
+                if nul:
+                    ok &= ~np.isin(lines, list(nul))  # their placeholder '' is not their value
+                keys.append(lines[ok] * L + leaves[ok])
+            if nul:
+                keys.append(self._nul_fallback(fld, nul))
         for leaf, preds in self._py.items():
             for field, pred in preds:
                 vals = self._values(field, cols, cache)
@@ -318,23 +328,45 @@ class RuleMatcher:
         if not keys:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        uniq = np.unique(np.concatenate(keys))
+        uniq = _sorted_unique(np.concatenate(keys))
         return uniq // L, uniq % L
 
-    def _nul_fallback(self, fld: HsField, values: list, lines: list[int]) -> np.ndarray:
-        """Values containing NUL cannot be joined; evaluate that field's leaves with RE2
-        (kept across batches, each pattern compiled when a value first passes its literal
-        test: one such line must not cost a compile of every rule)."""
-        if fld.fallback is None:
-            fld.fallback = []
-            for leaf in fld.leaves:
-                node = self._leaf_list[leaf]
-                for m in (node.members if isinstance(node, AnyOf) else (node,)):
-                    if m.field == fld.name:
-                        src, ci = match_regex(m)
-                        fld.fallback.append((leaf, regex_pred(compile_regex(src, ci), ci, lazy=True)))
+    def _scan_input(self, field: str, cols: Columns, cache: dict) -> tuple[bytes, np.ndarray, dict[int, str]]:
+        """(the field's values joined by NUL with a NUL at each end, the separators' offsets,
+        the values that hold a NUL themselves by line: those cannot be joined, so '' is
+        scanned in their place and they are checked apart). A batch read as a block
+        brings its body buffer ready-made."""
+        col = column_of(field)
+        ready = cols.scan_buffer(col) if col else None
+        if ready is not None:
+            return ready
+        values = self._values(field, cols, cache)
+        buf = ("\x00" + "\x00".join(values) + "\x00").encode("utf-8", "replace")
+        seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
+        if len(seps) == len(values) + 1:
+            return buf, seps, {}
+        nul = {i: v for i, v in enumerate(values) if "\x00" in v}
+        joined = "\x00".join("" if "\x00" in v else v for v in values)
+        buf = ("\x00" + joined + "\x00").encode("utf-8", "replace")
+        return buf, np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0), nul
+
+    def _fallback_preds(self, fld: HsField) -> list[tuple[int, Callable[[str], bool]]]:
+        """RE2 predicates for a field's Hyperscan leaves, for values holding a NUL (those
+        cannot be joined). Built with the matcher, as building them for 1,000+ rules costs
+        ~20 ms; each pattern is compiled only when a value first passes its literal test."""
+        out = []
+        for leaf in fld.leaves:
+            node = self._leaf_list[leaf]
+            for m in (node.members if isinstance(node, AnyOf) else (node,)):
+                if m.field == fld.name:
+                    src, ci = match_regex(m)
+                    out.append((leaf, regex_pred(compile_regex(src, ci), ci, lazy=True)))
+        return out
+
+    def _nul_fallback(self, fld: HsField, nul: dict[int, str]) -> np.ndarray:
+        """The field's leaves evaluated with RE2 on values that hold a NUL."""
         L = self._nleaves
-        out = [i * L + leaf for leaf, pred in fld.fallback for i in lines if pred(values[i])]
+        out = [i * L + leaf for leaf, pred in fld.fallback for i, v in nul.items() if pred(v)]
         return np.array(out, dtype=np.int64)
 
     def match_pairs(self, logs: Sequence[LogRecord] | Columns) -> tuple[np.ndarray, np.ndarray]:
@@ -347,7 +379,11 @@ class RuleMatcher:
         if self._rule_of_leaf is not None:
             rules = self._rule_of_leaf[hf]
             keep = rules >= 0
-            return hl[keep], rules[keep]
+            hl, rules = hl[keep], rules[keep]
+            if len(hl) > 1:
+                new = np.concatenate(([True], (hl[1:] != hl[:-1]) | (rules[1:] != rules[:-1])))
+                hl, rules = hl[new], rules[new]
+            return hl, rules
         parts: list[np.ndarray] = []
         if len(hl):
             rl, rr = expand(hl, hf, *self._direct)
@@ -415,7 +451,7 @@ class RuleMatcher:
         parsing can be timed apart from matching."""
         cache: dict[str, list] = {}
         for fld in self._fields:
-            self._values(fld.name, cols, cache)
+            self._scan_input(fld.name, cols, cache)
         for preds in self._py.values():
             for field, _ in preds:
                 self._values(field, cols, cache)
