@@ -31,7 +31,7 @@ from pipeline.logs import parse_logs  # noqa: E402
 from pipeline.logs.templates import TemplateMiner, template_of  # noqa: E402
 from pipeline.model import LogRecord  # noqa: E402
 from pipeline.query import Rule, RuleMatcher  # noqa: E402
-from pipeline.query.matcher import SCAN_CHUNK  # noqa: E402
+from pipeline.logs.textblock import SCAN_CHUNK  # noqa: E402
 
 _NOUNS = ["order", "payment", "cart", "user", "session", "invoice", "shipment", "token", "account",
           "profile", "catalog", "search", "report", "upload", "config", "cache", "queue", "job",

@@ -5,24 +5,20 @@ is a batch of free-text lines (`--format text`) that derives each column only wh
 reads it: the body is the line itself, so rules on the message need no parsing at all, and
 level, trace id and the out-of-range time attribute are computed, for the whole batch, only
 for rule sets that ask for them. Every value equals what `parse_logs(…, "text")` would store
-on a fresh record, because it is computed by the same functions.
+on a fresh record: the time attribute is computed by the same functions, level and ids by
+one Hyperscan scan of the batch that the same regexes confirm (pipeline/logs/detect.py).
 """
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
-from pipeline.logs import severity
-from pipeline.logs.formats import TEXT_LEVEL_RE, TEXT_TIME_MAX_END
-from pipeline.logs.textblock import ScanBuffer, buffer_lines, scan_buffer
+from pipeline.logs import detect
+from pipeline.logs.formats import TEXT_TIME_MAX_END
+from pipeline.logs.textblock import ScanBuffer, buffer_lines, buffer_of, scan_buffer
 from pipeline.logs.timestamps import find_timestamp
-from pipeline.logs.traceids import extract_ids
 from pipeline.model import LogRecord
-
-_TRACE = re.compile("trace", re.I)
 
 
 # One list comprehension per stored column (pipeline/query/fields.COLUMNS values): a plain
@@ -87,16 +83,15 @@ class TextColumns:
     def lines(self) -> list[str]:
         """Each line's text (decoded from the block on first use)."""
         if self._lines is None:
-            assert self._buffer is not None
-            self._lines = buffer_lines(self._buffer)
+            self._lines = buffer_lines(self.buffer())
         return self._lines
 
     def __len__(self) -> int:
-        return len(self._buffer[1]) - 1 if self._buffer is not None else len(self.lines)
+        return len(self._lines) if self._lines is not None else len(self.buffer()[1]) - 1
 
     def scan_buffer(self, name: str) -> ScanBuffer | None:
-        """The body's joined buffer when the batch came as a block, else None."""
-        return self._buffer if name == "body" else None
+        """The body's joined buffer (shared with level and id detection)."""
+        return self.buffer() if name == "body" else None
 
     def column(self, name: str) -> list[str]:
         if name == "body":
@@ -123,44 +118,22 @@ class TextColumns:
             return [bool(v) for v in self._late_times()]
         return [False] * len(self)
 
+    def buffer(self) -> ScanBuffer:
+        """The lines joined for Hyperscan (the block's own, or built once from the lines)."""
+        if self._buffer is None:
+            self._buffer = buffer_of(self.lines)
+        return self._buffer
+
     def _level_columns(self) -> tuple[list[str], list[int]]:
         """(severity_text, severity_number) of each line: a level word near its start."""
         if self._levels is None:
-            search = TEXT_LEVEL_RE.search
-            from_name, name_of = severity.from_name, severity.severity_name
-            texts: list[str] = []
-            numbers: list[int] = []
-            for line in self.lines:
-                m = search(line, 0, 80)
-                n = from_name(m.group(1) or m.group(2)) if m else 0
-                numbers.append(n)
-                texts.append(name_of(n))
-            self._levels = texts, numbers
+            self._levels = detect.levels(self.buffer(), self.lines)
         return self._levels
 
     def _id_columns(self) -> tuple[list[str], list[str]]:
-        """(trace_id, span_id) mentioned in each line. Only lines that contain the word
-        'trace' can name one: one regex pass over the joined batch finds them (ASCII batches;
-        others are checked line by line)."""
+        """(trace_id, span_id) mentioned in each line."""
         if self._ids is None:
-            lines = self.lines
-            n = len(lines)
-            traces, spans = [""] * n, [""] * n
-            joined = "\n".join(lines)
-            if joined.isascii():
-                starts = [0] * n
-                pos = 0
-                for i, line in enumerate(lines):
-                    starts[i] = pos
-                    pos += len(line) + 1
-                candidates = sorted({_line_at(starts, m.start()) for m in _TRACE.finditer(joined)})
-            else:
-                candidates = range(n)
-            for i in candidates:
-                t, s = extract_ids(lines[i])
-                if t:
-                    traces[i], spans[i] = t, s
-            self._ids = traces, spans
+            self._ids = detect.trace_ids(self.buffer(), self.lines)
         return self._ids
 
     def _late_times(self) -> list[str]:
@@ -177,11 +150,6 @@ class TextColumns:
                 out.append(v)
             self._late = out
         return self._late
-
-
-def _line_at(starts: list[int], offset: int) -> int:
-    """Index of the line whose text holds `offset` (starts ascending)."""
-    return bisect_right(starts, offset) - 1
 
 
 Columns = RecordColumns | TextColumns

@@ -11,11 +11,14 @@ matcher apart, as `RuleMatcher` does for joined strings).
 
 from __future__ import annotations
 
+from array import array
 from codecs import utf_8_decode
 
+import hyperscan
 import numpy as np
 
 ScanBuffer = tuple[bytes, np.ndarray, dict[int, str]]  # (buffer, separator offsets, NUL lines)
+SCAN_CHUNK = 32 * 1024  # bytes per Hyperscan call
 
 
 def _line_span(block: bytes, pos: int) -> tuple[int, int]:
@@ -74,6 +77,31 @@ def scan_buffer(block: bytes) -> ScanBuffer:
     return buf, seps, nul
 
 
+def buffer_of(values: list[str]) -> ScanBuffer:
+    """The same buffer built from values already decoded (a column of any field)."""
+    buf = ("\x00" + "\x00".join(values) + "\x00").encode("utf-8", "replace")
+    seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
+    if len(seps) == len(values) + 1:
+        return buf, seps, {}
+    nul = {i: v for i, v in enumerate(values) if "\x00" in v}
+    joined = "\x00".join("" if "\x00" in v else v for v in values)
+    buf = ("\x00" + joined + "\x00").encode("utf-8", "replace")
+    return buf, np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0), nul
+
+
+def plain_lines(buffer: ScanBuffer) -> np.ndarray:
+    """Whether each line is ASCII with no NUL: there byte offsets are character offsets
+    and Hyperscan's byte classes read as Python's `re` reads the text."""
+    buf, seps, nul = buffer
+    plain = np.ones(len(seps) - 1, dtype=bool)
+    high = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) >= 0x80)
+    if len(high):
+        plain[np.searchsorted(seps, high, side="right") - 1] = False
+    if nul:
+        plain[list(nul)] = False
+    return plain
+
+
 def buffer_lines(buffer: ScanBuffer) -> list[str]:
     """The lines' values back as strings (for rules that read more than the body)."""
     buf, _, nul = buffer
@@ -81,3 +109,36 @@ def buffer_lines(buffer: ScanBuffer) -> list[str]:
     for i, value in nul.items():
         lines[i] = value
     return lines
+
+
+def scan_chunks(db: hyperscan.Database, scratch: hyperscan.Scratch, buf: bytes, seps: np.ndarray,
+                starts: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(pattern id, offset in `buf`) of every match: its end, or with `starts` its start
+    (for databases compiled with HS_FLAG_SOM_LEFTMOST). `buf` holds values joined by NUL,
+    `seps` the NULs' offsets. The callback only appends (the binding calls Python once per
+    match); chunk bases are added afterwards in numpy."""
+    found = array("q")
+    app = found.append
+    if starts:
+        def on_match(pid: int, start: int, _end: int, _flags: int, _ctx: object) -> None:
+            app(pid)
+            app(start)
+    else:
+        def on_match(pid: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            app(pid)
+            app(end)
+
+    # Scan in chunks of whole values (NUL to NUL, so anchors and matches are as in one
+    # scan): Hyperscan runs 15-25 % faster per byte on cache-sized pieces here.
+    step = max(1, (len(seps) - 1) * SCAN_CHUNK // len(buf))
+    cuts = seps[::step].tolist()
+    if cuts[-1] != seps[-1]:
+        cuts.append(int(seps[-1]))
+    scan, view = db.scan, memoryview(buf)
+    counts = []
+    for a, b in zip(cuts, cuts[1:]):
+        scan(view[a:b + 1], on_match, scratch=scratch)
+        counts.append(len(found))
+    pairs = np.frombuffer(found, dtype=np.int64).reshape(-1, 2)
+    per_chunk = np.diff(np.array(counts, dtype=np.int64), prepend=0) // 2
+    return pairs[:, 0], pairs[:, 1] + np.repeat(np.array(cuts[:-1], dtype=np.int64), per_chunk)

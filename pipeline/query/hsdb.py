@@ -92,3 +92,4 @@ def regex_pred(cr: CompiledRegex, ci: bool, lazy: bool = False) -> Callable[[str
         low = lit.translate(ASCII_LOWER)
         return lambda v: low in v.translate(ASCII_LOWER) and rx.search(v) is not None
     return lambda v: rx.search(v) is not None
+

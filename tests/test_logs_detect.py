@@ -1,0 +1,64 @@
+"""Level and trace-id detection over a batch (pipeline/logs/detect.py: one Hyperscan scan,
+candidates confirmed by the same regexes) finds exactly what the per-line functions find."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.logs import detect, severity
+from pipeline.logs.formats import TEXT_LEVEL_RE
+from pipeline.logs.textblock import buffer_of, scan_buffer
+from pipeline.logs.traceids import extract_ids
+from tests.match_corpus import HAND_MADE, corpus
+
+_TOKENS = [
+    "trace", "TRACE", "Trace", "traceparent", "x-b3-", "X-B3-", "TraceId", "trace_id", "trace-id",
+    "trace.id", "traceID", "span", "SpanID", "span_id", "span-id", "id", "ID", ":", "=", " ", "  ",
+    "\t", "\x1c", "\x0b", '"', "'", "-", "00-", "-01", "4bf92f3577b34da6a3ce929d0e0e4736",
+    "0af7651916cd43dd8448eb211c80319c", "00000000000000000000000000000000", "0000000000000000",
+    "00f067aa0ba902b7", "80F198EE56343BA8", "b7ad6b7169203331", "abc", "g", "Z9", "_",
+    "ERROR", "ERR", "WARN", "WARNING", "INFO", "CRIT", "CRITICAL", "[warn]", "(error)", "<info>",
+    "[", "]", "(", ")", "<", ">", "|", "é", "\u212a", "\x00", "x" * 70,
+]
+
+
+def _reference(lines: list[str]) -> tuple[list[int], list[tuple[str, str]]]:
+    levels = []
+    for line in lines:
+        m = TEXT_LEVEL_RE.search(line, 0, 80)
+        levels.append(severity.from_name(m.group(1) or m.group(2)) if m else 0)
+    return levels, [extract_ids(line) for line in lines]
+
+
+def _detected(lines: list[str]) -> tuple[list[int], list[tuple[str, str]]]:
+    buf = buffer_of(lines)
+    texts, numbers = detect.levels(buf, lines)
+    assert texts == [severity.severity_name(n) for n in numbers]
+    traces, spans = detect.trace_ids(buf, lines)
+    return numbers, list(zip(traces, spans))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(_TOKENS), max_size=14).map("".join), min_size=1, max_size=12))
+def test_same_as_per_line(lines):
+    assert _detected(lines) == _reference(lines)
+
+
+def test_same_on_the_corpus():
+    raw = corpus(6000)
+    lines = [x.decode("utf-8", "replace").rstrip("\r") for x in raw]
+    got = _detected(lines)
+    assert got == _reference(lines)
+    # The corpus exercises each kind of finding.
+    assert sum(1 for n in got[0] if n) > 100 and sum(1 for t, _ in got[1] if t) > 1000
+    assert any(s for _, s in got[1])
+
+
+def test_block_buffer_gives_the_same():
+    """The raw block path (no decode per line) and hand-made corner cases."""
+    block = b"\n".join(HAND_MADE)
+    lines = [x.decode("utf-8", "replace").rstrip("\r") for x in HAND_MADE]
+    buf = scan_buffer(block)
+    assert detect.levels(buf, lines)[1] == _reference(lines)[0]
+    assert list(zip(*detect.trace_ids(buf, lines))) == _reference(lines)[1]
