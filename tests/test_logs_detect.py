@@ -62,3 +62,40 @@ def test_block_buffer_gives_the_same():
     buf = scan_buffer(block)
     assert detect.levels(buf, lines)[1] == _reference(lines)[0]
     assert list(zip(*detect.trace_ids(buf, lines))) == _reference(lines)[1]
+
+
+def test_parse_logs_fields_unchanged(monkeypatch):
+    """parse_logs reads ids named in message text for the whole batch at once; every stored
+    field equals what reading them line by line with extract_ids gives (all formats, with
+    producer-set ids and levels that must win)."""
+    import dataclasses
+
+    from pipeline.logs import parse_logs
+    from pipeline.model import LogRecord
+
+    lines = [x.decode("utf-8", "replace").rstrip("\r") for x in corpus(4000)]
+
+    def records() -> list[LogRecord]:
+        out = []
+        for i, line in enumerate(lines):
+            r = LogRecord(time_ns=0, body=line, observed_ns=1_700_000_000_000_000_000 + i)
+            if i % 7 == 0:
+                r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+            elif i % 7 == 1:
+                r.span_id = "00f067aa0ba902b7"
+            out.append(r)
+        return out
+
+    def per_line(_buffer, messages):
+        found = [extract_ids(m) for m in messages]
+        return [t for t, _ in found], [s for _, s in found]
+
+    for fmt in ("auto", "text", "json", "container"):
+        got = records()
+        parse_logs(got, fmt)
+        with monkeypatch.context() as m:
+            m.setattr(detect, "trace_ids", per_line)
+            want = records()
+            parse_logs(want, fmt)
+        assert [dataclasses.asdict(r) for r in got] == [dataclasses.asdict(r) for r in want]
+        assert sum(1 for r in got if r.trace_id and r.span_id) > 1000
