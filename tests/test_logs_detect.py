@@ -6,10 +6,13 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.logs import detect, severity
+from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR
+from pipeline.logs import detect, parse_logs, severity
+from pipeline.logs.columns import TextColumns
 from pipeline.logs.formats import TEXT_LEVEL_RE
 from pipeline.logs.textblock import buffer_of, scan_buffer
 from pipeline.logs.traceids import extract_ids
+from pipeline.model import LogRecord
 from tests.match_corpus import HAND_MADE, corpus
 
 _TOKENS = [
@@ -20,6 +23,8 @@ _TOKENS = [
     "00f067aa0ba902b7", "80F198EE56343BA8", "b7ad6b7169203331", "abc", "g", "Z9", "_",
     "ERROR", "ERR", "WARN", "WARNING", "INFO", "CRIT", "CRITICAL", "[warn]", "(error)", "<info>",
     "[", "]", "(", ")", "<", ">", "|", "é", "\u212a", "\x00", "x" * 70,
+    "2999-01-01T00:00:00Z", "1969-12-31 23:59:59", "2024-03-01T10:00:00.5+02:00", "Mar  1 10:00:00",
+    "01/Jan/2999:10:00:00 +0000", "12:34:56", "1:23:4", "x" * 30,
 ]
 
 
@@ -43,6 +48,10 @@ def _detected(lines: list[str]) -> tuple[list[int], list[tuple[str, str]]]:
 @given(st.lists(st.lists(st.sampled_from(_TOKENS), max_size=14).map("".join), min_size=1, max_size=12))
 def test_same_as_per_line(lines):
     assert _detected(lines) == _reference(lines)
+    # The out-of-range time attribute, parsed only where a clock stands early enough.
+    recs = [LogRecord(time_ns=0, body=line) for line in lines]
+    parse_logs(recs, "text")
+    assert TextColumns(lines).attribute(OUT_OF_RANGE_ATTR) == [r.attributes.get(OUT_OF_RANGE_ATTR, "") for r in recs]
 
 
 def test_same_on_the_corpus():
@@ -70,9 +79,6 @@ def test_parse_logs_fields_unchanged(monkeypatch):
     producer-set ids and levels that must win)."""
     import dataclasses
 
-    from pipeline.logs import parse_logs
-    from pipeline.model import LogRecord
-
     lines = [x.decode("utf-8", "replace").rstrip("\r") for x in corpus(4000)]
 
     def records() -> list[LogRecord]:
@@ -99,3 +105,15 @@ def test_parse_logs_fields_unchanged(monkeypatch):
             parse_logs(want, fmt)
         assert [dataclasses.asdict(r) for r in got] == [dataclasses.asdict(r) for r in want]
         assert sum(1 for r in got if r.trace_id and r.span_id) > 1000
+
+
+def test_stamp_ending_at_the_limit():
+    """A stamp ending exactly where parse_text stops reading one still counts."""
+    lines = ["x" * 28 + "2999-01-01T00:00:00Z rest", "x" * 29 + "2999-01-01T00:00:00Z rest",
+             "é" * 28 + "2999-01-01T00:00:00Z", "12:00:00"]
+    recs = [LogRecord(time_ns=0, body=line) for line in lines]
+    parse_logs(recs, "text")
+    want = [r.attributes.get(OUT_OF_RANGE_ATTR, "") for r in recs]
+    assert want[0] and not want[1] and want[2]
+    assert TextColumns(lines).attribute(OUT_OF_RANGE_ATTR) == want
+    assert TextColumns.from_block("\n".join(lines).encode()).attribute(OUT_OF_RANGE_ATTR) == want

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
 from pipeline.logs import detect
 from pipeline.logs.formats import TEXT_TIME_MAX_END
@@ -138,16 +140,17 @@ class TextColumns:
 
     def _late_times(self) -> list[str]:
         """The out-of-range attribute parsing would set: a leading time stamp outside the
-        accepted range, kept as text (the record's time stays unset)."""
+        accepted range, kept as text (the record's time stays unset). Only lines with a
+        clock early enough to end such a stamp are parsed (detect.stamp_lines)."""
         if self._late is None:
-            out = []
-            for line in self.lines:
-                v = ""
+            out = [""] * len(self)
+            lines = self.lines
+            for i in np.flatnonzero(detect.stamp_lines(self.buffer(), TEXT_TIME_MAX_END)).tolist():
+                line = lines[i]
                 if line:
                     ns, end = find_timestamp(line, self.tz, 0)
                     if ns is not None and end <= TEXT_TIME_MAX_END and ns and not in_range(ns):
-                        v = str(ns)
-                out.append(v)
+                        out[i] = str(ns)
             self._late = out
         return self._late
 

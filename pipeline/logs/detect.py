@@ -73,6 +73,18 @@ class _Database:
 
 _LEVELS = _Database(_LEVEL_PATTERNS, 0)
 _IDS = _Database(_ID_PATTERNS, hyperscan.HS_FLAG_CASELESS)
+_CLOCK = _Database([rb"[0-9]:[0-9][0-9]:[0-9]"], 0)  # timestamps._CLOCK: in every text stamp
+
+
+def stamp_lines(buffer: ScanBuffer, max_end: int) -> np.ndarray:
+    """Whether each line can hold a time stamp that ends by character `max_end`: every
+    stamp find_timestamp reads has an hh:mm:ss, so a line without one there has none
+    (lines that are not plain ASCII are kept, for the per-line check)."""
+    plain = plain_lines(buffer)
+    _, lines, end = _CLOCK.ends(buffer)
+    out = ~plain
+    out[lines[end <= max_end]] = True
+    return out
 
 
 def _by_line(lines: np.ndarray, offsets: np.ndarray) -> dict[int, list[int]]:

@@ -1,7 +1,8 @@
 """Rules compiled to one Hyperscan database per field, matched over batches of logs.
 
 A batch is matched with a few Hyperscan calls per field (one per ~32 KB): its values are
-joined with NUL separators (regex.py's dialect rewrite keeps patterns inside one value), each
+joined with NUL separators (regex.py's dialect rewrite keeps patterns inside one value; a
+batch read as a raw block brings its body already joined, pipeline/logs/textblock.py), each
 hit's end offset is mapped back to its line with numpy, and Python works per hit, not per line × rule:
 
 - rules that are a leaf or an OR of leaves come straight from the (line, leaf) hits (with
@@ -36,7 +37,7 @@ from pipeline.query.hsdb import HsField, regex_pred
 from pipeline.query.optimize import optimize
 from pipeline.query.parser import parse
 from pipeline.query.regex import compile_regex
-from pipeline.query.ruleplan import compile_expr, csr, eval_empty, expand, is_direct
+from pipeline.query.ruleplan import compile_expr, csr, eval_empty, expand, is_direct, sorted_unique
 from pipeline.query.rulefile import Rule
 
 _NUMBER = re2.compile(r"^-?[0-9]+(?:\.[0-9]+)?\z")
@@ -79,15 +80,6 @@ def compile_rules(rules: Sequence[Rule]) -> RuleMatcher:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = m
     return m
-
-
-def _sorted_unique(keys: np.ndarray) -> np.ndarray:
-    """np.unique for keys that come nearly sorted (matches arrive line by line): a stable
-    sort (timsort for int64) runs on such input several times faster than np.unique's."""
-    keys = np.sort(keys, kind="stable")
-    if len(keys) > 1:
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    return keys
 
 
 class RuleMatcher:
@@ -301,7 +293,7 @@ class RuleMatcher:
         if not keys:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        uniq = _sorted_unique(np.concatenate(keys))
+        uniq = sorted_unique(np.concatenate(keys))
         return uniq // L, uniq % L
 
     def _scan_input(self, field: str, cols: Columns, cache: dict) -> tuple[bytes, np.ndarray, dict[int, str]]:
