@@ -14,7 +14,7 @@ import orjson
 from pipeline.logs import FORMATS, parse_logs
 from pipeline.logs.columns import TextColumns
 from pipeline.model import LogRecord
-from pipeline.query import QueryError, RuleMatcher, compile_rules, dump, optimize, parse, rules_from_setting, to_sql
+from pipeline.query import QueryError, compile_rules, dump, optimize, parse, rules_from_setting, to_sql
 
 BATCH_LINES = 8192
 READ_BLOCK = 1 << 20  # bytes read and decoded at a time
