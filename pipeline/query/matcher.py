@@ -92,6 +92,9 @@ class RuleMatcher:
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("rule ids must be unique")
         self.hash = rules_hash(self.rules)
+        self._single = np.empty(len(self.ids), dtype=object)  # (id,) per rule, for match_batch
+        for i, rule_id in enumerate(self.ids):
+            self._single[i] = (rule_id,)
         trees = [optimize(parse(r.query)) for r in self.rules]
         self._leaves: dict[Node, int] = {}
         for t in trees:
@@ -386,22 +389,22 @@ class RuleMatcher:
         that matches nothing can share the one empty tuple: most lines match no rule, and a
         fresh list per line cost more than the rest of matching outside Hyperscan."""
         lines, rules = self.match_pairs(logs)
-        ids = self.ids
-        out: list[tuple[str, ...]] = [()] * len(logs)
         if not len(lines):
-            return out
-        # Pairs are sorted by line: cut them into one run per matched line.
-        cuts = np.flatnonzero(lines[1:] != lines[:-1]) + 1
-        if len(cuts) + 1 == len(lines):
-            for line, r in zip(lines.tolist(), rules.tolist()):
-                out[line] = (ids[r],)
-            return out
-        starts = [0, *cuts.tolist()]
-        ends = [*cuts.tolist(), len(lines)]
-        rl = rules.tolist()
-        for line, a, b in zip(lines[starts].tolist(), starts, ends):
-            out[line] = tuple([ids[r] for r in rl[a:b]])
-        return out
+            return [()] * len(logs)
+        # One shared 1-tuple per rule placed with numpy: no tuple per line (allocating them
+        # also drove the garbage collector over every live record).
+        out = np.empty(len(logs), dtype=object)
+        out.fill(())
+        first = np.concatenate(([True], lines[1:] != lines[:-1]))
+        runs = np.flatnonzero(first)
+        alone = np.diff(np.append(runs, len(lines))) == 1
+        out[lines[runs[alone]]] = self._single[rules[runs[alone]]]
+        if not alone.all():
+            ids, rl = self.ids, rules.tolist()
+            ends = np.append(runs, len(lines))[1:]
+            for line, a, b in zip(lines[runs[~alone]].tolist(), runs[~alone].tolist(), ends[~alone].tolist()):
+                out[line] = tuple([ids[r] for r in rl[a:b]])
+        return out.tolist()
 
     def prepare(self, cols: Columns) -> None:
         """Derive now every column this rule set reads (a lazy batch keeps them), so that
