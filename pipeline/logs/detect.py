@@ -136,13 +136,15 @@ def _parent_starts(buffer: ScanBuffer) -> tuple[np.ndarray, np.ndarray]:
     """(line, start within the line) of every place a traceparent id can start: where
     dashes stand 2, 35 and 52 characters after it (a numpy test over the buffer)."""
     buf, seps, _ = buffer
-    dash = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 45)
-    ok = np.ones(len(dash), dtype=bool)
-    if len(dash):
-        for gap in (_PARENT_DASHES[1] - _PARENT_DASHES[0], _PARENT_DASHES[2] - _PARENT_DASHES[0]):
-            at = np.minimum(np.searchsorted(dash, dash + gap), len(dash) - 1)
-            ok &= dash[at] == dash + gap
-    starts = dash[ok] - _PARENT_DASHES[0]
+    dash = np.frombuffer(buf, dtype=np.uint8) == 45
+    first, second, third = _PARENT_DASHES
+    span = third - first
+    if len(dash) <= span:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    at = dash[:-span] & dash[second - first:len(dash) - span + second - first] & dash[span:]
+    starts = np.flatnonzero(at) - first
+    starts = starts[starts > 0]
     lines = np.searchsorted(seps, starts, side="right") - 1
     return lines, starts - seps[lines] - 1
 
