@@ -94,12 +94,15 @@ def _by_line(lines: np.ndarray, offsets: np.ndarray) -> dict[int, list[int]]:
     if not ok.any():
         return out
     keys = np.unique(lines[ok] * (1 << 32) + offsets[ok])
-    for line, off in zip((keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist()):
+    at, off = (keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist()
+    if len(set(at)) == len(at):  # one offset per line, the usual case
+        return dict(zip(at, [[o] for o in off]))
+    for line, o in zip(at, off):
         got = out.get(line)
         if got is None:
-            out[line] = [off]
+            out[line] = [o]
         else:
-            got.append(off)
+            got.append(o)
     return out
 
 
