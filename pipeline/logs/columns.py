@@ -74,6 +74,7 @@ class TextColumns:
         self._levels: tuple[list[str], list[int]] | None = None
         self._ids: tuple[list[str], list[str]] | None = None
         self._late: list[str] | None = None
+        self._blanks: tuple[list[str], list[bool]] | None = None
 
     @classmethod
     def from_block(cls, block: bytes, default_tz: str = "UTC") -> TextColumns:
@@ -113,12 +114,19 @@ class TextColumns:
     def attribute(self, key: str) -> list[str]:
         if key == OUT_OF_RANGE_ATTR:
             return self._late_times()
-        return [""] * len(self)
+        return self._blank()[0]
 
     def has_attribute(self, key: str) -> list[bool]:
         if key == OUT_OF_RANGE_ATTR:
             return [bool(v) for v in self._late_times()]
-        return [False] * len(self)
+        return self._blank()[1]
+
+    def _blank(self) -> tuple[list[str], list[bool]]:
+        """The column of every attribute free text never sets, one list for all of them
+        (the matcher then judges it once per batch; callers must not modify it)."""
+        if self._blanks is None:
+            self._blanks = [""] * len(self), [False] * len(self)
+        return self._blanks
 
     def buffer(self) -> ScanBuffer:
         """The lines joined for Hyperscan (the block's own, or built once from the lines)."""

@@ -60,19 +60,21 @@ def scan_buffer(block: bytes) -> ScanBuffer:
     newline, no trailing newline), the offsets of its NUL separators, and the lines that
     hold a NUL (index -> value; the buffer has '' in their place)."""
     nul: dict[int, str] = {}
-    pieces = [b"\x00"]
+    flat = block.replace(b"\n", b"\x00")
+    view = memoryview(flat)
+    pieces: list[bytes | memoryview] = [b"\x00"]
     cursor = 0
     for start, end in sorted(_odd_lines(block)):
         value = block[start:end].decode("utf-8", "replace").rstrip("\r")
-        pieces.append(block[cursor:start])
+        pieces.append(view[cursor:start])
         if "\x00" in value:
             nul[block.count(b"\n", 0, start)] = value
         else:
             pieces.append(value.encode("utf-8"))
         cursor = end
-    pieces.append(block[cursor:] if cursor else block)
+    pieces.append(view[cursor:])
     pieces.append(b"\x00")
-    buf = b"".join(pieces).replace(b"\n", b"\x00")
+    buf = b"".join(pieces)
     seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
     return buf, seps, nul
 

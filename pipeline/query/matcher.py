@@ -281,12 +281,15 @@ class RuleMatcher:
                 keys.append(lines[ok] * L + leaves[ok])
             if nul:
                 keys.append(self._nul_fallback(fld, nul))
+        blank: dict[int, bool] = {}  # by list identity: columns may share one list
         for leaf, preds in self._py.items():
             for field, pred in preds:
                 vals = self._values(field, cols, cache)
-                if not any(vals):
-                    # One column type per field, so all-falsy values are all one value (the
-                    # usual case for attributes of free text): decide it once, not per line.
+                empty = blank.get(id(vals))
+                if empty is None:
+                    empty = blank[id(vals)] = not any(vals)
+                if empty:
+                    # All falsy is one value (attributes free text never sets): decide once.
                     if pred(vals[0]):
                         keys.append(np.arange(n, dtype=np.int64) * L + leaf)
                     continue
