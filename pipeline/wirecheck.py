@@ -6,6 +6,12 @@ anything with broker access can write there too, and a field of the wrong type p
 re-reads the metrics and skew topics from the start, so all of them would crash-loop. Every
 record is therefore checked field by field against the model's annotations, and a message
 that fails raises WireError (the agents dead-letter and count it).
+
+By-trace messages come in two versions (docs/architecture.md "Internal topics"): v1 holds
+lists of record objects, v2 (`"v": 2`) one array per model field. v2 is checked a column at
+a time, with the per-value loops run by C (`set(map(type, column))`), and its records are
+built straight from the columns; v1 is still read, since v1 messages may be in flight across
+an upgrade.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+import orjson
 
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span
 
@@ -103,6 +111,83 @@ def build_all(cls: type, items: object, where: str) -> list:
     if type(items) is not list:
         raise WireError(f"{where}: expected a list, got {type(items).__name__}")
     return [build(cls, d, f"{where}[{i}]") for i, d in enumerate(items)]
+
+
+# Column checks by field type: the set of value types a column may hold, and a check of each
+# value still needed once the types are right (None: the types say it all).
+_INT_RANGE = (-(1 << 63), (1 << 64) - 1)
+_COLUMN_TYPES: dict[str, tuple[frozenset, Callable[[object], bool] | None]] = {
+    "str": (frozenset((str,)), None),
+    "int": (frozenset((int,)), None),  # range checked on the column's min and max
+    "bool": (frozenset((bool,)), None),
+    "dict[str, str]": (frozenset((dict,)), _str_map),
+    "list[str]": (frozenset((list,)), _CHECKS["list[str]"]),
+    "list[dict]": (frozenset((list,)), _CHECKS["list[dict]"]),
+}
+_COLUMN_PLANS = {cls: tuple((f.name, f.type) for f in dataclasses.fields(cls)) for cls in (Span, LogRecord)}
+
+
+def _column_ok(column: list, kind: str) -> bool:
+    types, each = _COLUMN_TYPES[kind]
+    if not set(map(type, column)) <= types:
+        return False
+    if kind == "int" and column and (min(column) < _INT_RANGE[0] or max(column) > _INT_RANGE[1]):
+        return False
+    return each is None or all(map(each, column))
+
+
+def build_columns(cls: type, cols: object, where: str) -> list:
+    """The records of one v2 column object: every field of `cls`, each a list of the same length."""
+    if cols is None:
+        return []
+    if type(cols) is not dict:
+        raise WireError(f"{where}: expected an object of columns, got {type(cols).__name__}")
+    if not cols:
+        return []
+    plan = _COLUMN_PLANS[cls]
+    if len(cols) != len(plan):
+        names = {name for name, _ in plan}
+        unknown = sorted(str(k)[:60] for k in cols.keys() - names)
+        if unknown:
+            raise WireError(f"{where}: unknown field {unknown[0]!r}")
+        raise WireError(f"{where}: missing {sorted(names - cols.keys())}")
+    columns = []
+    n = -1
+    for name, kind in plan:
+        column = cols.get(name)
+        if type(column) is not list:
+            if name not in cols:
+                raise WireError(f"{where}: missing [{name!r}]")
+            raise WireError(f"{where}.{name}: expected an array, got {type(column).__name__}")
+        if n < 0:
+            n = len(column)
+        elif len(column) != n:
+            raise WireError(f"{where}.{name}: {len(column)} values where the other columns have {n}")
+        if not _column_ok(column, kind):
+            check = _CHECKS[kind]
+            i = next(i for i, v in enumerate(column) if not check(v))
+            raise WireError(f"{where}.{name}[{i}]: {type(column[i]).__name__} value where {kind} belongs")
+        columns.append(column)
+    return list(map(cls, *columns))
+
+
+def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, Report]]:
+    """The records and progress of one by-trace message, v2 (columns) or v1 (record objects);
+    ValueError (WireError, or orjson's) if it is not what a worker writes."""
+    data = orjson.loads(value)
+    if type(data) is not dict:
+        raise WireError(f"expected an object, got {type(data).__name__}")
+    version = data.get("v", 1)
+    if version == 2 and type(version) is int:
+        extra = data.keys() - {"v", "spans", "logs", "progress"}
+        if extra:
+            raise WireError(f"unknown key {str(sorted(extra)[0])[:60]!r} in a v2 by-trace message")
+        spans, logs = build_columns(Span, data.get("spans"), "spans"), build_columns(LogRecord, data.get("logs"), "logs")
+    elif "v" not in data:
+        spans, logs = build_all(Span, data.get("spans", []), "spans"), build_all(LogRecord, data.get("logs", []), "logs")
+    else:
+        raise WireError(f"by-trace message version {str(version)[:20]!r}: this worker reads 1 and 2")
+    return spans, logs, progress_of(data.get("progress"))
 
 
 def progress_of(data: object) -> dict[str, Report]:

@@ -30,8 +30,18 @@ def test_the_build_ci_asked_for_is_the_one_imported() -> None:
     expect = os.environ.get("TELECORR_EXPECT_BUILD")
     if expect:
         assert status == dict.fromkeys(COMPILED, expect == "compiled"), status
-    else:  # by hand: whichever build, never half of one (a stale or partial compile)
+    else:  # by hand: whichever build, never half of one (a partial compile)
         assert len(set(status.values())) == 1, status
+
+
+def test_no_compiled_module_is_older_than_its_source() -> None:
+    # An edited .py beside an old extension would silently run the old code: rebuild with
+    # `python setup.py build_ext --inplace` (or `pip install -e .`) after editing one.
+    for module, compiled in build_status().items():
+        if compiled:
+            ext = Path(importlib.import_module(module).__file__)
+            src = ext.parent / (module.rsplit(".", 1)[1] + ".py")
+            assert src.stat().st_mtime <= ext.stat().st_mtime, f"{ext.name} is older than {src.name}: rebuild it"
 
 
 def test_compiled_or_not_the_modules_behave_as_python() -> None:

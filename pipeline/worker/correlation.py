@@ -27,11 +27,12 @@ from aiokafka import TopicPartition
 from pipeline.config import Settings
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
-from pipeline.route import read_by_trace, read_metrics, read_progress
+from pipeline.route import read_metrics, read_progress
 from pipeline.store.writer import Sink
 from pipeline.worker.ledger import AckLedger
 from pipeline.worker.outbox import DeadLetters, Outbox
 from pipeline.worker.progress import SpreadProgress, expected_sources
+from pipeline.wirecheck import read_by_trace
 from pipeline.worker.state import WorkerState
 
 
