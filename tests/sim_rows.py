@@ -5,7 +5,6 @@ versions row for row. Run as `python -m tests.sim_rows v1|v2` it prints them as 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import tempfile
 
@@ -45,7 +44,7 @@ def simulator_rows(wire: str = "v1", seconds: float = 20, rps: float = 40, seed:
             engine.add(spans, logs, partition=partition)
         rows += engine.poll()
     rows += engine.flush_all()
-    return [dataclasses.asdict(r) for r in rows]
+    return orjson.loads(orjson.dumps(rows))  # the rows' fields as JSON has them
 
 
 if __name__ == "__main__":
