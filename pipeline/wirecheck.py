@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import orjson
@@ -113,27 +114,34 @@ def build_all(cls: type, items: object, where: str) -> list:
     return [build(cls, d, f"{where}[{i}]") for i, d in enumerate(items)]
 
 
-# Column checks by field type: the set of value types a column may hold, and a check of each
-# value still needed once the types are right (None: the types say it all).
+# Column checks by field type, every per-value loop in C: the types a column's values may
+# have, and for maps and lists the types their contents may have.
 _INT_RANGE = (-(1 << 63), (1 << 64) - 1)
-_COLUMN_TYPES: dict[str, tuple[frozenset, Callable[[object], bool] | None]] = {
-    "str": (frozenset((str,)), None),
-    "int": (frozenset((int,)), None),  # range checked on the column's min and max
-    "bool": (frozenset((bool,)), None),
-    "dict[str, str]": (frozenset((dict,)), _str_map),
-    "list[str]": (frozenset((list,)), _CHECKS["list[str]"]),
-    "list[dict]": (frozenset((list,)), _CHECKS["list[dict]"]),
+_STR = frozenset((str,))
+_COLUMN_TYPES: dict[str, frozenset] = {
+    "str": _STR, "int": frozenset((int,)), "bool": frozenset((bool,)),
+    "dict[str, str]": frozenset((dict,)), "list[str]": frozenset((list,)), "list[dict]": frozenset((list,)),
 }
 _COLUMN_PLANS = {cls: tuple((f.name, f.type) for f in dataclasses.fields(cls)) for cls in (Span, LogRecord)}
 
 
+def _types_in(values) -> set:
+    return set(map(type, values))
+
+
 def _column_ok(column: list, kind: str) -> bool:
-    types, each = _COLUMN_TYPES[kind]
-    if not set(map(type, column)) <= types:
+    if not _types_in(column) <= _COLUMN_TYPES[kind]:
         return False
-    if kind == "int" and column and (min(column) < _INT_RANGE[0] or max(column) > _INT_RANGE[1]):
-        return False
-    return each is None or all(map(each, column))
+    if kind == "int":
+        return not column or (min(column) >= _INT_RANGE[0] and max(column) <= _INT_RANGE[1])
+    if kind == "dict[str, str]":
+        return (_types_in(chain.from_iterable(map(dict.keys, column))) <= _STR
+                and _types_in(chain.from_iterable(map(dict.values, column))) <= _STR)
+    if kind == "list[str]":
+        return _types_in(chain.from_iterable(column)) <= _STR
+    if kind == "list[dict]":  # span events: rare, checked one by one
+        return all(map(_CHECKS[kind], filter(None, column)))
+    return True
 
 
 def build_columns(cls: type, cols: object, where: str) -> list:
