@@ -4,6 +4,7 @@ Everything else about the distribution is in pyproject.toml. TELECORR_PURE=1 ski
 compilation (the package then runs as plain Python, the same source).
 """
 
+import hashlib
 import os
 import runpy
 
@@ -16,12 +17,15 @@ if not pure:
     from Cython.Build import cythonize
     from setuptools import Extension
 
+    # Annotations stay documentation: typed by them, Cython would reject a defaultdict where
+    # `dict` is written, or None for a `list` argument, which plain Python accepts.
+    directives = {"language_level": "3", "binding": True, "annotation_typing": False}
     ext_modules = cythonize(
         [Extension(m, [m.replace(".", "/") + ".py"]) for m in listing["COMPILED"]],
-        # Annotations stay documentation: typed by them, Cython would reject a defaultdict where
-        # `dict` is written, or None for a `list` argument, which plain Python accepts.
-        compiler_directives={"language_level": "3", "binding": True, "annotation_typing": False},
-        build_dir="build/cython",  # the generated C stays out of the source tree
+        compiler_directives=directives,
+        # The generated C stays out of the source tree, in a directory per set of directives:
+        # cythonize regenerates C only for a newer .py, so changed directives need a fresh one.
+        build_dir="build/cython-" + hashlib.sha256(repr(sorted(directives.items())).encode()).hexdigest()[:12],
         quiet=True,
     )
 
