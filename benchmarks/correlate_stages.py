@@ -2,7 +2,7 @@
 protobuf, decoded by the ingest path): µs of CPU per input record for reading by-trace
 messages (v1 record objects and v2 columns, beside orjson parsing the same v2 bytes alone,
 the floor for that stage), the join (`Correlator.add`) and building rows (`poll`/`flush_all`),
-best of the rounds. Which modules ran compiled is printed with the figures.
+best of the rounds, with the worker's GC settings. Which modules ran compiled is printed.
 
     python benchmarks/correlate_stages.py [--quick] [--json] [--rounds N]
 
@@ -28,6 +28,7 @@ from pipeline.correlate import CorrelateConfig, Correlator  # noqa: E402
 from pipeline.ingest import Ingestor  # noqa: E402
 from pipeline.route import by_trace_messages, read_by_trace  # noqa: E402
 from pipeline.sim import SimConfig, Simulation, kafka_messages  # noqa: E402
+from pipeline.worker.runtime import tune_gc  # noqa: E402
 
 try:  # v2 (columns): this checkout's reader and the tests' encoder
     from pipeline.compiled import build_status
@@ -100,6 +101,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     batches, records = feed(40 if args.quick else 120, 100, args.seed)
+    tune_gc()  # the worker's GC settings (at default thresholds GC takes a third of rows)
     best: dict[str, float] = {}
     for _ in range(args.rounds):
         for k, v in one_round(batches).items():
