@@ -173,7 +173,7 @@ def build_columns(cls: type, cols: object, where: str) -> list:
             raise WireError(f"{where}.{name}: {len(column)} values where the other columns have {n}")
         if not _column_ok(column, kind):
             check = _CHECKS[kind]
-            i = next(i for i, v in enumerate(column) if not check(v))
+            i = next((i for i, v in enumerate(column) if not check(v)), 0)
             raise WireError(f"{where}.{name}[{i}]: {type(column[i]).__name__} value where {kind} belongs")
         columns.append(column)
     return list(map(cls, *columns))
@@ -194,7 +194,7 @@ def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, 
     elif "v" not in data:
         spans, logs = build_all(Span, data.get("spans", []), "spans"), build_all(LogRecord, data.get("logs", []), "logs")
     else:
-        raise WireError(f"by-trace message version {str(version)[:20]!r}: this worker reads 1 and 2")
+        raise WireError(f"by-trace message version {str(version)[:20]!r}: this worker reads 2 and v1 (no \"v\")")
     return spans, logs, progress_of(data.get("progress"))
 
 
