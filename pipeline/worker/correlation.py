@@ -30,10 +30,10 @@ from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
 from pipeline.route import read_metrics, read_progress
 from pipeline.store.writer import Sink
+from pipeline.wirecheck import read_by_trace
 from pipeline.worker.ledger import AckLedger
 from pipeline.worker.outbox import DeadLetters, Outbox
 from pipeline.worker.progress import SpreadProgress, expected_sources
-from pipeline.wirecheck import read_by_trace
 from pipeline.worker.state import WorkerState
 
 
@@ -65,8 +65,8 @@ class Correlation:
         self.spread = SpreadProgress(partitions["telemetry.metrics"])
         self.skipped = 0  # messages read from partitions no longer assigned (their owner reads them)
         self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/wirecheck.py)
-        # Seconds spent per stage (CPU: wire decode, join, rows; wall: insert, awaited until stored), for
-        # the stage profile in benchmarks/correlate.py and the idle-stop event.
+        # Seconds per stage, for the idle-stop event and benchmarks/correlate.py's profile: CPU
+        # for wire decode, join and rows; wall for insert (awaited until stored).
         self.seconds = dict.fromkeys(("wire", "join", "rows", "insert"), 0.0)
 
     def adopt(self, partition: int, assignment: set, topic: str) -> bool:
