@@ -190,9 +190,11 @@ def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, 
         extra = data.keys() - {"v", "spans", "logs", "progress"}
         if extra:
             raise WireError(f"unknown key {str(sorted(extra)[0])[:60]!r} in a v2 by-trace message")
-        spans, logs = build_columns(Span, data.get("spans"), "spans"), build_columns(LogRecord, data.get("logs"), "logs")
+        spans = build_columns(Span, data.get("spans"), "spans")
+        logs = build_columns(LogRecord, data.get("logs"), "logs")
     elif "v" not in data:
-        spans, logs = build_all(Span, data.get("spans", []), "spans"), build_all(LogRecord, data.get("logs", []), "logs")
+        spans = build_all(Span, data.get("spans", []), "spans")
+        logs = build_all(LogRecord, data.get("logs", []), "logs")
     else:
         raise WireError(f"by-trace message version {str(version)[:20]!r}: this worker reads 2 and v1 (no \"v\")")
     return spans, logs, progress_of(data.get("progress"))
