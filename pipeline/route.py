@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from pipeline.model import LogRecord, MetricPoint, Span
-from pipeline.wirecheck import WireError, build_all, progress_of
+from pipeline.wirecheck import build_all, progress_of, read_by_trace  # noqa: F401  (read_by_trace: moved there)
 
 if TYPE_CHECKING:  # a run-time import would be circular (decode.limits imports this module)
     from pipeline.worker.progress import Report, Reports
@@ -100,16 +100,6 @@ def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
     targets = range(partitions) if progress else sorted(groups)
     empty: tuple[list, list] = ([], [])
     return [(p, value) for p in targets for value in _pack(*groups.get(p, empty), progress, limit)]
-
-
-def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, Report]]:
-    """The records and progress of one by-trace message; ValueError (WireError) if it is not
-    what a worker writes (pipeline/wirecheck.py)."""
-    data = orjson.loads(value)
-    if type(data) is not dict:
-        raise WireError(f"expected an object, got {type(data).__name__}")
-    return (build_all(Span, data.get("spans", []), "spans"), build_all(LogRecord, data.get("logs", []), "logs"),
-            progress_of(data.get("progress")))
 
 
 def progress_message(progress: Reports) -> bytes:
