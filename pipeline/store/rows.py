@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import orjson
 
+from pipeline.columns import ColumnBatch
 from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span
 from pipeline.store.tables import (CORRELATED_COLUMNS, DLQ_COLUMNS, LOG_COLUMNS, METRIC_COLUMNS, OFFSET_COLUMNS,
                                    SPAN_COLUMNS)
@@ -40,9 +41,15 @@ _METRIC_SPECIAL = {"exemplar_times": _exemplar_field("time_ns"), "exemplar_value
                    "exemplar_trace_ids": _exemplar_field("trace_id"), "exemplar_span_ids": _exemplar_field("span_id")}
 
 
-def span_columns(spans: list[Span]) -> list[list]:
-    """Columns in SPAN_COLUMNS order; events are stored as one JSON document."""
-    return _by_name(spans, SPAN_COLUMNS, _SPAN_SPECIAL)
+def span_columns(spans: ColumnBatch | list[Span]) -> list[list]:
+    """Columns in SPAN_COLUMNS order; events are stored as one JSON document. A columnar
+    batch gives its lists as they are: only the id and the events are built."""
+    if type(spans) is not ColumnBatch:
+        return _by_name(spans, SPAN_COLUMNS, _SPAN_SPECIAL)
+    cols = spans.cols
+    special = {"id": lambda: [t + s for t, s in zip(cols["trace_id"], cols["span_id"])],
+               "events": lambda: [orjson.dumps(v).decode() if v else "" for v in cols["events"]]}
+    return [special[n]() if n in special else cols[n] for n in SPAN_COLUMNS]
 
 
 def log_columns(logs: list[LogRecord]) -> list[list]:
