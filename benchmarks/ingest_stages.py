@@ -12,7 +12,7 @@ preset (protobuf); `--data DIR` every file of a dataset directory read as `telec
 reads it (e.g. /work/shared/datasets/nezha-ob). Messages are decoded per topic in batches of
 `--batch` messages, as the worker consumes them. CPU time (`time.thread_time`) is used so a
 busy shared machine inflates the figures less than wall time would; the insert is wall time
-(ClickHouse works in its own threads).
+(ClickHouse works in its own threads). The collector is tuned as the worker tunes it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pipeline.decode import decode_batch  # noqa: E402
 from pipeline.ingest import Ingestor  # noqa: E402
 from pipeline.route import by_trace_messages, metric_messages, read_by_trace, read_metrics  # noqa: E402
 from pipeline.store.writer import TABLES  # noqa: E402
+from pipeline.worker.runtime import tune_gc  # noqa: E402
 
 KAFKA_NS = 1_760_000_000_000_000_000
 STAGES = ("decode", "logs", "rekey", "rows", "insert")
@@ -90,6 +91,7 @@ def main() -> None:
     by_topic: dict[str, list[bytes]] = {}
     for topic, value in msgs:
         by_topic.setdefault(topic, []).append(value)
+    tune_gc()  # the worker's collector settings, or collections over the inputs would dominate
     cpu = dict.fromkeys(STAGES, 0.0)
     digest = hashlib.sha256()
     counts = {"spans": 0, "logs": 0, "metrics": 0, "errors": 0}

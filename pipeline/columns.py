@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from operator import attrgetter, itemgetter
 from typing import Any
 
 
@@ -53,9 +54,9 @@ class ColumnBatch:
                 col.extend(other.cols[name])
             return
         records = other if isinstance(other, list) else list(other)
-        if records:
-            for name, col in self.cols.items():
-                col.extend([getattr(r, name) for r in records])
+        if records:  # one C call per record reads every field; zip transposes them to columns
+            for col, values in zip(self.cols.values(), zip(*map(attrgetter(*self.cols), records))):
+                col.extend(values)
 
     def __iadd__(self, other: Iterable[Any]) -> ColumnBatch:
         self.extend(other)
@@ -67,7 +68,10 @@ class ColumnBatch:
 
     def take(self, indexes: list[int]) -> ColumnBatch:
         """A new batch of the rows at `indexes`, in that order."""
-        return ColumnBatch(self.cls, {n: [col[i] for i in indexes] for n, col in self.cols.items()})
+        if len(indexes) < 2:  # itemgetter of one index gives the item, not a tuple
+            return ColumnBatch(self.cls, {n: [col[i] for i in indexes] for n, col in self.cols.items()})
+        get = itemgetter(*indexes)
+        return ColumnBatch(self.cls, {n: list(get(col)) for n, col in self.cols.items()})
 
     def __getitem__(self, key: int | slice) -> Any:
         if isinstance(key, slice):
