@@ -14,7 +14,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from pipeline.columns import ColumnBatch
 from pipeline.decode import decode_batch
 from pipeline.decode.otlp_pb import record_path, walk
-from pipeline.decode.otlp_traces import _NAMES, _proto_span
+from pipeline.decode.otlp_traces import _LEVELS, _NAMES, _json_span, _proto_span
+from pipeline.decode.otlp_walk import walk as json_walk
 from pipeline.decode.result import RecordError
 from pipeline.model import LogRecord, Span
 from pipeline.route import by_trace_messages, read_by_trace
@@ -33,6 +34,17 @@ def reference(value: bytes) -> tuple[list[Span], list[str]]:
             out.append(_proto_span(s, res))
         except RecordError as exc:
             errors.append(exc.at(record_path(_NAMES, i, j, k)))
+    return out, errors
+
+
+def json_reference(value: bytes) -> tuple[list[Span], list[str]]:
+    """The record path for OTLP/JSON: one Span per record through make_span."""
+    out, errors = [], []
+    for sp, res, path in json_walk(orjson.loads(value), _LEVELS, errors):
+        try:
+            out.append(_json_span(sp, res))
+        except RecordError as exc:
+            errors.append(exc.at(path))
     return out, errors
 
 
@@ -151,3 +163,52 @@ def test_by_trace_v2_is_columnar_and_reads_back_as_the_same_records():
     key = lambda r: r.id  # noqa: E731 - partitions interleave; within one, order is kept
     assert sorted(got_spans, key=key) == sorted(spans, key=key)
     assert sorted(got_logs, key=key) == sorted(logs[:-1], key=key)
+
+
+def edge_json() -> bytes:
+    """OTLP/JSON spans in the usual shape beside every shape the quick checks leave to the record path."""
+    good = {"traceId": "AB" * 16, "spanId": "0c" * 8, "name": "ok", "startTimeUnixNano": str(T),
+            "endTimeUnixNano": T + 5, "kind": "SPAN_KIND_SERVER", "status": {"code": 2, "message": "m"},
+            "attributes": [{"key": "a", "value": {"stringValue": "x"}}, {"key": "n", "value": {"intValue": "7"}}]}
+    variants = [good, {**good, "parentSpanId": "00" * 8}, {**good, "parentSpanId": "1d" * 8},
+                {**good, "trace_id": "ab" * 16, "traceId": None}, {**good, "spanId": "0c" * 4},
+                {**good, "spanId": "zz" * 8}, {**good, "traceId": "q83vEjRWeJCrze8SNFZ4kA=="},
+                {**good, "traceId": "00" * 16}, {**good, "name": None}, {**good, "name": 5},
+                {**good, "name": "n" * 9000}, {**good, "startTimeUnixNano": 0}, {**good, "startTimeUnixNano": -3},
+                {**good, "startTimeUnixNano": 1.5e18}, {**good, "startTimeUnixNano": "12x"},
+                {**good, "endTimeUnixNano": T - 1}, {**good, "endTimeUnixNano": str(1 << 63)},
+                {**good, "kind": 2}, {**good, "kind": "2"}, {**good, "kind": 9}, {**good, "kind": True},
+                {**good, "kind": "SPAN_KIND_BOGUS"}, {**good, "status": None}, {**good, "status": []},
+                {**good, "status": {"code": "STATUS_CODE_ERROR"}}, {**good, "status": {"code": 5}},
+                {**good, "status": {"message": 3}}, {**good, "events": []}, {**good, "events": {}},
+                {**good, "events": [{"timeUnixNano": T, "name": "exception", "attributes": []}]},
+                {**good, "attributes": [{"key": "k", "value": {"bogus": 1}}]}, {**good, "attributes": None},
+                {k: v for k, v in good.items() if k not in ("kind", "status", "attributes")}]
+    return orjson.dumps({"resourceSpans": [
+        {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "cart"}}]},
+         "scopeSpans": [{"spans": variants}, {"spans": "nope"}]},
+        {"resource": {"attributes": 5}, "scopeSpans": [{"spans": [good]}]}]})
+
+
+def test_json_edge_cases_decode_to_the_same_spans_and_reasons_as_the_record_path():
+    value = edge_json()
+    want, reasons = json_reference(value)
+    for s in want:
+        s.kafka_ns = T
+    got, got_reasons = _limits_free(value)
+    assert got == want and got_reasons == reasons
+    assert len(got) >= 15 and len(reasons) >= 12
+
+
+def test_simulator_json_spans_are_the_same_records_on_both_paths():
+    sim = Simulation(SimConfig(preset="shop", duration_ns=20 * 10**9, rps=20, seed=3, encoding="otlp-json"))
+    values = [payload for signal, payload in sim.messages() if signal == "traces"]
+    res = decode_batch("otlp_spans", values, [T] * len(values))
+    want: list[Span] = []
+    for v in values:
+        spans, errors = json_reference(v)
+        assert not errors
+        want += spans
+    for s in want:
+        s.kafka_ns = T
+    assert len(want) > 1000 and not res.errors and res.spans == want

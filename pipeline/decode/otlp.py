@@ -17,7 +17,7 @@ from pipeline.decode.jsonfields import get
 from pipeline.decode.otlp_logs import logs_from_json, logs_from_proto
 from pipeline.decode.otlp_metrics import metrics_from_json, metrics_from_proto
 from pipeline.decode.otlp_pb import parse_request
-from pipeline.decode.otlp_traces import spans_from_json, spans_into_columns
+from pipeline.decode.otlp_traces import json_spans_into_columns, spans_into_columns
 from pipeline.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.decode.values import describe
 from pipeline.framing import JSONFramingError, json_documents
@@ -83,7 +83,7 @@ def _decode_json(kind: str, doc: object, kafka_ns: int, out: DecodeResult, error
                            f"not an OTLP {what} export request?")
     try:
         if kind == "otlp_spans":
-            out.spans.extend(spans_from_json(doc, errors))
+            json_spans_into_columns(doc, out.spans, errors)
         elif kind == "otlp_logs":
             out.logs.extend(logs_from_json(doc, kafka_ns, errors))
         else:
