@@ -7,6 +7,7 @@ come from the packaged DDL (pipeline.store.tables), the one definition of each t
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 
 import orjson
 
@@ -17,8 +18,11 @@ from pipeline.store.tables import (CORRELATED_COLUMNS, DLQ_COLUMNS, LOG_COLUMNS,
 
 
 def _by_name(records: list, names: tuple[str, ...], special: dict[str, Callable[[list], list]]) -> list[list]:
-    """One column per name: the record attribute of that name, unless `special` builds it."""
-    return [special[n](records) if n in special else [getattr(r, n) for r in records] for n in names]
+    """One column per name: the record attribute of that name, unless `special` builds it.
+    The attributes are read one C call per record (attrgetter) and transposed by zip."""
+    plain = [n for n in names if n not in special]
+    read = dict(zip(plain, map(list, zip(*map(attrgetter(*plain), records))))) if records else {}
+    return [special[n](records) if n in special else read.get(n, []) for n in names]
 
 
 def _ids(records: list) -> list[str]:
@@ -53,7 +57,7 @@ def span_columns(spans: ColumnBatch | list[Span]) -> list[list]:
 
 
 def log_columns(logs: list[LogRecord]) -> list[list]:
-    return [[getattr(r, name) for r in logs] for name in LOG_COLUMNS]
+    return _by_name(logs, LOG_COLUMNS, {})
 
 
 def metric_columns(points: list[MetricPoint]) -> list[list]:
