@@ -56,7 +56,10 @@ def span_columns(spans: ColumnBatch | list[Span]) -> list[list]:
     return [special[n]() if n in special else cols[n] for n in SPAN_COLUMNS]
 
 
-def log_columns(logs: list[LogRecord]) -> list[list]:
+def log_columns(logs: ColumnBatch | list[LogRecord]) -> list[list]:
+    """Columns in LOG_COLUMNS order (every one a record field): a columnar batch's own lists."""
+    if type(logs) is ColumnBatch:
+        return [logs.cols[n] for n in LOG_COLUMNS]
     return _by_name(logs, LOG_COLUMNS, {})
 
 

@@ -22,7 +22,7 @@ import orjson
 
 from pipeline.columns import ColumnBatch
 from pipeline.deadletter import Letter, store_rejection
-from pipeline.model import Span
+from pipeline.model import LogRecord, Span
 from pipeline.store import rows
 from pipeline.store.failures import day_chunks, is_permanent, reason_of
 
@@ -81,10 +81,13 @@ def client_insert(client) -> InsertFn:
     return insert
 
 
+_COLUMNAR = {"spans": Span, "logs": LogRecord}
+
+
 def _empty_buffers(tables: dict) -> dict[str, list | ColumnBatch]:
-    """One buffer per table; spans arrive as columns (pipeline/columns.py) and stay columns,
-    and a columnar buffer takes lists of records too."""
-    return {t: ColumnBatch(Span) if t == "spans" else [] for t in tables}
+    """One buffer per table; spans and logs arrive as columns (pipeline/columns.py) and stay
+    columns, and a columnar buffer takes lists of records too."""
+    return {t: ColumnBatch(_COLUMNAR[t]) if t in _COLUMNAR else [] for t in tables}
 
 
 @dataclass
