@@ -11,7 +11,7 @@ phrase rules on words rare in the corpus and templated failure-message regexes
   - the limit beside it: the same Hyperscan database over the same lines, no callback;
   - the same with a pack that also reads level and trace ids (the lazy columns then parse).
 
-    python benchmarks/match.py [--quick] [--json] [--lines N] [--rules N]
+    python benchmarks/match.py [--quick] [--json] [--cpu] [--rounds N] [--lines N] [--rules N]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 import orjson  # noqa: E402
 
-from pipeline.commands.match import line_batches, render  # noqa: E402
+from pipeline.commands.match import LineWriter, line_batches, read_blocks  # noqa: E402
 from pipeline.logs import parse_logs  # noqa: E402
 from pipeline.logs.columns import TextColumns  # noqa: E402
 from pipeline.model import LogRecord  # noqa: E402
@@ -38,12 +38,14 @@ from benchmarks.rules import bench_hs_scan  # noqa: E402
 from tests.match_corpus import corpus, rule_pack, write_rules  # noqa: E402
 
 STAGES = ("read", "parse", "tag", "template", "write")
+_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = _CLOCKS["wall"]  # stage timer; --cpu times CPU instead (steadier on a shared machine)
 
 
 def _timed(fn, *args):
-    t0 = time.perf_counter()
+    t0 = _clock()
     out = fn(*args)
-    return out, time.perf_counter() - t0
+    return out, _clock() - t0
 
 
 def _read_before(path: Path) -> list[list[str]]:
@@ -57,32 +59,37 @@ def _stages_before(matcher: RuleMatcher, batches: list[list[str]]) -> tuple[list
     batch are dropped before the next, so the collector's work is what it was)."""
     results, tp, tt, tw, n = [], 0.0, 0.0, 0.0, 0
     for b in batches:
-        t0 = time.perf_counter()
+        t0 = _clock()
         recs = [LogRecord(time_ns=0, body=line) for line in b]
         parse_logs(recs, "text")
-        t1 = time.perf_counter()
+        t1 = _clock()
         res = matcher.match_batch(recs)
-        t2 = time.perf_counter()
+        t2 = _clock()
         b"".join(orjson.dumps({"line": n + i + 1, "rules": ids}) + b"\n" for i, ids in enumerate(res))
-        t3 = time.perf_counter()
+        t3 = _clock()
         tp, tt, tw, n = tp + t1 - t0, tt + t2 - t1, tw + t3 - t2, n + len(b)
         results.extend(res)
     return results, tp, tt, tw
 
 
-def _stages_after(matcher: RuleMatcher, batches: list[list[str]]) -> tuple[list, float, float, float]:
-    """The same for the columnar path; parse derives every column the rules read."""
+def _stages_after(matcher: RuleMatcher, blocks: list[bytes]) -> tuple[list, float, float, float]:
+    """The same for the command's path: raw blocks become the scan buffer (parse derives
+    every column the rules read), (line, rule) pairs are written straight to bytes."""
     results, tp, tt, tw, n = [], 0.0, 0.0, 0.0, 0
-    for b in batches:
-        t0 = time.perf_counter()
-        cols = TextColumns(b)
+    writer = LineWriter(matcher.ids)
+    for b in blocks:
+        t0 = _clock()
+        cols = TextColumns.from_block(b)
         matcher.prepare(cols)
-        t1 = time.perf_counter()
-        res = matcher.match_batch(cols)
-        t2 = time.perf_counter()
-        render(res, n + 1)
-        t3 = time.perf_counter()
-        tp, tt, tw, n = tp + t1 - t0, tt + t2 - t1, tw + t3 - t2, n + len(b)
+        t1 = _clock()
+        lines, rules = matcher.match_pairs(cols)
+        t2 = _clock()
+        writer.render(lines, rules, len(cols), n + 1)
+        t3 = _clock()
+        tp, tt, tw, n = tp + t1 - t0, tt + t2 - t1, tw + t3 - t2, n + len(cols)
+        res: list[tuple[str, ...]] = [()] * len(cols)
+        for line, r in zip(lines.tolist(), rules.tolist()):
+            res[line] += (matcher.ids[r],)
         results.extend(res)
     return results, tp, tt, tw
 
@@ -92,9 +99,9 @@ def stage_profile(path: Path, matcher: RuleMatcher, rounds: int) -> dict[str, di
     best: dict[str, dict[str, float]] = {side: {s: float("inf") for s in STAGES} for side in ("before", "after")}
     for _ in range(rounds):
         for side, read, stages in (("before", _read_before, _stages_before),
-                                   ("after", lambda p: list(line_batches([str(p)])), _stages_after)):
+                                   ("after", lambda p: list(read_blocks([str(p)])), _stages_after)):
             batches, t_read = _timed(read, path)
-            n = sum(map(len, batches))
+            n = sum(len(b) for b in batches) if side == "before" else sum(b.count(b"\n") + 1 for b in batches)
             res, t_parse, t_tag, t_write = stages(matcher, batches)
             if side == "before":
                 want = res
@@ -127,10 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="3 rounds (default 7)")
     ap.add_argument("--json", action="store_true", help="last stdout line is a JSON object of figures")
+    ap.add_argument("--cpu", action="store_true", help="time the stages in process CPU time, not wall time")
+    ap.add_argument("--rounds", type=int, default=None, help="rounds per figure (default: 3 with --quick, else 7)")
     ap.add_argument("--lines", type=int, default=32_000)
     ap.add_argument("--rules", type=int, default=1_363)
     args = ap.parse_args(argv)
-    rounds = 3 if args.quick else 7
+    rounds = args.rounds or (3 if args.quick else 7)
+    global _clock
+    _clock = _CLOCKS["cpu" if args.cpu else "wall"]
     work = Path(tempfile.mkdtemp(prefix="telecorr-match-"))
     lines = corpus(args.lines)
     path = work / "corpus.log"
@@ -158,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                      ("before+fields", prof_fields["before"]), ("after+fields", prof_fields["after"])):
         print(f"{label:16}" + "".join(f"{p[s]:10.2f}" for s in STAGES) + f"{sum(p.values()):10.2f}")
     figures = {
-        "lines": len(lines), "rules": len(pack), "cli_lines_per_s": round(cli),
+        "lines": len(lines), "rules": len(pack), "stage_clock": "cpu" if args.cpu else "wall",
+        "cli_lines_per_s": round(cli),
         "cli_fields_lines_per_s": round(cli_fields), "hs_scan_lines_per_s": round(hs),
         "in_process_before_lines_per_s": round(1e6 / total["before"]),
         "in_process_after_lines_per_s": round(1e6 / total["after"]),

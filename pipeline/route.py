@@ -20,7 +20,7 @@ import orjson
 
 from pipeline.columns import ColumnBatch
 from pipeline.model import LogRecord, MetricPoint, Span
-from pipeline.wirecheck import WireError, build_all, progress_of
+from pipeline.wirecheck import build_all, progress_of, read_by_trace  # noqa: F401  (read_by_trace: moved there)
 
 if TYPE_CHECKING:  # a run-time import would be circular (decode.limits imports this module)
     from pipeline.worker.progress import Report, Reports
@@ -123,33 +123,6 @@ def by_trace_messages(spans: ColumnBatch | list[Span], logs: ColumnBatch | list[
     empty: list[int] = []
     return [(p, value) for p in targets
             for value in _pack(spans.take(span_rows.get(p, empty)), logs.take(log_rows.get(p, empty)), progress, limit)]
-
-
-def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, Report]]:
-    """The records and progress of one by-trace message, version 2 (columnar) or version 1
-    (lists of record objects, as older workers wrote); ValueError (WireError) if it is not
-    what a worker writes (pipeline/wirecheck.py)."""
-    data = orjson.loads(value)
-    if type(data) is not dict:
-        raise WireError(f"expected an object, got {type(data).__name__}")
-    if data.get("v") == 2:
-        return (build_all(Span, _rows_of(data.get("spans"), "spans"), "spans"),
-                build_all(LogRecord, _rows_of(data.get("logs"), "logs"), "logs"), progress_of(data.get("progress")))
-    return (build_all(Span, data.get("spans", []), "spans"), build_all(LogRecord, data.get("logs", []), "logs"),
-            progress_of(data.get("progress")))
-
-
-def _rows_of(cols: object, where: str) -> list[dict]:
-    """Version-2 columns as per-record objects, for the per-record checks of build_all."""
-    if cols is None:
-        return []
-    if type(cols) is not dict or not all(type(c) is list for c in cols.values()):
-        raise WireError(f"{where}: expected an object of columns (lists)")
-    lengths = {len(c) for c in cols.values()}
-    if len(lengths) > 1:
-        raise WireError(f"{where}: columns of different lengths {sorted(lengths)}")
-    names = list(cols)
-    return [dict(zip(names, row)) for row in zip(*cols.values())]
 
 
 def progress_message(progress: Reports) -> bytes:

@@ -1,5 +1,5 @@
 """The worker's own Prometheus metrics: throughput, lag, dead letters, batch latencies, join hit
-rates, clock-offset estimates, traces in flight and memory.
+rates, clock-offset estimates, traces in flight, memory, and which hot modules run compiled.
 
 One registry per worker (never the process-global one), so a worker that also serves the API
 exposes both sets on one `/metrics`, and tests can run several workers' registries side by
@@ -10,6 +10,8 @@ numbers feed the progress lines and the metrics.
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+
+from pipeline.compiled import build_status
 
 BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -50,6 +52,10 @@ class WorkerMetrics:
                                       registry=r)
         self.clock_offset = Gauge("telecorr_worker_clock_offset_seconds", "Estimated clock offset per host",
                                   ("host",), registry=r)
+        compiled = Gauge("telecorr_build_compiled", "1 where a hot module runs compiled (pipeline/compiled.py)",
+                         ("module",), registry=r)
+        for module, is_compiled in build_status().items():
+            compiled.labels(module=module).set(int(is_compiled))
         self._engine = {}
         for key, (name, labels) in _ENGINE_COUNTERS.items():
             if name not in self._engine:

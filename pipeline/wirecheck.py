@@ -6,13 +6,22 @@ anything with broker access can write there too, and a field of the wrong type p
 re-reads the metrics and skew topics from the start, so all of them would crash-loop. Every
 record is therefore checked field by field against the model's annotations, and a message
 that fails raises WireError (the agents dead-letter and count it).
+
+By-trace messages come in two versions (docs/architecture.md "Internal topics"): v1 holds
+lists of record objects, v2 (`"v": 2`) one array per model field. v2 is checked a column at
+a time, with the per-value loops run by C (`set(map(type, column))`), and its records are
+built straight from the columns; v1 is still read, since v1 messages may be in flight across
+an upgrade.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from itertools import chain
 from typing import TYPE_CHECKING
+
+import orjson
 
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span
 
@@ -103,6 +112,92 @@ def build_all(cls: type, items: object, where: str) -> list:
     if type(items) is not list:
         raise WireError(f"{where}: expected a list, got {type(items).__name__}")
     return [build(cls, d, f"{where}[{i}]") for i, d in enumerate(items)]
+
+
+# Column checks by field type, every per-value loop in C: the types a column's values may
+# have, and for maps and lists the types their contents may have.
+_INT_RANGE = (-(1 << 63), (1 << 64) - 1)
+_STR = frozenset((str,))
+_COLUMN_TYPES: dict[str, frozenset] = {
+    "str": _STR, "int": frozenset((int,)), "bool": frozenset((bool,)),
+    "dict[str, str]": frozenset((dict,)), "list[str]": frozenset((list,)), "list[dict]": frozenset((list,)),
+}
+_COLUMN_PLANS = {cls: tuple((f.name, f.type) for f in dataclasses.fields(cls)) for cls in (Span, LogRecord)}
+
+
+def _types_in(values) -> set:
+    return set(map(type, values))
+
+
+def _column_ok(column: list, kind: str) -> bool:
+    if not _types_in(column) <= _COLUMN_TYPES[kind]:
+        return False
+    if kind == "int":
+        return not column or (min(column) >= _INT_RANGE[0] and max(column) <= _INT_RANGE[1])
+    if kind == "dict[str, str]":
+        return (_types_in(chain.from_iterable(map(dict.keys, column))) <= _STR
+                and _types_in(chain.from_iterable(map(dict.values, column))) <= _STR)
+    if kind == "list[str]":
+        return _types_in(chain.from_iterable(column)) <= _STR
+    if kind == "list[dict]":  # span events: rare, checked one by one
+        return all(map(_CHECKS[kind], filter(None, column)))
+    return True
+
+
+def build_columns(cls: type, cols: object, where: str) -> list:
+    """The records of one v2 column object: every field of `cls`, each a list of the same length."""
+    if cols is None:
+        return []
+    if type(cols) is not dict:
+        raise WireError(f"{where}: expected an object of columns, got {type(cols).__name__}")
+    if not cols:
+        return []
+    plan = _COLUMN_PLANS[cls]
+    if len(cols) != len(plan):
+        names = {name for name, _ in plan}
+        unknown = sorted(str(k)[:60] for k in cols.keys() - names)
+        if unknown:
+            raise WireError(f"{where}: unknown field {unknown[0]!r}")
+        raise WireError(f"{where}: missing {sorted(names - cols.keys())}")
+    columns = []
+    n = -1
+    for name, kind in plan:
+        column = cols.get(name)
+        if type(column) is not list:
+            if name not in cols:
+                raise WireError(f"{where}: missing [{name!r}]")
+            raise WireError(f"{where}.{name}: expected an array, got {type(column).__name__}")
+        if n < 0:
+            n = len(column)
+        elif len(column) != n:
+            raise WireError(f"{where}.{name}: {len(column)} values where the other columns have {n}")
+        if not _column_ok(column, kind):
+            check = _CHECKS[kind]
+            i = next((i for i, v in enumerate(column) if not check(v)), 0)
+            raise WireError(f"{where}.{name}[{i}]: {type(column[i]).__name__} value where {kind} belongs")
+        columns.append(column)
+    return list(map(cls, *columns))
+
+
+def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, Report]]:
+    """The records and progress of one by-trace message, v2 (columns) or v1 (record objects);
+    ValueError (WireError, or orjson's) if it is not what a worker writes."""
+    data = orjson.loads(value)
+    if type(data) is not dict:
+        raise WireError(f"expected an object, got {type(data).__name__}")
+    version = data.get("v", 1)
+    if version == 2 and type(version) is int:
+        extra = data.keys() - {"v", "spans", "logs", "progress"}
+        if extra:
+            raise WireError(f"unknown key {str(sorted(extra)[0])[:60]!r} in a v2 by-trace message")
+        spans = build_columns(Span, data.get("spans"), "spans")
+        logs = build_columns(LogRecord, data.get("logs"), "logs")
+    elif "v" not in data:
+        spans = build_all(Span, data.get("spans", []), "spans")
+        logs = build_all(LogRecord, data.get("logs", []), "logs")
+    else:
+        raise WireError(f"by-trace message version {str(version)[:20]!r}: this worker reads 2 and v1 (no \"v\")")
+    return spans, logs, progress_of(data.get("progress"))
 
 
 def progress_of(data: object) -> dict[str, Report]:

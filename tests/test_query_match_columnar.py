@@ -15,7 +15,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.commands.match import line_batches, match_lines, render
+from pipeline.commands import match as match_cmd
+from pipeline.commands.match import LineWriter, batches
 from pipeline.logs import parse_logs
 from pipeline.logs.columns import TextColumns
 from pipeline.model import LogRecord
@@ -56,9 +57,7 @@ def test_text_output_identical_to_record_path(tmp_path, lines, matcher):
     path = tmp_path / "corpus.log"
     path.write_bytes(b"\n".join(lines) + b"\r\n" + b"no newline at the end ERROR")
     want = _reference(path, matcher, "text")
-    got = b"".join(render(match_lines(matcher, batch, "text"), 1 + n)
-                   for n, batch in _numbered(line_batches([str(path)], 1000)))
-    assert got == want
+    assert _command(path, matcher, "text") == want
     # Every field rule free text can satisfy really matched somewhere (service, host and
     # attributes other than the out-of-range time are never set on free text).
     hits = {rid for line in want.splitlines() for rid in orjson.loads(line)["rules"]}
@@ -66,11 +65,62 @@ def test_text_output_identical_to_record_path(tmp_path, lines, matcher):
     assert not {"f-svc", "f-attr"} & hits
 
 
-def _numbered(batches):
-    n = 0
-    for batch in batches:
-        yield n, batch
+def _command(path: Path, matcher: RuleMatcher, fmt: str) -> bytes:
+    """What `telecorr match` writes, in process."""
+    writer, out, n = LineWriter(matcher.ids), [], 0
+    for batch in batches([str(path)], fmt):
+        out.append(writer.render(*matcher.match_pairs(batch), len(batch), n + 1))
         n += len(batch)
+    return b"".join(out)
+
+
+def test_small_blocks_and_odd_lines(tmp_path, lines, matcher, monkeypatch):
+    """Blocks of a few lines each, so every odd line (NUL, CR at a block's end, invalid
+    UTF-8, empty) lands at a block edge somewhere, and both formats agree with the record
+    path."""
+    monkeypatch.setattr(match_cmd, "READ_BLOCK", 700)
+    odd = [x for x in HAND_MADE if not x.isascii() or b"\r" in x or b"\x00" in x or not x.strip()]
+    data = b"\n".join(odd + lines[:1500] + odd + [b"x" * 2000 + b" timeout"] + odd) + b"\r"
+    path = tmp_path / "odd.log"
+    path.write_bytes(data)
+    for fmt in ("text", "auto"):
+        assert _command(path, matcher, fmt) == _reference(path, matcher, fmt)
+
+
+def test_block_columns_equal_line_columns(lines):
+    """A batch read as a raw block yields the same values for every column as the same lines
+    decoded one by one."""
+    raw = HAND_MADE + lines[:3000] + [b"", b"\xff", b"tail\r\r"]
+    block = b"\n".join(raw)
+    text = [x.decode("utf-8", "replace").rstrip("\r") for x in raw]
+    cols = TextColumns.from_block(block)
+    assert len(cols) == len(text)
+    assert cols.lines == text
+    ref = TextColumns(text)
+    for name in ("body", "severity_text", "trace_id", "span_id"):
+        assert cols.column(name) == ref.column(name)
+    assert cols.severity_numbers() == ref.severity_numbers()
+
+
+def test_writer_formats_like_orjson(monkeypatch):
+    """Rule ids with characters JSON escapes or `%` formats, many rules on a line, and
+    identical rule sets on many lines."""
+    import numpy as np
+
+    ids = ["a%d", 'q"uote', "é", "plain", "%%", "x\\y"]
+    writer = LineWriter(ids)
+    pairs = [(0, 0), (0, 1), (2, 2), (3, 0), (3, 1), (5, 3), (5, 4), (5, 5), (6, 4), (9, 0), (9, 1)]
+    lines = np.array([p[0] for p in pairs], dtype=np.int64)
+    rules = np.array([p[1] for p in pairs], dtype=np.int64)
+    got = writer.render(lines, rules, 11, 41)
+    want = b"".join(orjson.dumps({"line": 41 + i, "rules": tuple(ids[r] for line, r in pairs if line == i)}) + b"\n"
+                    for i in range(11))
+    assert got == want
+    # Rule sets are told apart by a hash checked exactly: with every hash equal, the exact
+    # fallback still gives each line its own set.
+    monkeypatch.setattr(match_cmd, "_WEIGHTS", np.zeros(64, dtype=np.uint64))
+    assert LineWriter(ids).render(lines, rules, 11, 41) == want
+    assert writer.render(np.zeros(0, np.int64), np.zeros(0, np.int64), 2, 1) == b'{"line":1,"rules":[]}\n{"line":2,"rules":[]}\n'
 
 
 def test_columns_equal_parsed_records(lines):

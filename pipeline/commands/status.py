@@ -81,6 +81,9 @@ def summary(m: dict, previous: dict | None = None, dt: float = 0.0) -> list[str]
     mem = _sum(m, "process_resident_memory_bytes")
     if mem:
         lines.append(f"memory: {mem / 2**20:,.0f} MiB resident")
+    built = m.get("telecorr_build_compiled", {})
+    if built:  # per worker: a plain-Python install runs the join several times slower
+        lines.append(f"build:  {int(sum(built.values()))} of {len(built)} hot modules compiled")
     return lines
 
 

@@ -63,6 +63,8 @@ class Correlator:
         self._retained: OrderedDict[str, Trace] = OrderedDict()  # emitted, kept for amends; oldest first
         self._unsettled: OrderedDict[str, Trace] = OrderedDict()  # emitted before skew was decided
         self._evicted_versions: OrderedDict[str, int] = OrderedDict()
+        # No unsettled trace waits for a table older than this epoch (see _settle).
+        self._probe_floor = -(1 << 62)
         self._heap: list[tuple[int, int, Trace]] = []
         self._seq = 0
         self._records = 0
@@ -283,16 +285,25 @@ class Correlator:
         if not self._unsettled:
             return
         limit = None if wm is None else self.skew.last_final_epoch(wm)
+        if limit is not None and limit < self._probe_floor:
+            return  # every one waits for a table that is not final yet: nothing to visit
+        # A pass (over thousands of traces after a cold start) notes the oldest table any still
+        # waits for; polls before that table is final skip it. Same traces, same order.
+        floor = 1 << 62
         for tid, tr in list(self._unsettled.items()):
-            if tid in self._live or (limit is not None and tr.probe is not None and tr.probe > limit):
+            probe = tr.probe
+            if tid in self._live or (limit is not None and probe is not None and probe > limit):
+                floor = -(1 << 62) if probe is None else min(floor, probe)
                 continue  # completes again anyway / still waiting for the same table
-            table, tr.probe = self.skew.settle(self.skew.epoch_of(tr.anchor), tr.paired, wm, tr.probe)
+            table, tr.probe = self.skew.settle(self.skew.epoch_of(tr.anchor), tr.paired, wm, probe)
             if table is None:
+                floor = min(floor, tr.probe)
                 continue
             out.extend(self._emit(tr, False, wm if wm is not None else self.watermark() or 0,
                                   table=table))
             if tid not in self._retained:
                 self._records -= tr.count
+        self._probe_floor = floor
 
     def flush_all(self) -> list[CorrelatedSpan]:
         """Complete every in-flight trace now (stop-when-idle): all input has been seen."""
@@ -367,6 +378,7 @@ class Correlator:
                 settled, table = False, {}
                 if not early:
                     self._unsettled[tr.trace_id] = tr
+                    self._probe_floor = min(self._probe_floor, tr.probe)
             else:
                 self._unsettled.pop(tr.trace_id, None)
             own = self.skew.trace_offsets(tr.spans, table)

@@ -20,6 +20,11 @@ from operator import mul, sub
 from pipeline.correlate.config import CorrelateConfig
 from pipeline.model import MetricPoint
 
+try:
+    import cython  # compiled: C types for the per-span loop below; plain: Cython's no-op shadow
+except ImportError:  # plain Python without Cython installed (a TELECORR_PURE=1 install)
+    from pipeline.correlate import cython_shadow as cython
+
 Z_CAP = 1000.0  # a reading off a perfectly flat baseline gets +/-Z_CAP, not infinity
 
 
@@ -137,6 +142,8 @@ class MetricIndex:
             self._lookup[key] = found
         return found
 
+    @cython.locals(a=cython.longlong, b=cython.longlong, w=cython.longlong, off=cython.longlong,
+                   i=cython.Py_ssize_t, j=cython.Py_ssize_t, n=cython.Py_ssize_t)
     def readings(self, series: list[_Series], start_ns: int, end_ns: int,
                  offsets: dict[str, int]) -> tuple[dict[str, float], dict[str, float]]:
         """Values and z-scores of the given series for a span's skew-corrected interval.

@@ -5,23 +5,22 @@ is a batch of free-text lines (`--format text`) that derives each column only wh
 reads it: the body is the line itself, so rules on the message need no parsing at all, and
 level, trace id and the out-of-range time attribute are computed, for the whole batch, only
 for rule sets that ask for them. Every value equals what `parse_logs(…, "text")` would store
-on a fresh record, because it is computed by the same functions.
+on a fresh record: the time attribute is computed by the same functions, level and ids by
+one Hyperscan scan of the batch that the same regexes confirm (pipeline/logs/detect.py).
 """
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
-from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
-from pipeline.logs import severity
-from pipeline.logs.formats import TEXT_LEVEL_RE, TEXT_TIME_MAX_END
-from pipeline.logs.timestamps import find_timestamp
-from pipeline.logs.traceids import extract_ids
-from pipeline.model import LogRecord
+import numpy as np
 
-_TRACE = re.compile("trace", re.I)
+from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
+from pipeline.logs import detect
+from pipeline.logs.formats import TEXT_TIME_MAX_END
+from pipeline.logs.textblock import ScanBuffer, buffer_lines, buffer_of, scan_buffer
+from pipeline.logs.timestamps import find_timestamp
+from pipeline.model import LogRecord
 
 
 # One list comprehension per stored column (pipeline/query/fields.COLUMNS values): a plain
@@ -60,19 +59,42 @@ class RecordColumns:
     def has_attribute(self, key: str) -> list[bool]:
         return [key in r.attributes for r in self.logs]
 
+    def scan_buffer(self, name: str) -> ScanBuffer | None:
+        """Records keep no joined buffer: the matcher joins the column itself."""
+        return None
+
 
 class TextColumns:
     """A batch of free-text lines, parsed lazily per column (see the module docstring)."""
 
-    def __init__(self, lines: list[str], default_tz: str = "UTC"):
-        self.lines = lines
+    def __init__(self, lines: list[str] | None, default_tz: str = "UTC", buffer: ScanBuffer | None = None):
+        self._lines = lines
+        self._buffer = buffer
         self.tz = default_tz
         self._levels: tuple[list[str], list[int]] | None = None
         self._ids: tuple[list[str], list[str]] | None = None
         self._late: list[str] | None = None
+        self._blanks: tuple[list[str], list[bool]] | None = None
+
+    @classmethod
+    def from_block(cls, block: bytes, default_tz: str = "UTC") -> TextColumns:
+        """The lines of a raw block (newline-separated, none at the end), kept as the
+        matcher's scan buffer: no string per line unless a rule reads more than the body."""
+        return cls(None, default_tz, scan_buffer(block))
+
+    @property
+    def lines(self) -> list[str]:
+        """Each line's text (decoded from the block on first use)."""
+        if self._lines is None:
+            self._lines = buffer_lines(self.buffer())
+        return self._lines
 
     def __len__(self) -> int:
-        return len(self.lines)
+        return len(self._lines) if self._lines is not None else len(self.buffer()[1]) - 1
+
+    def scan_buffer(self, name: str) -> ScanBuffer | None:
+        """The body's joined buffer (shared with level and id detection)."""
+        return self.buffer() if name == "body" else None
 
     def column(self, name: str) -> list[str]:
         if name == "body":
@@ -83,7 +105,7 @@ class TextColumns:
             ids = self._id_columns()
             return ids[0] if name == "trace_id" else ids[1]
         if name in RECORD_READERS:  # service, host, instance: free text names none
-            return [""] * len(self.lines)
+            return [""] * len(self)
         raise KeyError(name)
 
     def severity_numbers(self) -> list[int]:
@@ -92,72 +114,53 @@ class TextColumns:
     def attribute(self, key: str) -> list[str]:
         if key == OUT_OF_RANGE_ATTR:
             return self._late_times()
-        return [""] * len(self.lines)
+        return self._blank()[0]
 
     def has_attribute(self, key: str) -> list[bool]:
         if key == OUT_OF_RANGE_ATTR:
             return [bool(v) for v in self._late_times()]
-        return [False] * len(self.lines)
+        return self._blank()[1]
+
+    def _blank(self) -> tuple[list[str], list[bool]]:
+        """The column of every attribute free text never sets, one list for all of them
+        (the matcher then judges it once per batch; callers must not modify it)."""
+        if self._blanks is None:
+            self._blanks = [""] * len(self), [False] * len(self)
+        return self._blanks
+
+    def buffer(self) -> ScanBuffer:
+        """The lines joined for Hyperscan (the block's own, or built once from the lines)."""
+        if self._buffer is None:
+            self._buffer = buffer_of(self.lines)
+        return self._buffer
 
     def _level_columns(self) -> tuple[list[str], list[int]]:
         """(severity_text, severity_number) of each line: a level word near its start."""
         if self._levels is None:
-            search = TEXT_LEVEL_RE.search
-            from_name, name_of = severity.from_name, severity.severity_name
-            texts: list[str] = []
-            numbers: list[int] = []
-            for line in self.lines:
-                m = search(line, 0, 80)
-                n = from_name(m.group(1) or m.group(2)) if m else 0
-                numbers.append(n)
-                texts.append(name_of(n))
-            self._levels = texts, numbers
+            self._levels = detect.levels(self.buffer(), self.lines)
         return self._levels
 
     def _id_columns(self) -> tuple[list[str], list[str]]:
-        """(trace_id, span_id) mentioned in each line. Only lines that contain the word
-        'trace' can name one: one regex pass over the joined batch finds them (ASCII batches;
-        others are checked line by line)."""
+        """(trace_id, span_id) mentioned in each line."""
         if self._ids is None:
-            lines = self.lines
-            n = len(lines)
-            traces, spans = [""] * n, [""] * n
-            joined = "\n".join(lines)
-            if joined.isascii():
-                starts = [0] * n
-                pos = 0
-                for i, line in enumerate(lines):
-                    starts[i] = pos
-                    pos += len(line) + 1
-                candidates = sorted({_line_at(starts, m.start()) for m in _TRACE.finditer(joined)})
-            else:
-                candidates = range(n)
-            for i in candidates:
-                t, s = extract_ids(lines[i])
-                if t:
-                    traces[i], spans[i] = t, s
-            self._ids = traces, spans
+            self._ids = detect.trace_ids(self.buffer(), self.lines)
         return self._ids
 
     def _late_times(self) -> list[str]:
         """The out-of-range attribute parsing would set: a leading time stamp outside the
-        accepted range, kept as text (the record's time stays unset)."""
+        accepted range, kept as text (the record's time stays unset). Only lines with a
+        clock early enough to end such a stamp are parsed (detect.stamp_lines)."""
         if self._late is None:
-            out = []
-            for line in self.lines:
-                v = ""
+            out = [""] * len(self)
+            lines = self.lines
+            for i in np.flatnonzero(detect.stamp_lines(self.buffer(), TEXT_TIME_MAX_END)).tolist():
+                line = lines[i]
                 if line:
                     ns, end = find_timestamp(line, self.tz, 0)
                     if ns is not None and end <= TEXT_TIME_MAX_END and ns and not in_range(ns):
-                        v = str(ns)
-                out.append(v)
+                        out[i] = str(ns)
             self._late = out
         return self._late
-
-
-def _line_at(starts: list[int], offset: int) -> int:
-    """Index of the line whose text holds `offset` (starts ascending)."""
-    return bisect_right(starts, offset) - 1
 
 
 Columns = RecordColumns | TextColumns

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
-from pipeline.logs import severity
+from pipeline.logs import detect, severity
 from pipeline.logs.formats import (FORMATS, Parsed, parse_container, parse_cri, parse_json,
                                    parse_klog, parse_logfmt, parse_syslog, parse_text)
-from pipeline.logs.traceids import extract_ids
+from pipeline.logs.textblock import buffer_of
 from pipeline.model import LogRecord
 
 
@@ -112,16 +112,29 @@ def parse_logs(logs: list[LogRecord], fmt: str = "auto", default_tz: str = "UTC"
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown log format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    need_ids: list[LogRecord] = []
+    messages: list[str] = []
     for rec in logs:
         body = rec.body
         if not isinstance(body, str) or not body:
             continue
         ref = rec.observed_ns or rec.time_ns
         p, failed = parse_line(body, fmt, default_tz, ref)
-        _apply(rec, p, failed)
+        if _apply(rec, p, failed):
+            need_ids.append(rec)
+            messages.append(p.message)
+    if messages:
+        # Ids named only in the text: found for the whole batch in one scan.
+        traces, spans = detect.trace_ids(buffer_of(messages), messages)
+        for rec, trace, span in zip(need_ids, traces, spans):
+            if trace:
+                rec.trace_id = trace
+                rec.span_id = rec.span_id or span
 
 
-def _apply(rec: LogRecord, p: Parsed, failed: bool) -> None:
+def _apply(rec: LogRecord, p: Parsed, failed: bool) -> bool:
+    """Set the record's fields from the parse; True when its trace id is still to be read
+    from the message text (the caller does that for the whole batch)."""
     rec.format = p.format
     rec.parse_failed = failed
     if p.format != "text" and p.message:
@@ -141,15 +154,15 @@ def _apply(rec: LogRecord, p: Parsed, failed: bool) -> None:
         rec.severity_text = severity.severity_name(rec.severity_number)
     rec.service = rec.service or p.service
     rec.host = rec.host or p.host
-    if not rec.trace_id:
-        trace, span = p.trace_id, p.span_id
-        if not trace:
-            trace, span = extract_ids(p.message)
-        if trace:
-            rec.trace_id = trace
-            rec.span_id = rec.span_id or span
     if p.attributes:
         attrs = rec.attributes
         for k, v in p.attributes.items():
             if k not in attrs:
                 attrs[k] = v
+    if rec.trace_id:
+        return False
+    if p.trace_id:
+        rec.trace_id = p.trace_id
+        rec.span_id = rec.span_id or p.span_id
+        return False
+    return True

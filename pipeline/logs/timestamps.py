@@ -62,20 +62,25 @@ def _fraction_ns(frac: str | None) -> int:
 
 def _to_ns(y: int, mo: int, d: int, h: int, mi: int, s: int, frac: str | None,
            offset: int | None, default_tz: str) -> int | None:
+    secs = _seconds(y, mo, d, h, mi, s, offset, default_tz)
+    return None if secs is None else secs * _NS + _fraction_ns(frac)
+
+
+@lru_cache(maxsize=4096)
+def _seconds(y: int, mo: int, d: int, h: int, mi: int, s: int, offset: int | None,
+             default_tz: str) -> int | None:
+    """Unix seconds of calendar fields (cached: a log's stamps repeat the same second)."""
     try:
         if offset is None:
             tz = _zone(default_tz)
             if tz is not None and default_tz not in ("UTC", "Etc/UTC"):
                 local = datetime(y, mo, d, h, mi, min(s, 59), tzinfo=tz)
-                secs = int(local.timestamp())
-            else:
-                secs = calendar.timegm((y, mo, d, h, mi, min(s, 59), 0, 0, 0))
-        else:
-            datetime(y, mo, d, h, mi, min(s, 59))  # validates the calendar fields
-            secs = calendar.timegm((y, mo, d, h, mi, min(s, 59), 0, 0, 0)) - offset
+                return int(local.timestamp())
+            return calendar.timegm((y, mo, d, h, mi, min(s, 59), 0, 0, 0))
+        datetime(y, mo, d, h, mi, min(s, 59))  # validates the calendar fields
+        return calendar.timegm((y, mo, d, h, mi, min(s, 59), 0, 0, 0)) - offset
     except (ValueError, OverflowError):
         return None
-    return secs * _NS + _fraction_ns(frac)
 
 
 def parse_epoch(value: str | int | float) -> int | None:

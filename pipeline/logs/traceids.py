@@ -53,3 +53,42 @@ def extract_ids(text: str) -> tuple[str, str]:
     trace = normalize_trace_id(m.group(1))
     sm = _SPAN_KV.search(text)
     return trace, normalize_span_id(sm.group(1)) if (sm and trace) else ""
+
+
+def _first(rx: re.Pattern, text: str, starts: list[int]) -> re.Match | None:
+    """`rx.search(text)` given a superset of the positions where `rx` can match, ascending:
+    the first of them where it matches is where search would have stopped."""
+    for s in starts:
+        m = rx.match(text, s)
+        if m:
+            return m
+    return None
+
+
+def ids_at(text: str, parents: list[int], traces: list[int], spans: list[int]) -> tuple[str, str]:
+    """`extract_ids(text)` for a line that contains 'trace', given where each of its three
+    patterns can start (found by Hyperscan, pipeline/logs/detect.py): the same decisions,
+    one anchored match per candidate instead of three case-insensitive searches."""
+    m = _first(_TRACEPARENT, text, parents)
+    if m:
+        t, s = _trace_hex(m.group(1)), _span_hex(m.group(2))
+        if t:
+            return t, s
+    m = _first(_TRACE_KV, text, traces)
+    if not m:
+        return "", ""
+    trace = _trace_hex(m.group(1))
+    sm = _first(_SPAN_KV, text, spans) if trace else None
+    return trace, _span_hex(sm.group(1)) if sm else ""
+
+
+# normalize_trace_id / normalize_span_id for what the patterns above capture (16 or 32 ASCII
+# hex digits): only case, padding and the all-zero id remain to decide.
+def _trace_hex(digits: str) -> str:
+    v = digits.lower()
+    return "" if not v.strip("0") else ("0" * 16 + v if len(v) == 16 else v)
+
+
+def _span_hex(digits: str) -> str:
+    v = digits.lower()
+    return v if v.strip("0") else ""

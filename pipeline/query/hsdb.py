@@ -25,7 +25,7 @@ class HsField:
         self.scratch = hyperscan.Scratch(self.db) if self.db else None
         rejected = set(self.failed)
         self.leaves = sorted({leaf for leaf, p in patterns if (leaf, p) not in rejected})
-        self.fallback: list[tuple[int, Callable[[str], bool]]] | None = None  # _nul_fallback's
+        self.fallback: list[tuple[int, Callable[[str], bool]]] = []  # set by the matcher: RE2 for values with NUL
 
 
 def _existence_form(pattern: str) -> str:
@@ -92,3 +92,4 @@ def regex_pred(cr: CompiledRegex, ci: bool, lazy: bool = False) -> Callable[[str
         low = lit.translate(ASCII_LOWER)
         return lambda v: low in v.translate(ASCII_LOWER) and rx.search(v) is not None
     return lambda v: rx.search(v) is not None
+

@@ -1,7 +1,8 @@
 """Rules compiled to one Hyperscan database per field, matched over batches of logs.
 
 A batch is matched with a few Hyperscan calls per field (one per ~32 KB): its values are
-joined with NUL separators (regex.py's dialect rewrite keeps patterns inside one value), each
+joined with NUL separators (regex.py's dialect rewrite keeps patterns inside one value; a
+batch read as a raw block brings its body already joined, pipeline/logs/textblock.py), each
 hit's end offset is mapped back to its line with numpy, and Python works per hit, not per line × rule:
 
 - rules that are a leaf or an OR of leaves come straight from the (line, leaf) hits (with
@@ -28,6 +29,7 @@ import re2
 
 from pipeline.gcpause import gc_paused
 from pipeline.logs.columns import RECORD_READERS, Columns, as_columns
+from pipeline.logs.textblock import buffer_of, scan_chunks
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
 from pipeline.query.fields import column_of, match_regex
@@ -35,7 +37,7 @@ from pipeline.query.hsdb import HsField, regex_pred
 from pipeline.query.optimize import optimize
 from pipeline.query.parser import parse
 from pipeline.query.regex import compile_regex
-from pipeline.query.ruleplan import compile_expr, csr, eval_empty, expand, is_direct
+from pipeline.query.ruleplan import compile_expr, csr, eval_empty, expand, is_direct, sorted_unique
 from pipeline.query.rulefile import Rule
 
 _NUMBER = re2.compile(r"^-?[0-9]+(?:\.[0-9]+)?\z")
@@ -43,7 +45,6 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
 _CACHE: dict[str, RuleMatcher] = {}
 _CACHE_LOCK = Lock()
 _CACHE_MAX = 16
-SCAN_CHUNK = 32 * 1024  # bytes per Hyperscan call
 
 Values = Callable[[list[LogRecord]], list]
 
@@ -91,6 +92,9 @@ class RuleMatcher:
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("rule ids must be unique")
         self.hash = rules_hash(self.rules)
+        self._single = np.empty(len(self.ids), dtype=object)  # (id,) per rule, for match_batch
+        for i, rule_id in enumerate(self.ids):
+            self._single[i] = (rule_id,)
         trees = [optimize(parse(r.query)) for r in self.rules]
         self._leaves: dict[Node, int] = {}
         for t in trees:
@@ -114,6 +118,8 @@ class RuleMatcher:
                     src, ci = match_regex(m)
                     py_preds.setdefault(idx, []).append((fld.name, regex_pred(compile_regex(src, ci), ci)))
         self._py = py_preds
+        for fld in self._fields:
+            fld.fallback = self._fallback_preds(fld)
         # Raw (line, rule) plans.
         self._nleaves = max(1, len(leaf_list))
         direct: list[list[int]] = [[] for _ in leaf_list]
@@ -144,20 +150,19 @@ class RuleMatcher:
     # -- compilation helpers -------------------------------------------------------------
 
     def _one_to_one(self, direct: list[list[int]]) -> np.ndarray | None:
-        """leaf -> rule (-1 for none) when every rule is one leaf, no two rules share a leaf
-        and rule order follows leaf order: then sorted unique (line, leaf) hits map straight
-        to sorted unique (line, rule) pairs, with no expansion or second sort."""
+        """leaf -> rule (-1 for none) when every rule is an OR of leaves, no two rules share
+        a leaf and rule order follows leaf order: then sorted unique (line, leaf) hits map
+        straight to sorted (line, rule) pairs (a rule hit by two of its leaves on one line
+        twice in a row), with no expansion or second sort."""
         if self._tree_fns or self._always or self._every:
             return None
         rule_of = np.full(self._nleaves, -1, dtype=np.int64)
         last = -1
         for leaf, rules in enumerate(direct):
-            if len(rules) > 1 or any(r <= last for r in rules):
+            if len(rules) > 1 or any(r < last for r in rules):
                 return None
             if rules:
                 rule_of[leaf] = last = rules[0]
-        if last + 1 != len(self.rules) or int((rule_of >= 0).sum()) != len(self.rules):
-            return None
         return rule_of
 
     def _collect(self, node: Node) -> None:
@@ -266,49 +271,25 @@ class RuleMatcher:
         for fld in self._fields:
             if fld.db is None:
                 continue
-            values = self._values(fld.name, cols, cache)
-            buf = ("\x00" + "\x00".join(values) + "\x00").encode("utf-8", "replace")
-            seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
-            nul_lines: list[int] = []
-            if len(seps) != n + 1:
-                # Some values contain NUL themselves: scan '' in their place, check them apart.
-                nul_lines = [i for i, v in enumerate(values) if "\x00" in v]
-                joined = "\x00".join("" if "\x00" in v else v for v in values)
-                buf = ("\x00" + joined + "\x00").encode("utf-8", "replace")
-                seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
-            found: list[int] = []
-            app = found.append
-            base = 0
-
-            def on_match(leaf: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-                app(leaf)
-                app(to + base)
-
-            # Scan in chunks of whole values (NUL to NUL, so anchors and matches are as in
-            # one scan): Hyperscan runs 15-25 % faster per byte on cache-sized pieces here.
-            step = max(1, n * SCAN_CHUNK // len(buf))
-            cuts = seps[::step].tolist()
-            if cuts[-1] != seps[-1]:
-                cuts.append(int(seps[-1]))
-            db, scratch = fld.db, fld.scratch
-            for a, b in zip(cuts, cuts[1:]):
-                base = a
-                db.scan(buf[a:b + 1], match_event_handler=on_match, scratch=scratch)
-            if found:
-                arr = np.array(found, dtype=np.int64).reshape(-1, 2)
-                lines = np.searchsorted(seps, arr[:, 1] - 1, side="left") - 1
+            buf, seps, nul = self._scan_input(fld.name, cols, cache)
+            leaves, ends = scan_chunks(fld.db, fld.scratch, buf, seps)
+            if len(leaves):
+                lines = np.searchsorted(seps, ends - 1, side="left") - 1
                 ok = lines >= 0
-                if nul_lines:
-                    ok &= ~np.isin(lines, nul_lines)  # their placeholder '' is not their value
-                keys.append(lines[ok] * L + arr[ok, 0])
-            if nul_lines:
-                keys.append(self._nul_fallback(fld, values, nul_lines))
+                if nul:
+                    ok &= ~np.isin(lines, list(nul))  # their placeholder '' is not their value
+                keys.append(lines[ok] * L + leaves[ok])
+            if nul:
+                keys.append(self._nul_fallback(fld, nul))
+        blank: dict[int, bool] = {}  # by list identity: columns may share one list
         for leaf, preds in self._py.items():
             for field, pred in preds:
                 vals = self._values(field, cols, cache)
-                if not any(vals):
-                    # One column type per field, so all-falsy values are all one value (the
-                    # usual case for attributes of free text): decide it once, not per line.
+                empty = blank.get(id(vals))
+                if empty is None:
+                    empty = blank[id(vals)] = not any(vals)
+                if empty:
+                    # All falsy is one value (attributes free text never sets): decide once.
                     if pred(vals[0]):
                         keys.append(np.arange(n, dtype=np.int64) * L + leaf)
                     continue
@@ -318,23 +299,37 @@ class RuleMatcher:
         if not keys:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        uniq = np.unique(np.concatenate(keys))
+        uniq = sorted_unique(np.concatenate(keys))
         return uniq // L, uniq % L
 
-    def _nul_fallback(self, fld: HsField, values: list, lines: list[int]) -> np.ndarray:
-        """Values containing NUL cannot be joined; evaluate that field's leaves with RE2
-        (kept across batches, each pattern compiled when a value first passes its literal
-        test: one such line must not cost a compile of every rule)."""
-        if fld.fallback is None:
-            fld.fallback = []
-            for leaf in fld.leaves:
-                node = self._leaf_list[leaf]
-                for m in (node.members if isinstance(node, AnyOf) else (node,)):
-                    if m.field == fld.name:
-                        src, ci = match_regex(m)
-                        fld.fallback.append((leaf, regex_pred(compile_regex(src, ci), ci, lazy=True)))
+    def _scan_input(self, field: str, cols: Columns, cache: dict) -> tuple[bytes, np.ndarray, dict[int, str]]:
+        """(the field's values joined by NUL with a NUL at each end, the separators' offsets,
+        the values that hold a NUL themselves by line: those cannot be joined, so '' is
+        scanned in their place and they are checked apart). A batch read as a block
+        brings its body buffer ready-made."""
+        col = column_of(field)
+        ready = cols.scan_buffer(col) if col else None
+        if ready is not None:
+            return ready
+        return buffer_of(self._values(field, cols, cache))
+
+    def _fallback_preds(self, fld: HsField) -> list[tuple[int, Callable[[str], bool]]]:
+        """RE2 predicates for a field's Hyperscan leaves, for values holding a NUL (those
+        cannot be joined). Built with the matcher, as building them for 1,000+ rules costs
+        ~20 ms; each pattern is compiled only when a value first passes its literal test."""
+        out = []
+        for leaf in fld.leaves:
+            node = self._leaf_list[leaf]
+            for m in (node.members if isinstance(node, AnyOf) else (node,)):
+                if m.field == fld.name:
+                    src, ci = match_regex(m)
+                    out.append((leaf, regex_pred(compile_regex(src, ci), ci, lazy=True)))
+        return out
+
+    def _nul_fallback(self, fld: HsField, nul: dict[int, str]) -> np.ndarray:
+        """The field's leaves evaluated with RE2 on values that hold a NUL."""
         L = self._nleaves
-        out = [i * L + leaf for leaf, pred in fld.fallback for i in lines if pred(values[i])]
+        out = [i * L + leaf for leaf, pred in fld.fallback for i, v in nul.items() if pred(v)]
         return np.array(out, dtype=np.int64)
 
     def match_pairs(self, logs: Sequence[LogRecord] | Columns) -> tuple[np.ndarray, np.ndarray]:
@@ -347,7 +342,11 @@ class RuleMatcher:
         if self._rule_of_leaf is not None:
             rules = self._rule_of_leaf[hf]
             keep = rules >= 0
-            return hl[keep], rules[keep]
+            hl, rules = hl[keep], rules[keep]
+            if len(hl) > 1:
+                new = np.concatenate(([True], (hl[1:] != hl[:-1]) | (rules[1:] != rules[:-1])))
+                hl, rules = hl[new], rules[new]
+            return hl, rules
         parts: list[np.ndarray] = []
         if len(hl):
             rl, rr = expand(hl, hf, *self._direct)
@@ -393,29 +392,29 @@ class RuleMatcher:
         that matches nothing can share the one empty tuple: most lines match no rule, and a
         fresh list per line cost more than the rest of matching outside Hyperscan."""
         lines, rules = self.match_pairs(logs)
-        ids = self.ids
-        out: list[tuple[str, ...]] = [()] * len(logs)
         if not len(lines):
-            return out
-        # Pairs are sorted by line: cut them into one run per matched line.
-        cuts = np.flatnonzero(lines[1:] != lines[:-1]) + 1
-        if len(cuts) + 1 == len(lines):
-            for line, r in zip(lines.tolist(), rules.tolist()):
-                out[line] = (ids[r],)
-            return out
-        starts = [0, *cuts.tolist()]
-        ends = [*cuts.tolist(), len(lines)]
-        rl = rules.tolist()
-        for line, a, b in zip(lines[starts].tolist(), starts, ends):
-            out[line] = tuple([ids[r] for r in rl[a:b]])
-        return out
+            return [()] * len(logs)
+        # One shared 1-tuple per rule placed with numpy: no tuple per line (allocating them
+        # also drove the garbage collector over every live record).
+        out = np.empty(len(logs), dtype=object)
+        out.fill(())
+        first = np.concatenate(([True], lines[1:] != lines[:-1]))
+        runs = np.flatnonzero(first)
+        alone = np.diff(np.append(runs, len(lines))) == 1
+        out[lines[runs[alone]]] = self._single[rules[runs[alone]]]
+        if not alone.all():
+            ids, rl = self.ids, rules.tolist()
+            ends = np.append(runs, len(lines))[1:]
+            for line, a, b in zip(lines[runs[~alone]].tolist(), runs[~alone].tolist(), ends[~alone].tolist()):
+                out[line] = tuple([ids[r] for r in rl[a:b]])
+        return out.tolist()
 
     def prepare(self, cols: Columns) -> None:
         """Derive now every column this rule set reads (a lazy batch keeps them), so that
         parsing can be timed apart from matching."""
         cache: dict[str, list] = {}
         for fld in self._fields:
-            self._values(fld.name, cols, cache)
+            self._scan_input(fld.name, cols, cache)
         for preds in self._py.values():
             for field, _ in preds:
                 self._values(field, cols, cache)

@@ -62,3 +62,12 @@ def expand(lines: np.ndarray, leaves: np.ndarray, ptr: np.ndarray,
     starts = np.repeat(ptr[leaves], counts)
     offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     return out_lines, targets[starts + offsets]
+
+
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """np.unique for keys that come nearly sorted (matches arrive line by line): a stable
+    sort (timsort for int64) runs on such input several times faster than np.unique's."""
+    keys = np.sort(keys, kind="stable")
+    if len(keys) > 1:
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return keys

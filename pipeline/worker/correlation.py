@@ -19,6 +19,7 @@ and its new owner replays it from the last commit, which no pending trace's reco
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -27,8 +28,9 @@ from aiokafka import TopicPartition
 from pipeline.config import Settings
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
-from pipeline.route import read_by_trace, read_metrics, read_progress
+from pipeline.route import read_metrics, read_progress
 from pipeline.store.writer import Sink
+from pipeline.wirecheck import read_by_trace
 from pipeline.worker.ledger import AckLedger
 from pipeline.worker.outbox import DeadLetters, Outbox
 from pipeline.worker.progress import SpreadProgress, expected_sources
@@ -63,6 +65,9 @@ class Correlation:
         self.spread = SpreadProgress(partitions["telemetry.metrics"])
         self.skipped = 0  # messages read from partitions no longer assigned (their owner reads them)
         self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/wirecheck.py)
+        # Seconds per stage, for the idle-stop event and benchmarks/correlate.py's profile: CPU
+        # for wire decode, join and rows; wall for insert (awaited until stored).
+        self.seconds = dict.fromkeys(("wire", "join", "rows", "insert"), 0.0)
 
     def adopt(self, partition: int, assignment: set, topic: str) -> bool:
         """Own a partition the consumer has been assigned but whose assignment signal has not
@@ -85,18 +90,24 @@ class Correlation:
     async def take(self, events: list, assignment: set, topic: str) -> None:
         """One consumed batch of by-trace messages into the engine, each held until its traces
         are written."""
+        seconds, clock = self.seconds, time.thread_time  # CPU of this thread, not the decode thread
         for event in events:
             partition = event.message.partition
             if partition not in self.owned and not self.adopt(partition, assignment, topic):
                 self.skipped += 1
                 continue  # fetched before a rebalance took the partition away: its owner reads it
+            t0 = clock()
             try:
                 spans, logs, progress = read_by_trace(event.message.value)
             except (ValueError, TypeError) as exc:  # WireError, orjson, a tombstone
                 await self.dead_letter(event.message, f"unreadable by-trace message: {exc}")
                 self.ledger.take([event], ())  # acknowledged once the DLQ has it
                 continue
+            t1 = clock()
             self.engine.add(spans, logs, partition=partition, progress=progress)
+            t2 = clock()
+            seconds["wire"] += t1 - t0
+            seconds["join"] += t2 - t1
             traces = {s.trace_id for s in spans} | {r.trace_id for r in logs}
             self.ledger.take([event], traces)
             if traces:  # progress reports alone are not activity (they never stop coming)
@@ -107,13 +118,17 @@ class Correlation:
         if self.ack is None:  # the by-trace agent has not started: nothing is held
             return
         async with self.lock:
+            t0 = time.thread_time()
             rows = self.engine.flush_all() if final else self.engine.poll()
+            self.seconds["rows"] += time.thread_time() - t0
+            t1 = time.perf_counter()
             offsets = self.engine.current_offsets()
             changed = [(h, o, self.engine.watermark() or 0) for h, o in offsets.items()
                        if self.offsets.get(h) != o]
             if rows or changed:
                 await self.sink.write({"correlated_spans": rows, "clock_offsets": changed})
                 self.offsets.update(offsets)
+                self.seconds["insert"] += time.perf_counter() - t1
             samples = self.engine.skew.take_changed()
             if samples:
                 await (await self.out.skew(value=encode_samples(samples), headers=[("telecorr.worker", self.me)]))

@@ -87,8 +87,18 @@ class WorkerRuntime:
         emit("idle-stop", idle_s=idle_s, messages=sum(state.messages.values()),
              records=state.records, dead_letters=state.dead_letters, stored=self.sink.stats.rows,
              first_batch_ts=state.first_batch_ts, last_batch_ts=state.last_batch_ts,
-             correlation=self.corr.engine.counters())
+             correlation=self.corr.engine.counters(), stage_seconds=self.stage_seconds())
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds spent so far per stage: the ingest agents' decode and store (awaited), the
+        correlation agent's wire decode, join, rows and insert (awaited)."""
+        get = self.metrics.registry.get_sample_value
+        out = {f"ingest_{st}": get("telecorr_worker_batch_seconds_sum", {"stage": st}) or 0.0
+               for st in ("decode", "store")}
+        out.update({f"correlate_{k}": v for k, v in self.corr.seconds.items()})
+        return out
 
 
 async def consumer_lag(consumer) -> dict[tuple[str, int], int]:
