@@ -9,7 +9,8 @@ error reasons), so two checkouts can be shown to produce the same rows:
 
 Input: `benchmarks/ingest.py`'s OTLP protobuf mix by default; `--sim` the simulator's shop
 preset (protobuf); `--data DIR` every file of a dataset directory read as `telecorr replay`
-reads it (e.g. /work/shared/datasets/nezha-ob). Messages are decoded per topic in batches of
+reads it (its `*.gz`, `*.jsonl` and `*.pb` files, so a dataset's own `manifest.json` or
+`ground_truth.json` is not fed in; e.g. /work/shared/datasets/nezha-ob). Messages are decoded per topic in batches of
 `--batch` messages, as the worker consumes them. CPU time (`time.thread_time`) is used so a
 busy shared machine inflates the figures less than wall time would; the insert is wall time
 (ClickHouse works in its own threads). The collector is tuned as the worker tunes it.
@@ -44,7 +45,7 @@ def messages(args: argparse.Namespace) -> list[tuple[str, bytes]]:
     """(logical topic, value) in publish order."""
     if args.data:
         from pipeline.commands.core import replay_messages
-        files = sorted(str(p) for p in Path(args.data).iterdir() if p.suffix in (".gz", ".json", ".jsonl", ".pb"))
+        files = sorted(str(p) for p in Path(args.data).iterdir() if p.suffix in (".gz", ".jsonl", ".pb"))
         return [(t, v) for t, _, v in replay_messages(files, "auto", None, {})]
     if args.sim:
         from pipeline.sim.simulator import SimConfig, Simulation
