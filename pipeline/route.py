@@ -4,8 +4,9 @@ the metrics topic that every worker reads.
 Records travel in batches, one Kafka message per target partition per consumed batch (split
 further only to stay under MAX_MESSAGE_BYTES), not one message per record: the partition is
 chosen from the trace id, so every record of a trace lands on one partition (co-partitioning)
-while the message rate stays low. Values are JSON (orjson serialises the model's slots
-dataclasses directly).
+while the message rate stays low. By-trace values are version-2 JSON: one list per record
+field (columns sliced per partition, no object per record); metric points are JSON lists of
+records (orjson serialises the model's slots dataclasses directly).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 
+from pipeline.columns import ColumnBatch
 from pipeline.model import LogRecord, MetricPoint, Span
 from pipeline.wirecheck import build_all, progress_of, read_by_trace  # noqa: F401  (read_by_trace: moved there)
 
@@ -36,19 +38,23 @@ def trace_partition(trace_id: str, partitions: int) -> int:
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
-_SAMPLE = 64  # records serialised to estimate a list's size per record
+Batch = TypeVar("Batch", list, ColumnBatch)
+_SAMPLE = 64  # records serialised to estimate a batch's size per record
 
 
-def _cut(items: list, limit: int) -> list[list]:
-    """Pieces of `items` that should each serialise to about 80 % of `limit`, judged from a
-    sample, so a large list is serialised once rather than whole and then again in pieces."""
-    if len(items) <= _SAMPLE:
-        return [items] if items else []
-    step = max(1, int(limit * 0.8 * _SAMPLE / len(orjson.dumps(items[:_SAMPLE]))))
-    return [items[i:i + step] for i in range(0, len(items), step)]
+def _cut(batch: Batch, limit: int) -> list[Batch]:
+    """Pieces of `batch` that should each serialise to about 80 % of `limit`, judged from a
+    sample, so a large batch is serialised once rather than whole and then again in pieces."""
+    n = len(batch)
+    if n <= _SAMPLE:
+        return [batch] if n else []
+    sample = batch[:_SAMPLE]
+    step = max(1, int(limit * 0.8 * _SAMPLE / len(orjson.dumps(sample.cols if type(sample) is ColumnBatch else sample))))
+    return [batch[i:i + step] for i in range(0, n, step)]
 
 
-def _halves(items: list, encode: Callable[[list, bool], bytes], limit: int, last: bool = True) -> list[bytes]:
+def _halves(items: Batch, encode: Callable[[Batch, bool], bytes], limit: int,
+            last: bool = True) -> list[bytes]:
     """encode(items, last) as one value, or halved until each value is at most `limit` bytes
     (a single item goes as it is); `last` is true only for the final piece."""
     value = encode(items, last)
@@ -58,12 +64,19 @@ def _halves(items: list, encode: Callable[[list, bool], bytes], limit: int, last
     return _halves(items[:half], encode, limit, False) + _halves(items[half:], encode, limit, last)
 
 
-def _pack(spans: list, logs: list, progress: Reports | None, limit: int) -> list[bytes]:
-    """JSON values carrying these records, each at most `limit` bytes unless it holds a
-    single record; progress rides on the last one, after every record it speaks for."""
-    def doc(s: list, lg: list, last: bool) -> bytes:
-        return orjson.dumps({"spans": s, "logs": lg, "progress": progress} if progress and last
-                            else {"spans": s, "logs": lg})
+def _pack(spans: ColumnBatch, logs: ColumnBatch, progress: Reports | None, limit: int) -> list[bytes]:
+    """Version-2 JSON values (columnar: field name → list, docs/architecture.md) carrying
+    these records, each at most `limit` bytes unless it holds a single record; progress rides
+    on the last one, after every record it speaks for."""
+    def doc(s: ColumnBatch | None, lg: ColumnBatch | None, last: bool) -> bytes:
+        value: dict = {"v": 2}
+        if s:
+            value["spans"] = s.cols
+        if lg:
+            value["logs"] = lg.cols
+        if progress and last:
+            value["progress"] = progress
+        return orjson.dumps(value)
 
     span_cuts, log_cuts = _cut(spans, limit), _cut(logs, limit)
     if len(span_cuts) <= 1 and len(log_cuts) <= 1:
@@ -76,30 +89,40 @@ def _pack(spans: list, logs: list, progress: Reports | None, limit: int) -> list
     for i, (items, are_spans) in enumerate(pieces):
         final = i == len(pieces) - 1
 
-        def encode(x: list, last: bool, are_spans: bool = are_spans, final: bool = final) -> bytes:
-            return doc(x, [], final and last) if are_spans else doc([], x, final and last)
+        def encode(x: ColumnBatch, last: bool, are_spans: bool = are_spans, final: bool = final) -> bytes:
+            return doc(x, None, final and last) if are_spans else doc(None, x, final and last)
         out += _halves(items, encode, limit)
     return out
 
 
-def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
+def _by_partition(trace_ids: list[str], partitions: int) -> dict[int, list[int]]:
+    """Row indexes per target partition, in row order; rows without a trace id go nowhere."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    crc = zlib.crc32
+    for i, tid in enumerate(trace_ids):
+        if tid:
+            groups[crc(tid.encode()) % partitions].append(i)
+    return groups
+
+
+def by_trace_messages(spans: ColumnBatch | list[Span], logs: ColumnBatch | list[LogRecord], partitions: int,
                       progress: Reports | None = None,
                       limit: int = MAX_MESSAGE_BYTES) -> list[tuple[int, bytes]]:
     """(partition, value) messages carrying every span and every log that has a trace id,
-    in order per partition, each value at most `limit` bytes (or one record).
+    in order per partition, each value at most `limit` bytes (or one record). Records are
+    re-keyed by slicing their columns; lists of records are taken too.
 
     With `progress`, every partition gets a message carrying it, records or not: a
     partition's watermark must hear from every source that is behind (see
     Correlator.add), including sources whose recent records all went elsewhere."""
-    groups: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for s in spans:
-        groups[trace_partition(s.trace_id, partitions)][0].append(s)
-    for r in logs:
-        if r.trace_id:
-            groups[trace_partition(r.trace_id, partitions)][1].append(r)
-    targets = range(partitions) if progress else sorted(groups)
-    empty: tuple[list, list] = ([], [])
-    return [(p, value) for p in targets for value in _pack(*groups.get(p, empty), progress, limit)]
+    spans = spans if type(spans) is ColumnBatch else ColumnBatch.of(Span, spans)
+    logs = logs if type(logs) is ColumnBatch else ColumnBatch.of(LogRecord, logs)
+    span_rows = _by_partition(spans.cols["trace_id"], partitions)
+    log_rows = _by_partition(logs.cols["trace_id"], partitions)
+    targets = range(partitions) if progress else sorted(span_rows.keys() | log_rows.keys())
+    empty: list[int] = []
+    return [(p, value) for p in targets
+            for value in _pack(spans.take(span_rows.get(p, empty)), logs.take(log_rows.get(p, empty)), progress, limit)]
 
 
 def progress_message(progress: Reports) -> bytes:

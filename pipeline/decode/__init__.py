@@ -57,8 +57,9 @@ def decode_batch(kind: str, values: list[bytes], timestamps_ns: list[int], limit
             errors = [f"internal decoder error ({type(exc).__name__}: {exc}); please report"]
         enforce(out, first, limits, errors)
         out.errors.extend(DecodeError(index, reason) for reason in errors)
-        for rec in out.spans[first[0]:]:
-            rec.kafka_ns = ts
+        stamps = out.spans.cols["kafka_ns"]
+        if len(stamps) > first[0]:
+            stamps[first[0]:] = [ts] * (len(stamps) - first[0])
         for rec in out.logs[first[1]:]:
             rec.kafka_ns = ts
     return out

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from pipeline.columns import ColumnBatch
 from pipeline.decode.result import DecodeResult, RecordError
 from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, truncate
 from pipeline.model import MetricPoint
@@ -168,29 +169,53 @@ def enforce(out: DecodeResult, first: tuple[int, int, int], limits: Limits, erro
             del recs[start + budget:]
         budget -= len(recs) - start
         bad = []
-        shared: dict[int, int] = {}  # records of one resource share its attribute dict
-        text = "body" if name == "logs" else "name"
-        quick = min(limits.attr_bytes // 4, limits.body_bytes // 4, limits.record_bytes)
-        for i in range(start, len(recs)):
-            r = recs[i]
-            res = r.resource
-            size = shared.get(id(res))
-            if size is None:
-                size = shared[id(res)] = _dict_size(res)
-            if name == "metrics":  # their bucket lists count too
-                size = record_size(r, size)
-            else:
-                a = r.attributes
-                size += len(getattr(r, text)) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
-            if size <= quick and not getattr(r, "events", None):
-                continue  # the usual case: nothing can be over a cap
+        for i in _oversized(recs, start, name, limits):
+            r = recs[i]  # a columnar batch hands out a copy: written back below
             try:
                 fit(r, limits)
             except RecordError as exc:
                 errors.append(exc.at(f"{name}[{i - start}]"))
                 bad.append(i)
+                continue
+            if type(recs) is ColumnBatch:
+                recs[i] = r
         for i in reversed(bad):
             del recs[i]
+
+
+def _oversized(recs: list | ColumnBatch, start: int, name: str, limits: Limits) -> list[int]:
+    """Indexes from `start` on of the records that may be over a cap (the rest cannot be:
+    the usual case, judged from a cheap size sum without touching `fit`)."""
+    quick = min(limits.attr_bytes // 4, limits.body_bytes // 4, limits.record_bytes)
+    shared: dict[int, int] = {}  # records of one resource share its attribute dict
+    out = []
+    if type(recs) is ColumnBatch:  # spans: read the columns, build no record
+        cols = recs.cols
+        rows = zip(range(start, len(recs)), cols["resource"][start:], cols["attributes"][start:],
+                   cols["name"][start:], cols["events"][start:])
+        for i, res, a, text, events in rows:
+            size = shared.get(id(res))
+            if size is None:
+                size = shared[id(res)] = _dict_size(res)
+            size += len(text) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
+            if size > quick or events:
+                out.append(i)
+        return out
+    text = "body" if name == "logs" else "name"
+    for i in range(start, len(recs)):
+        r = recs[i]
+        res = r.resource
+        size = shared.get(id(res))
+        if size is None:
+            size = shared[id(res)] = _dict_size(res)
+        if name == "metrics":  # their bucket lists count too
+            size = record_size(r, size)
+        else:
+            a = r.attributes
+            size += len(getattr(r, text)) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
+        if size > quick or getattr(r, "events", None):
+            out.append(i)
+    return out
 
 
 def split_batch(values: list[bytes], limits: Limits) -> list[tuple[int, int]]:

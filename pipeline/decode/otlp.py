@@ -17,7 +17,7 @@ from pipeline.decode.jsonfields import get
 from pipeline.decode.otlp_logs import logs_from_json, logs_from_proto
 from pipeline.decode.otlp_metrics import metrics_from_json, metrics_from_proto
 from pipeline.decode.otlp_pb import parse_request
-from pipeline.decode.otlp_traces import spans_from_json, spans_from_proto
+from pipeline.decode.otlp_traces import json_spans_into_columns, spans_into_columns
 from pipeline.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.decode.values import describe
 from pipeline.framing import JSONFramingError, json_documents
@@ -83,7 +83,7 @@ def _decode_json(kind: str, doc: object, kafka_ns: int, out: DecodeResult, error
                            f"not an OTLP {what} export request?")
     try:
         if kind == "otlp_spans":
-            out.spans.extend(spans_from_json(doc, errors))
+            json_spans_into_columns(doc, out.spans, errors)
         elif kind == "otlp_logs":
             out.logs.extend(logs_from_json(doc, kafka_ns, errors))
         else:
@@ -98,7 +98,7 @@ def _decode_proto(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, err
     if not req.ListFields():  # parsed, but holds only fields OTLP does not know: some other message
         raise MessageError(f"protobuf: no {top} in a {len(value)}-byte message: not an OTLP {what} export request?")
     if kind == "otlp_spans":
-        out.spans.extend(spans_from_proto(req, errors))  # type: ignore[arg-type]
+        spans_into_columns(req, out.spans, errors)  # type: ignore[arg-type]
     elif kind == "otlp_logs":
         out.logs.extend(logs_from_proto(req, kafka_ns, errors))  # type: ignore[arg-type]
     else:

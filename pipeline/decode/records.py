@@ -45,7 +45,7 @@ ZERO_SPAN = "0" * 16
 INVALID_TRACE_ATTR = "telecorr.invalid_trace_id"
 INVALID_SPAN_ATTR = "telecorr.invalid_span_id"
 
-_is_hex = re.compile(r"[0-9a-fA-F]*").fullmatch
+is_hex = re.compile(r"[0-9a-fA-F]*").fullmatch
 _is_base64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}").fullmatch
 
 
@@ -74,7 +74,7 @@ class Resource:
 
 def bad_id_reason(value: str, nbytes: int) -> str:
     """Why a textual id is not `nbytes` bytes of hex, in words a producer can act on."""
-    if _is_hex(value):
+    if is_hex(value):
         if len(value) % 2:
             return f"{len(value)} hex digits, expected {2 * nbytes}"
         return f"{len(value) // 2} bytes, expected {nbytes}"
@@ -91,7 +91,7 @@ def text_id(value: object, field: str, nbytes: int) -> str:
         return ""
     if type(value) is not str:
         raise RecordError(field, f"is {describe(value)}, expected a hex string")
-    if len(value) != 2 * nbytes or not _is_hex(value):
+    if len(value) != 2 * nbytes or not is_hex(value):
         raise RecordError(field, bad_id_reason(value, nbytes))
     return value.lower()
 
@@ -145,7 +145,7 @@ def log_id_value(value: object, nbytes: int, zero: str) -> tuple[str, str | None
     """(id, None) for a good or absent log id, ('', the bad value as text) for a malformed one."""
     if value is None or value == "":
         return "", None
-    if type(value) is str and len(value) == 2 * nbytes and _is_hex(value):
+    if type(value) is str and len(value) == 2 * nbytes and is_hex(value):
         value = value.lower()
         return ("" if value == zero else value), None
     return "", value if type(value) is str else repr(value)

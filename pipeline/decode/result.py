@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline.columns import ColumnBatch
 from pipeline.model import LogRecord, MetricPoint, Span
 
 
@@ -21,7 +22,9 @@ class DecodeError:
 
 @dataclass(slots=True)
 class DecodeResult:
-    spans: list[Span] = field(default_factory=list)
+    # Spans are columnar (pipeline/columns.py): the hot path never builds a Span per record;
+    # indexing or iterating still gives Span records for the tests, the API and the simulator.
+    spans: ColumnBatch = field(default_factory=lambda: ColumnBatch(Span))
     logs: list[LogRecord] = field(default_factory=list)
     metrics: list[MetricPoint] = field(default_factory=list)
     errors: list[DecodeError] = field(default_factory=list)

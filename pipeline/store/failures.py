@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError, ProgrammingError
 
+from pipeline.columns import ColumnBatch
 from pipeline.store.client import error_code
 
 # ClickHouse error codes that depend on the rows sent, never on the server's state.
@@ -72,24 +73,30 @@ def reason_of(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def day_chunks(table: str, records: list) -> Iterator[list]:
+def day_chunks(table: str, records: list | ColumnBatch) -> Iterator[list | ColumnBatch]:
     """`records` cut into runs spanning at most MAX_DAYS_PER_INSERT partition days each (in
-    day order); one run, untouched, in the usual case of a batch covering a few days."""
+    day order); one run, untouched, in the usual case of a batch covering a few days. A
+    columnar batch is read by its time column and cut into columnar batches."""
     attr = PARTITION_TIME.get(table)
     if attr is None or len(records) < 2:
         yield records
         return
-    days = [getattr(r, attr) // _DAY_NS for r in records]
+    times = records.cols[attr] if type(records) is ColumnBatch else [getattr(r, attr) for r in records]
+    days = [t // _DAY_NS for t in times]
     if len(set(days)) <= MAX_DAYS_PER_INSERT:
         yield records
         return
     order = sorted(range(len(records)), key=days.__getitem__)
-    chunk: list = []
+    chunk: list[int] = []
     seen: set[int] = set()
     for i in order:
         if days[i] not in seen and len(seen) == MAX_DAYS_PER_INSERT:
-            yield chunk
+            yield _rows(records, chunk)
             chunk, seen = [], set()
         seen.add(days[i])
-        chunk.append(records[i])
-    yield chunk
+        chunk.append(i)
+    yield _rows(records, chunk)
+
+
+def _rows(records: list | ColumnBatch, indexes: list[int]) -> list | ColumnBatch:
+    return records.take(indexes) if type(records) is ColumnBatch else [records[i] for i in indexes]

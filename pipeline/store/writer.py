@@ -21,7 +21,9 @@ from math import isfinite
 
 import orjson
 
+from pipeline.columns import ColumnBatch
 from pipeline.deadletter import Letter, store_rejection
+from pipeline.model import LogRecord, Span
 from pipeline.store import rows
 from pipeline.store.failures import day_chunks, is_permanent, reason_of
 from pipeline.store.tables import float_columns, input_table
@@ -111,6 +113,15 @@ def _json_document(columns: list[list], finite_at: list[int], nullable_at: list[
     return data
 
 
+_COLUMNAR = {"spans": Span, "logs": LogRecord}
+
+
+def _empty_buffers(tables: dict) -> dict[str, list | ColumnBatch]:
+    """One buffer per table; spans and logs arrive as columns (pipeline/columns.py) and stay
+    columns, and a columnar buffer takes lists of records too."""
+    return {t: ColumnBatch(_COLUMNAR[t]) if t in _COLUMNAR else [] for t in tables}
+
+
 @dataclass
 class SinkStats:
     rows: dict[str, int] = field(default_factory=dict)
@@ -132,7 +143,7 @@ class Sink:
         self._flush_s = flush_s
         self._retry_max_s = retry_max_s
         self._tables = TABLES
-        self._buffers: dict[str, list] = {t: [] for t in self._tables}
+        self._buffers: dict[str, list | ColumnBatch] = _empty_buffers(self._tables)
         self._pending_rows = 0
         self._generation: asyncio.Future | None = None
         self._first_pending = 0.0
@@ -146,8 +157,9 @@ class Sink:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="telecorr-sink")
 
-    async def write(self, batch: dict[str, list]) -> None:
-        """Buffer records per table; return once they are durably in ClickHouse."""
+    async def write(self, batch: dict[str, list | ColumnBatch]) -> None:
+        """Buffer records (lists, or columnar batches) per table; return once they are
+        durably in ClickHouse."""
         n = sum(len(v) for v in batch.values())
         if n == 0:
             return
@@ -202,7 +214,7 @@ class Sink:
                 continue
             fut, buffers = self._generation, self._buffers
             self._generation, self._pending_rows = None, 0
-            self._buffers = {t: [] for t in self._tables}
+            self._buffers = _empty_buffers(self._tables)
             try:
                 await self._write_with_retry(loop, buffers)
             except BaseException as exc:  # cancelled on shutdown: callers must not ack

@@ -9,9 +9,11 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 
+from pipeline.columns import ColumnBatch
 from pipeline.config import Settings
 from pipeline.decode.limits import split_batch
 from pipeline.ingest import Ingestor
+from pipeline.model import LogRecord
 from pipeline.route import by_trace_messages, metric_messages
 from pipeline.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
@@ -89,11 +91,11 @@ class IngestAgent:
         return batch, [(p, ends[p], newest_time(res.spans, res.logs, res.metrics, self.ahead))
                        for p, res in zip(parts, each)]
 
-    async def forward(self, batch) -> None:
+    async def forward(self, batch, logs: ColumnBatch) -> None:
         """Re-key spans and logs by trace, and share metric points, for the join (delivered
         before the source is acknowledged, like everything else)."""
         sends = [await self.out.by_trace(key=b"%d" % p, value=v, partition=p)
-                 for p, v in by_trace_messages(batch.spans, batch.logs, self.by_trace_partitions)]
+                 for p, v in by_trace_messages(batch.spans, logs, self.by_trace_partitions)]
         if batch.metrics:
             sends += [await self.out.metrics(value=v) for v in metric_messages(batch.metrics)]
         await delivered(sends)
@@ -102,9 +104,10 @@ class IngestAgent:
         started = time.perf_counter()
         state = self.state
         try:
+            logs = ColumnBatch.of(LogRecord, batch.logs)  # columns once the log stage is done, for both
             await asyncio.gather(
-                self.sink.write({"spans": batch.spans, "logs": batch.logs, "metrics": batch.metrics, "dlq": dlq_rows}),
-                self.forward(batch))
+                self.sink.write({"spans": batch.spans, "logs": logs, "metrics": batch.metrics, "dlq": dlq_rows}),
+                self.forward(batch, logs))
             for partition, last_offset, newest in parts:
                 self.progress.forwarded(partition, last_offset, newest)
             self.ledger.complete(entry)

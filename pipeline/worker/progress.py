@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from pipeline.columns import ColumnBatch
 from pipeline.ingest import INPUT_KINDS
 from pipeline.model import LogRecord, MetricPoint, Span
 
@@ -43,7 +44,7 @@ def expected_sources(partitions: Mapping[str, int]) -> tuple[str, ...]:
     return tuple(source_name(t, p) for t in INPUT_KINDS for p in range(partitions.get(t, 0)))
 
 
-def newest_time(spans: Iterable[Span], logs: Iterable[LogRecord], metrics: Iterable[MetricPoint] = (),
+def newest_time(spans: ColumnBatch | Iterable[Span], logs: Iterable[LogRecord], metrics: Iterable[MetricPoint] = (),
                 ahead_ns: int | None = None) -> int | None:
     """Newest event time among records the join uses (spans by end time, logs with a trace
     id by their time, metric points by theirs). With `ahead_ns`, a span or log counts no
@@ -52,10 +53,15 @@ def newest_time(spans: Iterable[Span], logs: Iterable[LogRecord], metrics: Itera
     for m in metrics:
         if newest is None or m.time_ns > newest:
             newest = m.time_ns
-    for s in spans:
-        t = s.end_ns
-        if ahead_ns is not None and s.kafka_ns and t > s.kafka_ns + ahead_ns:
-            t = s.kafka_ns + ahead_ns
+    if type(spans) is ColumnBatch:  # columns: no record built
+        ends, stamps = spans.cols["end_ns"], spans.cols["kafka_ns"]
+    else:
+        spans = list(spans)
+        ends, stamps = [s.end_ns for s in spans], [s.kafka_ns for s in spans]
+    if ahead_ns is not None:
+        ends = [k + ahead_ns if k and t > k + ahead_ns else t for t, k in zip(ends, stamps)]
+    if ends:
+        t = max(ends)
         if newest is None or t > newest:
             newest = t
     for r in logs:
