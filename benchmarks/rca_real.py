@@ -193,7 +193,7 @@ def baseline_ranks(store: Path, faults: list[dict]) -> dict[str, list[int | None
     import clickhouse_connect
 
     from pipeline.rca.source import as_rows
-    from pipeline.rca.window_sql import Period
+    from pipeline.store.queries.window import Period
 
     src = as_rows(clickhouse_connect.get_client(dsn=f"chdb://{store}"))
     out: dict[str, list[int | None]] = defaultdict(list)

@@ -18,7 +18,8 @@ from pipeline.config import SettingsError, common_parser
 COMMAND_MODULES = (
     "pipeline.commands.up",
     "agents.commands",
-    "pipeline.commands.core",
+    "pipeline.commands.inspect",
+    "pipeline.commands.replay",
     "pipeline.commands.simulate",
     "pipeline.commands.match",
     "pipeline.commands.rca",

@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from pipeline.cli import build_parser
-from pipeline.commands.core import ReplayError, guess_format, replay_messages
+from pipeline.commands.replay import ReplayError, guess_format, replay_messages
 from pipeline.config import Settings, SettingsError, load_settings, read_topics
 from pipeline.framing import FramingError
 

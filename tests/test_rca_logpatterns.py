@@ -13,7 +13,7 @@ from pipeline.rca import logpatterns
 from pipeline.rca.logpatterns import MINUTE_NS, changes
 from pipeline.rca.score import score_services
 from pipeline.rca.window import rank_window
-from pipeline.rca.window_sql import Period
+from pipeline.store.queries.window import Period
 from pipeline.store import rows
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import client_insert

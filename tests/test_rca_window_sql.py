@@ -1,4 +1,4 @@
-"""The window ranking's one scan of correlated_spans (window_sql.COMPONENTS) is exact: amended
+"""The window ranking's one scan of correlated_spans (queries.window.COMPONENTS) is exact: amended
 and replayed rows count once at their newest version, and what used to be separate reads (root
 time, failed-call messages, the first stored span) agrees with a count done in Python over the
 newest version of every row."""
@@ -13,7 +13,8 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.rca import rank_window
-from pipeline.rca import window_sql as sql
+from pipeline.rca import components as comp
+from pipeline.store.queries import window as sql
 from pipeline.rca.source import ClientRows
 from pipeline.store.migrate import migrate
 
@@ -86,16 +87,16 @@ def _expected(client, period: sql.Period) -> tuple[dict, int, Counter, int]:
 def test_components_count_each_row_once_at_its_newest_version(amended):
     client, lo, hi = amended
     period = sql.Period(lo, hi, lo - 30 * MIN, lo)
-    rows = sql.fetch(ClientRows(client), sql.COMPONENTS, period)
+    rows = ClientRows(client).rows(sql.COMPONENTS, period.params())
     groups, roots, failed, first = _expected(client, period)
     got = {(r["service"], r["peer"], r["instance"], r["name"]): r for r in rows}
     assert set(got) == set(groups)
     for key, want in groups.items():
         assert {k: got[key][k] for k in ("n_w", "n_b", "own_err_w", "own_err_b", "err_w", "err_b")} == \
             {k: want[k] for k in ("n_w", "n_b", "own_err_w", "own_err_b", "err_w", "err_b")}, key
-    assert sql.root_ns(rows) == roots > 0
-    assert sql.first_stored_ns(rows) == first
-    assert {(f["service"], f["peer"], f["message"]): f["n"] for f in sql.call_failures(rows)} == dict(failed)
+    assert comp.root_ns(rows) == roots > 0
+    assert comp.first_stored_ns(rows) == first
+    assert {(f["service"], f["peer"], f["message"]): f["n"] for f in comp.call_failures(rows)} == dict(failed)
     assert any(m.startswith("amended") for _, _, m in failed)
     # The twins are really there: a plain count sees more rows than the ranking counts.
     plain = client.query(f"SELECT count() FROM correlated_spans WHERE start_ns >= {lo} AND start_ns < {hi}")
@@ -106,7 +107,7 @@ def test_rule_counts_count_a_replayed_log_once(amended):
     client, lo, hi = amended
     period = sql.Period(lo, hi, lo - 30 * MIN, lo)
     got = {(r["service"], r["instance"], r["rule"]): (r["n_w"], r["n_b"])
-           for r in sql.fetch(ClientRows(client), sql.LOG_RULES, period)}
+           for r in ClientRows(client).rows(sql.LOG_RULES, period.params())}
     seen: dict[tuple, tuple[set, set]] = defaultdict(lambda: (set(), set()))
     res = client.query("SELECT id, service, instance, time_ns, rules FROM logs")
     for log_id, service, instance, t, rules in res.result_rows:
@@ -124,7 +125,7 @@ def test_call_failures_are_ranked_and_capped():
     rows = [{"service": "a", "peer": "db", "failed_messages": (["refused", "reset"], [3, 5])},
             {"service": "a", "peer": "db", "failed_messages": (["refused"], [4])},
             {"service": "b", "peer": "db", "failed_messages": ([f"m{i}" for i in range(300)], [1] * 300)}]
-    out = sql.call_failures(rows)
+    out = comp.call_failures(rows)
     assert out[:2] == [{"service": "a", "peer": "db", "message": "refused", "n": 7},
                        {"service": "a", "peer": "db", "message": "reset", "n": 5}]
     assert len(out) == 200

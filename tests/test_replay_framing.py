@@ -8,7 +8,7 @@ import gzip
 import orjson
 import pytest
 
-from pipeline.commands.core import SIGNAL_TOPIC, guess_format, replay_messages
+from pipeline.commands.replay import SIGNAL_TOPIC, guess_format, replay_messages
 from pipeline.decode import decode_batch
 from tests.otlp_documents import EXAMPLES, LOGS, TRACES, pretty
 
@@ -77,7 +77,7 @@ def test_a_gzip_bomb_is_refused_not_expanded():
 
 
 def test_a_request_too_big_for_one_message_is_split_by_resource_or_refused_clearly(tmp_path):
-    from pipeline.commands.core import ReplayError
+    from pipeline.commands.replay import ReplayError
 
     resource = TRACES["resourceSpans"][0]
     big = {"resourceSpans": [{**resource, "resource": {"attributes": [

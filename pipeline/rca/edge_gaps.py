@@ -15,39 +15,6 @@ from dataclasses import dataclass
 
 from pipeline.rca.blame import blame
 from pipeline.rca.pod_metrics import Z_CAP, robust_scale, strength
-from pipeline.rca.window_sql import FINAL_SETTINGS
-
-# Per edge and minute: caller-side minus callee-side reading; then per edge: the gap's
-# baseline quantiles and its window median (readings stamped up to `late` after the window
-# cover the window's last minute).
-GAPS = """
-SELECT caller, callee, metric, any(caller_pod) AS caller_pod,
-       countIf(t >= {wf:Int64}) AS n_w, countIf(t < {bt:Int64}) AS n_b,
-       quantilesExactIf(0.1, 0.5, 0.9)(gap, t < {bt:Int64}) AS q_b,
-       quantileExactIf(0.5)(gap, t >= {wf:Int64}) AS med_w,
-       quantileExactIf(0.5)(client, t < {bt:Int64}) AS client_b
-FROM (
-    SELECT if(side = 'client', service, peer) AS caller, if(side = 'client', peer, service) AS callee,
-           replaceOne(name, side, 'client') AS metric, intDiv(time_ns, 60000000000) * 60000000000 AS t,
-           avgIf(value, side = 'client') AS client, avgIf(value, side = 'server') AS server,
-           client - server AS gap, anyIf(pod, side = 'client') AS caller_pod
-    FROM (
-        SELECT service, name, time_ns, value, if(instance != '', instance, resource['k8s.pod.name']) AS pod,
-               coalesce(nullIf(attributes['peer.service'], ''), nullIf(attributes['server.address'], ''),
-                        nullIf(attributes['net.peer.name'], ''), '') AS peer,
-               multiIf(position(name, 'client') > 0, 'client', position(name, 'server') > 0, 'server', '') AS side
-        FROM metrics FINAL
-        WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} + {late:Int64} AND type = 'gauge'
-              AND isFinite(value) AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64})
-              AND notEmpty(attributes) AND service != ''
-    )
-    WHERE side != '' AND peer != '' AND peer != service
-    GROUP BY caller, callee, metric, t
-    HAVING countIf(side = 'client') > 0 AND countIf(side = 'server') > 0
-)
-GROUP BY caller, callee, metric
-ORDER BY caller, callee, metric
-""" + FINAL_SETTINGS
 
 _MIN_Z = 3.0  # the gap is a difference of two medians of readings: less noisy than either
 _MIN_REL = 0.5  # the rise against the caller's usual latency on the edge

@@ -12,41 +12,10 @@ from collections import defaultdict
 
 from pipeline.rca.source import as_rows
 from pipeline.rca.window import rank_window
-from pipeline.rca.window_sql import Period, _SPAN_SCOPE
+from pipeline.store.queries.baselines import BASELINES
+from pipeline.store.queries.window import Period
 
 BASELINE_NS = 30 * 60 * 10**9
-
-# Baselines charge a call to the service called (as telecorr does), so that a database or a
-# dead service, which writes no spans itself, can be named at all.
-# Rank services by how many of their spans are errors in the window.
-_MOST_ERRORS = f"""
-SELECT if(peer != '', peer, service) AS target, countIf(is_error AND start_ns >= {{wf:Int64}}) AS score
-FROM correlated_spans FINAL WHERE {_SPAN_SCOPE}
-GROUP BY target HAVING score > 0 ORDER BY score DESC, target
-"""
-
-# Rank services by the rise of their spans' median duration, window over baseline.
-_LATENCY_INCREASE = f"""
-SELECT if(peer != '', peer, service) AS target, quantileTDigestIf(0.5)(duration_ns, start_ns >= {{wf:Int64}})
-                / greatest(quantileTDigestIf(0.5)(duration_ns, start_ns < {{wf:Int64}}), 1) AS score
-FROM correlated_spans FINAL WHERE {_SPAN_SCOPE}
-GROUP BY target HAVING countIf(start_ns >= {{wf:Int64}}) > 0 AND countIf(start_ns < {{wf:Int64}}) > 0
-ORDER BY score DESC, target
-"""
-
-# Rank services by their largest gauge deviation (|z| of the window mean against the baseline).
-_METRIC_DEVIATION = """
-SELECT service AS target, max(abs(mean_w - mean_b) / (sd_b + 1e-9)) AS score FROM (
-    SELECT service, instance, name,
-           avgIf(value, time_ns >= {wf:Int64}) AS mean_w, avgIf(value, time_ns < {bt:Int64}) AS mean_b,
-           stddevPopIf(value, time_ns < {bt:Int64}) AS sd_b
-    FROM metrics FINAL
-    WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} AND type = 'gauge'
-    GROUP BY service, instance, name
-    HAVING countIf(time_ns >= {wf:Int64}) > 0 AND countIf(time_ns < {bt:Int64}) > 1
-)
-WHERE service != '' GROUP BY service ORDER BY score DESC, service
-"""
 
 # The kind an answer should give per simulated fault type. Simulated slow code burns CPU, so a
 # latency fault that saturates the CPU is fairly called a resource problem too.
@@ -54,9 +23,6 @@ EXPECTED_KINDS = {"error": {"error"}, "latency": {"latency", "resource"}, "cpu":
                   "memory": {"resource"}, "network-delay": {"network"}, "packet-loss": {"network"},
                   "dependency-down": {"dependency"}, "pool-exhaustion": {"resource"}, "bad-deploy": {"deploy"},
                   "return-value": {"error"}, "caught-exception": {"error"}}
-
-BASELINES = {"most_errors": _MOST_ERRORS, "latency_increase": _LATENCY_INCREASE,
-             "metric_deviation": _METRIC_DEVIATION}
 
 
 def baseline_ranking(client, name: str, from_ns: int, to_ns: int, base_from_ns: int) -> list[str]:

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field, replace
 
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.source import Rows
-from pipeline.rca.window_sql import Period
+from pipeline.store.queries.log_templates import TEMPLATES_BASELINE, TEMPLATES_BASELINE_SHORT, TEMPLATES_WINDOW
+from pipeline.store.queries.window import Period
 
 MINUTE_NS = 60_000_000_000
 # A baseline holding fewer minutes of logs than this is read from `logs` in 10 s slices instead.
@@ -55,43 +56,6 @@ _APPEAR_MIN_LINES = 8
 _APPEAR_FLOOR = 0.5  # expected lines of a template never seen: not zero, it may be rare
 _TRIM = 0.1  # share of the highest baseline minutes left out of the appearing template's rate
 _WARN = 13  # OTLP severity number of WARN: callers' failure lines are warnings or errors
-
-# Distinct lines per (service, instance, template) in the window; a replayed log is a twin under
-# the same id, so counting ids is exact without FINAL.
-WINDOW = """
-SELECT service, instance, template_id, any(template) AS template, max(severity_number) AS severity,
-       uniqExact(id) AS n
-FROM logs
-PREWHERE time_ns >= {wf:Int64} AND time_ns < {wt:Int64}
-GROUP BY service, instance, template_id
-ORDER BY service, instance, template_id
-"""
-
-# Per (service, instance, template): its count in each whole baseline minute that has it.
-BASELINE = """
-SELECT service, instance, template_id, any(template) AS template, groupArray(minute_ns) AS slices,
-       groupArray(n) AS counts
-FROM (SELECT service, instance, template_id, minute_ns, any(template) AS template, uniqExactMerge(lines) AS n
-      FROM log_template_minutes
-      WHERE minute_ns >= {sf:Int64} AND minute_ns < {st:Int64}
-      GROUP BY service, instance, template_id, minute_ns)
-GROUP BY service, instance, template_id
-ORDER BY service, instance, template_id
-"""
-
-# The same from the logs themselves in shorter slices, for a baseline of a few minutes.
-BASELINE_SHORT = """
-SELECT service, instance, template_id, any(template) AS template, groupArray(slice) AS slices,
-       groupArray(n) AS counts
-FROM (SELECT service, instance, template_id, intDiv(time_ns, {slice:Int64}) AS slice, any(template) AS template,
-             uniqExact(id) AS n
-      FROM logs
-      PREWHERE time_ns >= {sf:Int64} AND time_ns < {st:Int64}
-      GROUP BY service, instance, template_id, slice)
-GROUP BY service, instance, template_id
-ORDER BY service, instance, template_id
-"""
-
 
 @dataclass(slots=True)
 class Change:
@@ -147,12 +111,12 @@ class Findings:
 
 
 def find(src: Rows, period: Period, traffic: dict[tuple[str, str], float] | None = None) -> Findings:
-    """Template changes in `period`'s window against its baseline (a `window_sql.Period`);
+    """Template changes in `period`'s window against its baseline (a `Period`);
     `traffic` (see `traffic`) scales what the baseline predicts per (service, instance)."""
     window_min = (period.to_ns - period.from_ns) / MINUTE_NS
     first = -(-period.base_from_ns // MINUTE_NS) * MINUTE_NS  # whole minutes inside the baseline
     last = period.base_to_ns // MINUTE_NS * MINUTE_NS
-    base = src.rows(BASELINE, {"sf": first, "st": last}) if last > first else []
+    base = src.rows(TEMPLATES_BASELINE, {"sf": first, "st": last}) if last > first else []
     stored = {m for r in base for m in r["slices"]}
     slice_min = 1.0
     if len(stored) < _MIN_AGGREGATE_MINUTES:  # a short history: finer slices of what there is
@@ -161,14 +125,14 @@ def find(src: Rows, period: Period, traffic: dict[tuple[str, str], float] | None
         last = period.base_to_ns // SHORT_SLICE_NS * SHORT_SLICE_NS
         if last - first < MINUTE_NS:
             return Findings()
-        base = src.rows(BASELINE_SHORT, {"sf": first, "st": last, "slice": SHORT_SLICE_NS})
+        base = src.rows(TEMPLATES_BASELINE_SHORT, {"sf": first, "st": last, "slice": SHORT_SLICE_NS})
         slice_min = SHORT_SLICE_NS / MINUTE_NS
-    return changes(src.rows(WINDOW, period.params()), base, window_min, slice_min, traffic)
+    return changes(src.rows(TEMPLATES_WINDOW, period.params()), base, window_min, slice_min, traffic)
 
 
 def traffic(components: list[dict], period: Period) -> dict[tuple[str, str], float]:
     """Per (service, instance): requests per minute in the window over those in the baseline,
-    from its own spans (window_sql.COMPONENTS rows over `period`); instances with too few
+    from its own spans (COMPONENTS rows over `period`); instances with too few
     baseline spans to tell are left out."""
     base_min = (period.base_to_ns - period.base_from_ns) / MINUTE_NS
     win_min = (period.to_ns - period.from_ns) / MINUTE_NS
@@ -185,7 +149,7 @@ def traffic(components: list[dict], period: Period) -> dict[tuple[str, str], flo
 
 def changes(window: list[dict], base: list[dict], window_min: float, slice_min: float = 1.0,
             traffic: dict[tuple[str, str], float] | None = None) -> Findings:
-    """The template changes, from WINDOW and BASELINE rows (pure, for tests); baseline slices
+    """The template changes, from TEMPLATES_WINDOW and TEMPLATES_BASELINE rows (pure, for tests); baseline slices
     are `slice_min` minutes long; `traffic` as for `find`."""
     # Per instance: the slices that hold any line, and its yardstick: the lines of its steady
     # templates (logged in nearly every baseline slice), per slice and in the window.

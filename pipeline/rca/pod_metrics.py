@@ -18,32 +18,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pipeline.rca.window_sql import FINAL_SETTINGS
-
-# The pod that reported a series: its instance id, else the Kubernetes pod name. A coarse
-# reading covers the interval before its stamp, so the readings stamped up to one interval
-# after the window describe it too (and one stamped exactly at the window's start describes
-# only the time before it): `med_late` takes those of the next minute, and
-# `step` (the baseline's typical spacing) says whether the series is coarse enough to use it.
-SERIES = """
-SELECT service, if(instance != '', instance, resource['k8s.pod.name']) AS pod, name,
-       coalesce(nullIf(attributes['peer.service'], ''), nullIf(attributes['server.address'], ''),
-                nullIf(attributes['net.peer.name'], ''), '') AS peer,
-       countIf(time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS n_w, countIf(time_ns < {bt:Int64}) AS n_b,
-       quantilesExactIf(0.1, 0.5, 0.9)(value, time_ns < {bt:Int64}) AS q_b,
-       maxIf(value, time_ns < {bt:Int64}) AS max_b,
-       quantileExactIf(0.5)(value, time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS med_w,
-       quantileExactIf(0.5)(value, time_ns > {wf:Int64}) AS med_late,
-       maxIf(value, time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS max_w,
-       (maxIf(time_ns, time_ns < {bt:Int64}) - minIf(time_ns, time_ns < {bt:Int64}))
-           / greatest(countIf(time_ns < {bt:Int64}) - 1, 1) AS step
-FROM metrics FINAL
-WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} + {late:Int64} AND type = 'gauge' AND isFinite(value)
-      AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64}) AND service != ''
-GROUP BY service, pod, name, peer
-ORDER BY service, pod, name, peer
-""" + FINAL_SETTINGS
-
 # Names of gauges that measure a resource the pod uses up (general words, any naming scheme).
 _RESOURCE_WORDS = ("cpu", "memory", "mem.", "heap", "gc", "thread", "pool", "fd", "file_descriptor", "disk")
 # Names of gauges that follow the work a pod is given (its load, not a resource it runs out of).
@@ -91,7 +65,8 @@ def robust_scale(q10: float, q50: float, q90: float, n_b: int) -> float:
 
 
 def shift_of(row: dict) -> SeriesShift | None:
-    """Robust shift of one SERIES row; None when the series is too thin to judge."""
+    """Robust shift of one POD_SERIES row (pipeline.store.queries.gauges); None when the series
+    is too thin to judge."""
     if row["n_w"] < 1 or row["n_b"] < _MIN_BASELINE_READINGS or len(row["q_b"]) != 3:
         return None
     q10, q50, q90 = row["q_b"]

@@ -101,7 +101,7 @@ def _ms(ns: float | None) -> float:
 
 
 def component_part(row: dict) -> Part:
-    """Error and latency excess of one component row from window_sql.COMPONENTS."""
+    """Error and latency excess of one component row from queries.window.COMPONENTS."""
     peer = row["peer"]
     part = Part(service=peer or row["service"], caller=row["service"] if peer else "",
                 instance=row["instance"], operation=row["name"], n_w=row["n_w"], n_b=row["n_b"])
@@ -187,7 +187,7 @@ def score_services(components: list[dict], metrics: list[dict], rules: list[dict
 
     `user_ms` is the time all requests (root spans) in the window took: added self time
     that is a sliver of it (a 2 ms slower publish) is real but not what hurts users.
-    `mentions` (window_sql.LOG_MENTIONS) tell how calls to a service failed as its callers
+    `mentions` (queries.window.LOG_MENTIONS) tell how calls to a service failed as its callers
     logged it, for services whose failed calls carry no status message.
     `shifts` (pod_metrics) are robust per-pod metric readings and `gaps` (edge_gaps) the call
     edges whose time on the wire grew, by blamed service: a pod pinned far above its own

@@ -21,8 +21,8 @@ import math
 from dataclasses import dataclass
 
 from pipeline.rca.source import Rows
-from pipeline.rca.window_sql import Period
 from pipeline.store.queries.rca import TRACE_ENDS
+from pipeline.store.queries.window import Period
 
 BASELINE_NS = 10 * 60 * 10**9
 _PAD_NS = 60 * 10**9  # stored start stamps may differ from skew-corrected ones by this much

@@ -11,11 +11,13 @@ from collections import defaultdict
 
 from pipeline.query import rules_from_setting
 from pipeline.rca import logpatterns
-from pipeline.rca import window_sql as sql
+from pipeline.rca import components as comp
 from pipeline.rca import edge_gaps, pod_metrics, trace_ends
 from pipeline.rca.model import Candidate, Evidence
 from pipeline.rca.score import Part, ServiceScore, score_services
 from pipeline.rca.source import as_rows
+from pipeline.store.queries import gauges
+from pipeline.store.queries import window as q
 
 DEFAULT_BASELINE_NS = 30 * 60 * 10**9
 MAX_WINDOW_NS = 24 * 3600 * 10**9
@@ -26,7 +28,7 @@ class WindowError(ValueError):
     """A window the ranking cannot answer (the message says why)."""
 
 
-def period_for(from_ns: int, to_ns: int, baseline_ns: int, first_ns: int | None) -> tuple[sql.Period, list[str]]:
+def period_for(from_ns: int, to_ns: int, baseline_ns: int, first_ns: int | None) -> tuple[q.Period, list[str]]:
     """The window and its baseline, the latter clipped to the first span stored in it
     (`first_ns`, from COMPONENTS); notes say what is thin."""
     notes = []
@@ -34,7 +36,7 @@ def period_for(from_ns: int, to_ns: int, baseline_ns: int, first_ns: int | None)
     if from_ns - base_from < _MIN_BASELINE_NS:
         notes.append(f"only {(from_ns - base_from) / 1e9:.0f} s of telemetry is stored before the window; "
                      "the baseline is thin, so confidence is lower")
-    return sql.Period(from_ns, to_ns, min(base_from, from_ns), from_ns), notes
+    return q.Period(from_ns, to_ns, min(base_from, from_ns), from_ns), notes
 
 
 def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, limit: int = 5,
@@ -47,27 +49,27 @@ def rank_window(client, from_ns: int, to_ns: int, service: str | None = None, li
     src = as_rows(client)
     # The whole baseline period is scanned; where it starts before the first stored span the
     # rows read are the same as from that span on, so the clipped period follows from the scan.
-    components = sql.fetch(src, sql.COMPONENTS, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns))
-    period, notes = period_for(from_ns, to_ns, baseline_ns, sql.first_stored_ns(components))
-    metrics = src.rows(sql.METRICS, {**period.params(), "late": pod_metrics.LATE_NS})
+    components = src.rows(q.COMPONENTS, q.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns).params())
+    period, notes = period_for(from_ns, to_ns, baseline_ns, comp.first_stored_ns(components))
+    metrics = src.rows(gauges.METRICS, {**period.params(), "late": pod_metrics.LATE_NS})
     # Metrics keep their own history: the baseline of the spans is clipped to the first span
     # stored, but a store that keeps traces only around incidents still has every reading.
-    metric_period = sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns)
+    metric_period = q.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns)
     late = {**metric_period.params(), "late": pod_metrics.LATE_NS}
-    shifts = [s for s in map(pod_metrics.shift_of, src.rows(pod_metrics.SERIES, late)) if s]
-    gaps = edge_gaps.edge_gaps(src.rows(edge_gaps.GAPS, late))
-    rules = sql.fetch(src, sql.LOG_RULES, period)
+    shifts = [s for s in map(pod_metrics.shift_of, src.rows(gauges.POD_SERIES, late)) if s]
+    gaps = edge_gaps.edge_gaps(src.rows(gauges.EDGE_GAPS, late))
+    rules = src.rows(q.LOG_RULES, period.params())
     peers = sorted({r["peer"] for r in components if r["peer"]})
-    mentions = src.rows(sql.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
+    mentions = src.rows(q.LOG_MENTIONS, {**period.params(), "peers": peers}) if peers else []
     signals = {r.id: r.signal for r in rules_from_setting(rules_file)}
     edges = _edges(components)
     # Log-pattern evidence (templates that stopped or appeared): pipeline/rca/logpatterns.py.
     # Its baseline is not clipped to the first span: minutes without logs are left out anyway.
-    patterns = logpatterns.find(src, sql.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns),
+    patterns = logpatterns.find(src, q.Period(from_ns, to_ns, from_ns - baseline_ns, from_ns),
                                 logpatterns.traffic(components, period))
     logpatterns.credit_named_callees(patterns, lambda svc: _below(svc, edges))
-    ranked = score_services(components, metrics, rules, sql.call_failures(components), signals, mentions,
-                            sql.root_ns(components) / 1e6, shifts, gaps, patterns,
+    ranked = score_services(components, metrics, rules, comp.call_failures(components), signals, mentions,
+                            comp.root_ns(components) / 1e6, shifts, gaps, patterns,
                             trace_ends.trace_ends(trace_ends.fetch(src, period)))
     if service:
         scope = {service} | _below(service, edges)
@@ -171,29 +173,7 @@ def _part_summary(p: Part) -> str | None:
     return f"{where}: " + "; ".join(bits) if bits else None
 
 
-_SPAN_EVIDENCE = f"""
-SELECT if(peer != '', peer, service) AS target, trace_id, span_id, service, instance, name, peer, own_error,
-       self_time_ns, duration_ns, status_message
-FROM correlated_spans FINAL
-WHERE {sql._WINDOW_SCOPE}
-  AND ((service IN {{svcs:Array(String)}} AND peer = '') OR peer IN {{svcs:Array(String)}})
-  AND (own_error OR self_time_ns >= {{slow:Int64}})
-ORDER BY target, own_error DESC, self_time_ns DESC
-LIMIT 3 BY target
-{sql.FINAL_SETTINGS}
-"""
-
-_LOG_EVIDENCE = """
-SELECT service, id, trace_id, span_id, instance, time_ns, substring(body, 1, 300) AS excerpt, rules
-FROM logs
-WHERE service IN {svcs:Array(String)} AND time_ns >= {wf:Int64} AND time_ns < {wt:Int64}
-  AND (severity_number >= 13 OR notEmpty(rules))
-ORDER BY service, notEmpty(rules) DESC, severity_number DESC, time_ns
-LIMIT 2 BY service
-"""
-
-
-def _evidence_rows(src, period: sql.Period, top: list[ServiceScore]) -> tuple[dict, dict]:
+def _evidence_rows(src, period: q.Period, top: list[ServiceScore]) -> tuple[dict, dict]:
     """Example spans and log lines for every candidate, in one read each."""
     if not top:
         return {}, {}
@@ -202,10 +182,10 @@ def _evidence_rows(src, period: sql.Period, top: list[ServiceScore]) -> tuple[di
     slow = max((p.p90_b_ms for s in top for p in s.parts if p.lat_excess_ms > 0), default=0.0)
     slow_ns = int(slow * 2e6) or (1 << 62)
     spans: dict[str, list[dict]] = defaultdict(list)
-    for r in src.rows(_SPAN_EVIDENCE, {**period.params(), "svcs": names, "slow": slow_ns}):
+    for r in src.rows(q.SPAN_EVIDENCE, {**period.params(), "svcs": names, "slow": slow_ns}):
         spans[r["target"]].append(r)
     logs: dict[str, list[dict]] = defaultdict(list)
-    for r in src.rows(_LOG_EVIDENCE, {**period.params(), "svcs": names}):
+    for r in src.rows(q.LOG_EVIDENCE, {**period.params(), "svcs": names}):
         logs[r["service"]].append(r)
     return spans, logs
 

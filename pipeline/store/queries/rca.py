@@ -1,7 +1,6 @@
-"""Reads behind root-cause ranking that pipeline/rca/ runs through pipeline.rca.source.
-
-The trace ranking, the symptom finder and the trace-ends lead so far; the window ranking's
-reads (pipeline/rca/window_sql.py and the modules built on it) still live in pipeline/rca/.
+"""Reads behind root-cause ranking that pipeline/rca/ runs through pipeline.rca.source: the
+trace ranking, the symptom finder and the trace-ends lead. The window ranking's reads are in
+window.py, gauges.py and log_templates.py beside this module; its yardsticks in baselines.py.
 """
 
 from __future__ import annotations

@@ -1,21 +1,20 @@
-"""The aggregations the window ranking needs, done in ClickHouse over the window and its baseline.
+"""Reads behind the window ranking (pipeline/rca/window.py): spans and rule-tagged logs over a
+window and its baseline, and the evidence rows shown for each candidate.
 
-Each query returns one small row per component (service or call edge, instance, operation) with
-window and baseline figures side by side, so Python ranks a few hundred rows however much
-telemetry the period holds. Spans are read skew-corrected (`start_ns`), with the sort key's
-`orig_start_ns` bounding the scan; FINAL keeps an amended trace from counting twice. Every
-query that reads correlated_spans over the whole period is folded into the one COMPONENTS
-scan, which dominates the ranking's cost.
+Each aggregation returns one small row per component (service or call edge, instance,
+operation) with window and baseline figures side by side, so Python ranks a few hundred rows
+however much telemetry the period holds. Spans are read skew-corrected (`start_ns`), with the
+sort key's `orig_start_ns` bounding the scan; FINAL keeps an amended trace from counting twice.
+Every read of correlated_spans over the whole period is folded into the one COMPONENTS scan,
+which dominates the ranking's cost. Every query takes `Period.params()`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.rca.source import Rows
-
 # A skew-corrected time lies within this of the span's original time (bounded by max_skew_s).
-_SKEW_PAD_NS = 60_000_000_000
+SKEW_PAD_NS = 60_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +28,16 @@ class Period:
 
     def params(self) -> dict:
         return {"wf": self.from_ns, "wt": self.to_ns, "bf": self.base_from_ns, "bt": self.base_to_ns,
-                "lo": self.base_from_ns - _SKEW_PAD_NS, "hi": self.to_ns + _SKEW_PAD_NS}
+                "lo": self.base_from_ns - SKEW_PAD_NS, "hi": self.to_ns + SKEW_PAD_NS}
 
 
-_SPAN_SCOPE = """
+SPAN_SCOPE = """
     orig_start_ns >= {lo:Int64} AND orig_start_ns < {hi:Int64}
     AND ((start_ns >= {bf:Int64} AND start_ns < {bt:Int64}) OR (start_ns >= {wf:Int64} AND start_ns < {wt:Int64}))
 """
 # The window alone (the evidence reads): the sort key bounds the scan to the window, not the baseline.
-_WINDOW_SCOPE = f"""
-    orig_start_ns >= {{wf:Int64}} - {_SKEW_PAD_NS} AND orig_start_ns < {{hi:Int64}}
+WINDOW_SCOPE = f"""
+    orig_start_ns >= {{wf:Int64}} - {SKEW_PAD_NS} AND orig_start_ns < {{hi:Int64}}
     AND start_ns >= {{wf:Int64}} AND start_ns < {{wt:Int64}}
 """
 
@@ -56,7 +55,7 @@ FINAL_SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1"
 # The same pass also gives what users saw (time taken by root spans in the window), the error
 # messages of failed calls (to tell a refused or unreachable dependency from a reset
 # connection or a timeout) and the first span stored in the baseline period: one scan of
-# window and baseline instead of four (see `root_ns`, `call_failures`, `first_stored_ns`).
+# window and baseline instead of four (pipeline/rca/components.py reads them off the rows).
 COMPONENTS = f"""
 SELECT service, peer, instance, name,
        countIf(w) AS n_w, countIf(NOT w) AS n_b,
@@ -78,57 +77,13 @@ FROM (
     SELECT service, peer, instance, name, own_error, is_error, self_time_ns, duration_ns, service_version,
            start_ns, parent_span_id, status_message, start_ns >= {{wf:Int64}} AS w
     FROM correlated_spans FINAL
-    WHERE {_SPAN_SCOPE}
+    WHERE {SPAN_SCOPE}
 )
 GROUP BY service, peer, instance, name
 ORDER BY service, peer, instance, name
 {FINAL_SETTINGS}
 """
 
-_MAX_FAILURE_ROWS = 200
-
-
-def root_ns(components: list[dict]) -> int:
-    """Time all requests (root spans) in the window took, from COMPONENTS rows."""
-    return sum(r["root_ns_w"] for r in components)
-
-
-def call_failures(components: list[dict]) -> list[dict]:
-    """Failed calls in the window per (caller, callee, status message), most frequent first,
-    from COMPONENTS rows: what pipeline.rca.score reads to name how a dependency failed."""
-    counts: dict[tuple[str, str, str], int] = {}
-    for r in components:
-        for message, n in zip(*r["failed_messages"]):
-            key = (r["service"], r["peer"], message)
-            counts[key] = counts.get(key, 0) + n
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:_MAX_FAILURE_ROWS]
-    return [{"service": svc, "peer": peer, "message": msg, "n": n} for (svc, peer, msg), n in ranked]
-
-
-def first_stored_ns(components: list[dict]) -> int | None:
-    """The earliest span start stored in the baseline period, None when it holds none."""
-    return min((r["first_b_ns"] for r in components if r["n_b"]), default=None)
-
-
-# Gauge readings per series: window against baseline, and whether the series fell silent.
-METRICS = """
-SELECT service, instance, name,
-       countIf(time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS n_w, countIf(time_ns < {bt:Int64}) AS n_b,
-       avgIf(value, time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS mean_w,
-       maxIf(value, time_ns >= {wf:Int64} AND time_ns < {wt:Int64}) AS max_w,
-       avgIf(value, time_ns < {bt:Int64}) AS mean_b, stddevPopIf(value, time_ns < {bt:Int64}) AS sd_b,
-       maxIf(value, time_ns < {bt:Int64}) AS max_b,
-       argMaxIf(time_ns, value, time_ns >= {wf:Int64}) AS peak_ns,
-       countIf(time_ns > {wf:Int64}) AS n_late, avgIf(value, time_ns > {wf:Int64}) AS mean_late,
-       maxIf(value, time_ns > {wf:Int64}) AS max_late,
-       (maxIf(time_ns, time_ns < {bt:Int64}) - minIf(time_ns, time_ns < {bt:Int64}))
-           / greatest(countIf(time_ns < {bt:Int64}) - 1, 1) AS step
-FROM metrics FINAL
-WHERE time_ns >= {bf:Int64} AND time_ns < {wt:Int64} + {late:Int64} AND type = 'gauge'
-      AND NOT (time_ns >= {bt:Int64} AND time_ns < {wf:Int64})
-GROUP BY service, instance, name
-ORDER BY service, instance, name
-""" + FINAL_SETTINGS
 
 # Rule-tagged logs per service and rule, whether or not the log carried a trace id. A replayed
 # log is a twin under the same id, so counting distinct ids is exact without FINAL, and only
@@ -154,6 +109,24 @@ GROUP BY peer, rule
 ORDER BY peer, rule
 """
 
+# Example spans of the candidates ({svcs:Array(String)}): failed, or slower than {slow:Int64}.
+SPAN_EVIDENCE = f"""
+SELECT if(peer != '', peer, service) AS target, trace_id, span_id, service, instance, name, peer, own_error,
+       self_time_ns, duration_ns, status_message
+FROM correlated_spans FINAL
+WHERE {WINDOW_SCOPE}
+  AND ((service IN {{svcs:Array(String)}} AND peer = '') OR peer IN {{svcs:Array(String)}})
+  AND (own_error OR self_time_ns >= {{slow:Int64}})
+ORDER BY target, own_error DESC, self_time_ns DESC
+LIMIT 3 BY target
+{FINAL_SETTINGS}
+"""
 
-def fetch(src: Rows, sql: str, period: Period) -> list[dict]:
-    return src.rows(sql, period.params())
+LOG_EVIDENCE = """
+SELECT service, id, trace_id, span_id, instance, time_ns, substring(body, 1, 300) AS excerpt, rules
+FROM logs
+WHERE service IN {svcs:Array(String)} AND time_ns >= {wf:Int64} AND time_ns < {wt:Int64}
+  AND (severity_number >= 13 OR notEmpty(rules))
+ORDER BY service, notEmpty(rules) DESC, severity_number DESC, time_ns
+LIMIT 2 BY service
+"""
