@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.config import Settings  # noqa: E402
 from pipeline.correlate import CorrelateConfig, Correlator  # noqa: E402
-from pipeline.ingest import Ingestor  # noqa: E402
-from pipeline.route import by_trace_messages, read_by_trace  # noqa: E402
+from pipeline.ingest.stage import Ingestor  # noqa: E402
+from pipeline.shuffle.route import by_trace_messages, read_by_trace  # noqa: E402
 from pipeline.sim import SimConfig, Simulation, kafka_messages  # noqa: E402
 from pipeline.worker.runtime import tune_gc  # noqa: E402
 

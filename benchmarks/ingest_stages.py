@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from pipeline.config import Settings  # noqa: E402
-from pipeline.decode import decode_batch  # noqa: E402
-from pipeline.ingest import Ingestor  # noqa: E402
-from pipeline.route import by_trace_messages, metric_messages, read_by_trace, read_metrics  # noqa: E402
+from pipeline.ingest.decode import decode_batch  # noqa: E402
+from pipeline.ingest.stage import Ingestor  # noqa: E402
+from pipeline.shuffle.route import by_trace_messages, metric_messages, read_by_trace, read_metrics  # noqa: E402
 from pipeline.store.writer import TABLES  # noqa: E402
 from pipeline.worker.runtime import tune_gc  # noqa: E402
 
@@ -44,7 +44,7 @@ STAGES = ("decode", "logs", "rekey", "rows", "insert")
 def messages(args: argparse.Namespace) -> list[tuple[str, bytes]]:
     """(logical topic, value) in publish order."""
     if args.data:
-        from pipeline.commands.core import replay_messages
+        from pipeline.commands.replay import replay_messages
         files = sorted(str(p) for p in Path(args.data).iterdir() if p.suffix in (".gz", ".jsonl", ".pb"))
         return [(t, v) for t, _, v in replay_messages(files, "auto", None, {})]
     if args.sim:
@@ -60,8 +60,8 @@ def messages(args: argparse.Namespace) -> list[tuple[str, bytes]]:
 
 def bare_parse(msgs: list[tuple[str, bytes]]) -> float:
     """CPU seconds for the C parsers alone over every message."""
-    from pipeline.decode.otlp_pb import REQUESTS
-    from pipeline.framing import gunzip
+    from pipeline.ingest.decode.otlp_pb import REQUESTS
+    from pipeline.ingest.framing import gunzip
     t0 = time.thread_time()
     for topic, value in msgs:
         value = gunzip(value, 1 << 30)

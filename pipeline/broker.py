@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Settings, SettingsError
-from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, prepare_topics, wait_for_broker
+from pipeline.kafka.io import BrokerUnavailable, TopicMismatch, prepare_topics, wait_for_broker
 
 
 def tansu_binary() -> Path:

@@ -14,12 +14,12 @@ import importlib.machinery
 
 # Per-record work of the join and of reading its input (issue 19).
 COMPILED = (
-    "pipeline.wirecheck",
+    "pipeline.shuffle.wirecheck",
     "pipeline.correlate.engine",
-    "pipeline.correlate.rows",
+    "pipeline.correlate.joined_rows",
     "pipeline.correlate.skew",
     "pipeline.correlate.metric_index",
-    "pipeline.correlate.trace",
+    "pipeline.correlate.trace_state",
 )
 
 # Set to "1" (or "true"/"yes") while installing to leave every module as plain Python.

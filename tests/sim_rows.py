@@ -12,10 +12,10 @@ import orjson
 
 from pipeline.config import Settings
 from pipeline.correlate import CorrelateConfig, Correlator
-from pipeline.ingest import Ingestor
-from pipeline.route import by_trace_messages
+from pipeline.ingest.stage import Ingestor
+from pipeline.shuffle.route import by_trace_messages
 from pipeline.sim import SimConfig, Simulation, kafka_messages
-from pipeline.wirecheck import read_by_trace
+from pipeline.shuffle.wirecheck import read_by_trace
 
 NS = 1_000_000_000
 PARTITIONS = 4

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.commands.status import summary
 from pipeline.compiled import COMPILED, build_status
-from pipeline.selfmetrics import WorkerMetrics
+from pipeline.worker.selfmetrics import WorkerMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +49,7 @@ def test_compiled_or_not_the_modules_behave_as_python() -> None:
     # docstrings and keyword arguments work as they do uncompiled.
     engine = importlib.import_module("pipeline.correlate.engine")
     assert "windowed join" in engine.Correlator.__doc__
-    rows = importlib.import_module("pipeline.correlate.rows")
+    rows = importlib.import_module("pipeline.correlate.joined_rows")
     assert rows.severity_name.__name__ == "severity_name"
 
 

@@ -1,4 +1,4 @@
-"""The columnar span path (pipeline/columns.py, otlp_traces.spans_into_columns) against the
+"""The columnar span path (pipeline/column_batch.py, otlp_traces.spans_into_columns) against the
 record path it replaced: the same spans, field for field, and the same error reasons.
 
 The reference below is the per-record decoder as it was (walk the request, build each Span
@@ -11,16 +11,16 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from pipeline.columns import ColumnBatch
-from pipeline.decode import decode_batch
-from pipeline.decode.otlp_pb import record_path, walk
-from pipeline.decode.otlp_traces import _LEVELS, _NAMES, _json_span, _proto_span
-from pipeline.decode.otlp_walk import walk as json_walk
-from pipeline.decode.result import RecordError
+from pipeline.column_batch import ColumnBatch
+from pipeline.ingest.decode import decode_batch
+from pipeline.ingest.decode.otlp_pb import record_path, walk
+from pipeline.ingest.decode.otlp_traces import _LEVELS, _NAMES, _json_span, _proto_span
+from pipeline.ingest.decode.otlp_walk import walk as json_walk
+from pipeline.ingest.decode.result import RecordError
 from pipeline.model import LogRecord, Span
-from pipeline.route import by_trace_messages, read_by_trace
+from pipeline.shuffle.route import by_trace_messages, read_by_trace
 from pipeline.sim.simulator import SimConfig, Simulation
-from pipeline.store.rows import span_columns
+from pipeline.store.columnar import span_columns
 
 T = 1_760_000_000_000_000_000
 

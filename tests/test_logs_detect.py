@@ -1,4 +1,4 @@
-"""Level and trace-id detection over a batch (pipeline/logs/detect.py: one Hyperscan scan,
+"""Level and trace-id detection over a batch (pipeline/ingest/logs/detect.py: one Hyperscan scan,
 candidates confirmed by the same regexes) finds exactly what the per-line functions find."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR
-from pipeline.logs import detect, parse_logs, severity
-from pipeline.logs.columns import TextColumns
-from pipeline.logs.formats import TEXT_LEVEL_RE
-from pipeline.logs.textblock import buffer_of, scan_buffer
-from pipeline.logs.traceids import extract_ids
+from pipeline.ingest.decode.timebounds import OUT_OF_RANGE_ATTR
+from pipeline.ingest.logs import detect, parse_logs, severity
+from pipeline.ingest.logs.columns import TextColumns
+from pipeline.ingest.logs.formats import TEXT_LEVEL_RE
+from pipeline.ingest.logs.textblock import buffer_of, scan_buffer
+from pipeline.ingest.logs.traceids import extract_ids
 from pipeline.model import LogRecord
 from tests.match_corpus import HAND_MADE, corpus
 

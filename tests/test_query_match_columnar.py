@@ -17,8 +17,8 @@ import pytest
 
 from pipeline.commands import match as match_cmd
 from pipeline.commands.match import LineWriter, batches
-from pipeline.logs import parse_logs
-from pipeline.logs.columns import TextColumns
+from pipeline.ingest.logs import parse_logs
+from pipeline.ingest.logs.columns import TextColumns
 from pipeline.model import LogRecord
 from pipeline.query import RuleMatcher
 from tests.match_corpus import FIELD_RULES, HAND_MADE, NEZHA, corpus, rule_pack, write_rules

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.model import CorrelatedSpan, Exemplar, LogRecord, MetricPoint, Span
-from pipeline.store import rows, tables
+from pipeline.store import columnar as rows, tables
 from pipeline.store.failures import is_permanent
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import TABLES, client_insert

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from pipeline.model import LogRecord, Span
-from pipeline.wirecheck import WireError, read_by_trace
+from pipeline.shuffle.wirecheck import WireError, read_by_trace
 from tests.wire_v2 import columns, v1_message, v2_message
 
 T = 1_700_000_000 * 10**9

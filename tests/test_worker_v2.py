@@ -8,7 +8,7 @@ import asyncio
 
 from pipeline.config import Settings
 from pipeline.model import Span
-from pipeline.route import trace_partition
+from pipeline.shuffle.route import trace_partition
 from pipeline.worker.correlation import Correlation
 from tests.test_worker_ledger import T0, Stored, _outbox, event
 from tests.wire_v2 import v1_message, v2_message

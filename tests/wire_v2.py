@@ -1,6 +1,6 @@
 """Test helper: records <-> by-trace v2 columns (the contract in docs/architecture.md).
 
-The producer side lives in pipeline/route.py (another branch); until both are merged, the
+The producer side lives in pipeline/shuffle/route.py (another branch); until both are merged, the
 consumer is tested against messages this helper writes.
 """
 

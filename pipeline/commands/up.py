@@ -23,7 +23,7 @@ import orjson
 
 from pipeline.broker import LocalBroker, ready_topics
 from pipeline.config import Settings, SettingsError, load_settings
-from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, publish, wait_for_broker
+from pipeline.kafka.io import BrokerUnavailable, TopicMismatch, publish, wait_for_broker
 from pipeline.store.queries.status import OFFSET_MEDIANS_MS, row_count
 
 DEMO_FAULT = "type=error,target=payment,start=+50s,duration=40s"

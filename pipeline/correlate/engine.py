@@ -9,24 +9,18 @@ emitted, until the watermark passes it by the lateness bound, so late spans and 
 it. Anything older than the lateness bound is counted and left to raw storage.
 
 Row versions. Every row of a trace carries version = 2 x (distinct spans and logs the trace
-held when the rows were built), +1 once its clock-skew table is decided (see skew.py; only
-multi-host traces right after a cold start are first emitted undecided, then re-emitted).
-Amendments only happen when a new distinct record arrives or the table gets decided, so
-versions rise with every re-emission (ReplacingMergeTree keeps the newest), and the final
-version depends only on the trace's data: a clean run, a shuffled run and a replay with
-duplicates end on the same version with the same content. If a trace's buffered state had
-to be evicted (memory pressure) its record count is remembered, and later records for it
-start above it.
+held when the rows were built), +1 once its clock-skew table is decided (skew.py). Versions
+rise with every re-emission (ReplacingMergeTree keeps the newest) and the final one depends
+only on the trace's data: a clean run, a shuffled run and a replay with duplicates end on the
+same version and content. An evicted trace's count is remembered; later records start above it.
 
-Replay after a crash: the skew tables are a function of the pair samples, so a successor
-rebuilds the same tables only if it gets the samples that preceded its replay start. Two
-workers splitting the partitions get identical tables by exchanging the same sketches. The
-worker does both through one topic (`skew.take_changed()` out, `skew.merge_samples()` in).
-On a rebalance, `drop_partitions` forgets what came from partitions the worker lost.
-
-Memory. Buffered spans + logs and buffered traces are capped. Under pressure, emitted traces
-kept only for amendments are dropped first (oldest first, counted), then the live traces with
-the oldest activity are completed early and their rows flagged `completed_early`.
+Replay after a crash: skew tables are a function of the pair samples, so a successor (or two
+workers splitting the partitions) rebuilds the same tables from the same samples, exchanged
+through one topic (`skew.take_changed()` out, `skew.merge_samples()` in); on a rebalance
+`drop_partitions` forgets what came from the partitions the worker lost. Memory: buffered
+records and traces are capped; under pressure, emitted traces kept only for amendments go
+first (oldest first, counted), then the live traces idle longest complete early, their rows
+flagged `completed_early`. docs/architecture.md has the whole protocol.
 """
 
 from __future__ import annotations
@@ -35,12 +29,12 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
-from pipeline.correlate.rows import build_rows
+from pipeline.correlate.joined_rows import build_rows
 from pipeline.correlate.sampling import keep_by_hash
 from pipeline.correlate.skew import SkewEstimator
-from pipeline.correlate.trace import Trace
+from pipeline.correlate.trace_state import Trace
 from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content_id
 from pipeline.worker.progress import Reports, WatermarkCaps
 

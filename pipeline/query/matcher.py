@@ -2,7 +2,7 @@
 
 A batch is matched with a few Hyperscan calls per field (one per ~32 KB): its values are
 joined with NUL separators (regex.py's dialect rewrite keeps patterns inside one value; a
-batch read as a raw block brings its body already joined, pipeline/logs/textblock.py), each
+batch read as a raw block brings its body already joined, pipeline/ingest/logs/textblock.py), each
 hit's end offset is mapped back to its line with numpy, and Python works per hit, not per line × rule:
 
 - rules that are a leaf or an OR of leaves come straight from the (line, leaf) hits (with
@@ -28,8 +28,8 @@ import numpy as np
 import re2
 
 from pipeline.gcpause import gc_paused
-from pipeline.logs.columns import RECORD_READERS, Columns, as_columns
-from pipeline.logs.textblock import buffer_of, scan_chunks
+from pipeline.ingest.logs.columns import RECORD_READERS, Columns, as_columns
+from pipeline.ingest.logs.textblock import buffer_of, scan_chunks
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
 from pipeline.query.fields import column_of, match_regex

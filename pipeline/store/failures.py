@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError, ProgrammingError
 
-from pipeline.columns import ColumnBatch
+from pipeline.column_batch import ColumnBatch
 from pipeline.store.client import error_code
 
 # ClickHouse error codes that depend on the rows sent, never on the server's state.

@@ -21,10 +21,10 @@ from math import isfinite
 
 import orjson
 
-from pipeline.columns import ColumnBatch
-from pipeline.deadletter import Letter, store_rejection
+from pipeline.column_batch import ColumnBatch
+from pipeline.shuffle.deadletter import Letter, store_rejection
 from pipeline.model import LogRecord, Span
-from pipeline.store import rows
+from pipeline.store import columnar as rows
 from pipeline.store.failures import day_chunks, is_permanent, reason_of
 from pipeline.store.tables import float_columns, input_table
 
@@ -117,7 +117,7 @@ _COLUMNAR = {"spans": Span, "logs": LogRecord}
 
 
 def _empty_buffers(tables: dict) -> dict[str, list | ColumnBatch]:
-    """One buffer per table; spans and logs arrive as columns (pipeline/columns.py) and stay
+    """One buffer per table; spans and logs arrive as columns (pipeline/column_batch.py) and stay
     columns, and a columnar buffer takes lists of records too."""
     return {t: ColumnBatch(_COLUMNAR[t]) if t in _COLUMNAR else [] for t in tables}
 

@@ -28,9 +28,9 @@ from aiokafka import TopicPartition
 from pipeline.config import Settings
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
-from pipeline.route import read_metrics, read_progress
+from pipeline.shuffle.route import read_metrics, read_progress
 from pipeline.store.writer import Sink
-from pipeline.wirecheck import read_by_trace
+from pipeline.shuffle.wirecheck import read_by_trace
 from pipeline.worker.ledger import AckLedger
 from pipeline.worker.outbox import DeadLetters, Outbox
 from pipeline.worker.progress import SpreadProgress, expected_sources
@@ -64,7 +64,7 @@ class Correlation:
         self.owned: set[int] = set()  # by-trace partitions assigned to this worker
         self.spread = SpreadProgress(partitions["telemetry.metrics"])
         self.skipped = 0  # messages read from partitions no longer assigned (their owner reads them)
-        self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/wirecheck.py)
+        self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/shuffle/wirecheck.py)
         # Seconds per stage, for the idle-stop event and benchmarks/correlate.py's profile: CPU
         # for wire decode, join and rows; wall for insert (awaited until stored).
         self.seconds = dict.fromkeys(("wire", "join", "rows", "insert"), 0.0)
