@@ -13,9 +13,9 @@ import faust
 from agents import faust_compat
 from agents.correlate import declare_correlation
 from pipeline.config import Settings
-from pipeline.ingest import INPUT_KINDS
-from pipeline.kafka_io import FETCH_MAX_WAIT_MS
-from pipeline.selfmetrics import WorkerMetrics
+from pipeline.ingest.stage import INPUT_KINDS
+from pipeline.kafka.io import FETCH_MAX_WAIT_MS
+from pipeline.worker.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 from pipeline.worker.ingest_batches import IngestAgent
 from pipeline.worker.outbox import Outbox
@@ -72,7 +72,7 @@ def declare_timers(app: faust.App, settings: Settings, runtime: WorkerRuntime, s
 def create_app(settings: Settings, sink: Sink, stop_when_idle_s: float | None = None,
                metrics: WorkerMetrics | None = None, partitions: dict[str, int] | None = None) -> faust.App:
     """The worker's app; `partitions` are the topics' partition counts as the broker reports
-    them (kafka_io.prepare_topics), the declared list when not given."""
+    them (pipeline/kafka/io.py prepare_topics), the declared list when not given."""
     app = make_app(settings)
     out = Outbox(*(raw_topic(app, settings, t).send for t in
                    ("telemetry.dlq", "telemetry.by_trace", "telemetry.metrics", "telemetry.skew")))

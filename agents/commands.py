@@ -11,10 +11,10 @@ import time
 from prometheus_client import start_http_server
 
 from pipeline.config import SettingsError, load_settings
-from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, ensure_topics_blocking
-from pipeline.logjson import logging_config
+from pipeline.kafka.io import BrokerUnavailable, TopicMismatch, ensure_topics_blocking
+from pipeline.worker.logjson import logging_config
 from pipeline.query import QueryError, compile_rules, rules_from_setting
-from pipeline.selfmetrics import WorkerMetrics
+from pipeline.worker.selfmetrics import WorkerMetrics
 from pipeline.store.client import StoreUnavailable, connect
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import InsertFn, Sink, client_insert

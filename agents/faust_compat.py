@@ -60,7 +60,7 @@ def committed_offset(consumer, tp) -> int | None:
 def set_fetch_wait(consumer, wait_ms: int) -> None:
     """Make the aiokafka consumer Faust built wait at most `wait_ms` for a fetch. Faust passes
     a fixed fetch_max_wait_ms=1500 and offers no setting; the local broker answers a waiting
-    fetch only when the wait runs out (pipeline/kafka_io.py FETCH_MAX_WAIT_MS), so without this
+    fetch only when the wait runs out (pipeline/kafka/io.py FETCH_MAX_WAIT_MS), so without this
     every record waits up to 1.5 s per hop. The fetcher reads `_fetch_max_wait_ms` for every
     fetch request it builds, so changing it on the running consumer takes effect."""
     consumer._thread._ensure_consumer()._fetcher._fetch_max_wait_ms = wait_ms

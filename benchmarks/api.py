@@ -1,7 +1,7 @@
 """API read latency over a large embedded store: trace lookup and window ranking.
 
 The store: the simulated shop (with one injected fault) run through the library pipeline in
-process (`pipeline.offline.OfflinePipeline`: decode → parse/tag → correlate → chDB) gives a
+process (`benchmarks.harness.offline.OfflinePipeline`: decode → parse/tag → correlate → chDB) gives a
 seed slice; ClickHouse then copies that slice forward in time, copy k shifted by k slice
 lengths with every trace and log id rewritten as a hash of (id, k), into the raw tables
 (`spans`, `logs`, `metrics`; `trace_index` and `trace_docs` fill through their views) and
@@ -100,7 +100,7 @@ def recipe(mode: str) -> str:
 
 def build(admin, root: Path, mode: str, say) -> dict:
     """Make the store (see module docs); returns what was made."""
-    from pipeline.offline import OfflinePipeline
+    from benchmarks.harness.offline import OfflinePipeline
     from pipeline.sim import SimConfig, Simulation, parse_fault
 
     settings = Settings()

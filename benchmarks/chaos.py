@@ -1,4 +1,4 @@
-"""Chaos: simulated traffic with about 1 % poison of every kind (pipeline/sim/poison.py), a
+"""Chaos: simulated traffic with about 1 % poison of every kind (benchmarks/harness/poison.py), a
 worker SIGKILLed mid-stream and restarted, and a store outage of at least 30 s, beside a clean
 run of the same good traffic (no poison, no kill, no outage) measured in the same run.
 
@@ -37,8 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.config import Settings  # noqa: E402
-from pipeline.kafka_io import publish, read_topic  # noqa: E402
-from pipeline.sim.poison import S, Traffic, kinds, span_id, trace_id  # noqa: E402
+from pipeline.kafka.io import publish, read_topic  # noqa: E402
+from benchmarks.harness.poison import S, Traffic, kinds, span_id, trace_id  # noqa: E402
 
 
 def _env(broker: str, prefix: str, chdb: Path, **extra: str) -> dict[str, str]:

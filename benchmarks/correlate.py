@@ -55,8 +55,8 @@ from ingest import raw_consume  # noqa: E402  (benchmarks/ingest.py: the same ra
 
 from pipeline.config import Settings  # noqa: E402
 from pipeline.correlate import CorrelateConfig, Correlator  # noqa: E402
-from pipeline.correlate.synthetic import Traffic, generate, score  # noqa: E402
-from pipeline.kafka_io import publish  # noqa: E402
+from benchmarks.harness.synthetic import Traffic, generate, score  # noqa: E402
+from pipeline.kafka.io import publish  # noqa: E402
 from pipeline.sim import SimConfig, Simulation, kafka_messages  # noqa: E402
 
 Batch = tuple[list, list, list]

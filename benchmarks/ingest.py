@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.config import Settings  # noqa: E402
-from pipeline.kafka_io import publish  # noqa: E402
+from pipeline.kafka.io import publish  # noqa: E402
 
 SERVICES = ["frontend", "cart", "checkout", "payment", "catalog", "shipping"]
 T0 = 1_760_000_000_000_000_000

@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 import orjson  # noqa: E402
 
 from pipeline.commands.match import line_batches, render  # noqa: E402
-from pipeline.logs import parse_logs  # noqa: E402
-from pipeline.logs.columns import TextColumns  # noqa: E402
+from pipeline.ingest.logs import parse_logs  # noqa: E402
+from pipeline.ingest.logs.columns import TextColumns  # noqa: E402
 from pipeline.model import LogRecord  # noqa: E402
 from pipeline.query import RuleMatcher  # noqa: E402
 from benchmarks.rules import bench_hs_scan  # noqa: E402

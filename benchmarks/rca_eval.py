@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import orjson  # noqa: E402
 
 from pipeline.config import Settings  # noqa: E402
-from pipeline.offline import OfflinePipeline  # noqa: E402
+from benchmarks.harness.offline import OfflinePipeline  # noqa: E402
 from pipeline.rca.evaluate import evaluate_truth, summarise  # noqa: E402
 from pipeline.sim.faults import FAULT_TYPES, parse_fault  # noqa: E402
 from pipeline.sim.profiles import PROFILES  # noqa: E402

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 import orjson  # noqa: E402
 
-from pipeline.api.times import parse_time_ns  # noqa: E402
+from pipeline.api.time_params import parse_time_ns  # noqa: E402
 from pipeline.rca.evaluate import rank_of  # noqa: E402
 
 BASELINE_NS = 30 * 60 * 10**9

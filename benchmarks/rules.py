@@ -6,7 +6,7 @@ with no rule) among background noise. All three contenders answer the same quest
 line, which rules match, and the answers are checked to be identical. Baselines run on a
 slice of the lines (they are slow) and report their rate. The process is pinned to one CPU.
 It also times the whole log stage (parse, tag) with and without log templates
-(pipeline/logs/templates.py), to show what templates add: with a miner that already knows the
+(pipeline/ingest/logs/templates.py), to show what templates add: with a miner that already knows the
 lines' templates (every line takes the fast path) and with a fresh one (every template new).
 
     python benchmarks/rules.py [--quick] [--json] [--rules N] [--lines N]
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import re2  # noqa: E402
 
-from pipeline.logs import parse_logs  # noqa: E402
-from pipeline.logs.templates import TemplateMiner, template_of  # noqa: E402
+from pipeline.ingest.logs import parse_logs  # noqa: E402
+from pipeline.ingest.logs.templates import TemplateMiner, template_of  # noqa: E402
 from pipeline.model import LogRecord  # noqa: E402
 from pipeline.query import Rule, RuleMatcher  # noqa: E402
 from pipeline.query.matcher import SCAN_CHUNK  # noqa: E402

@@ -38,7 +38,7 @@ class Settings:
     sink_batch_rows: int = 20000
     sink_flush_s: float = 0.25
     sink_retry_max_s: float = 30.0
-    # Size limits (pipeline/decode/limits.py): one attribute value, one log body, one record
+    # Size limits (pipeline/ingest/decode/limits.py): one attribute value, one log body, one record
     # (over it its largest values are cut), records read from one message, and input bytes
     # and (estimated) records per decoded run of a consumed batch.
     max_attr_bytes: int = 32 * 1024

@@ -61,13 +61,13 @@ class LogRecord:
     attributes: dict[str, str] = field(default_factory=dict)
     resource: dict[str, str] = field(default_factory=dict)
     observed_ns: int = 0
-    # Filled by log parsing / rule tagging (pipeline/logs, pipeline/query).
+    # Filled by log parsing / rule tagging (pipeline/ingest/logs, pipeline/query).
     format: str = ""
     parse_failed: bool = False
     rules: list[str] = field(default_factory=list)
     # Deterministic id, set by the decoder (see content_id).
     id: str = ""
-    # The message with its variables masked, and its id (pipeline/logs/templates.py).
+    # The message with its variables masked, and its id (pipeline/ingest/logs/templates.py).
     template_id: str = ""
     template: str = ""
     # Timestamp of the Kafka message that carried it (0: unknown); caps its watermark share.

@@ -168,7 +168,7 @@ def load_slice(chdb_root, fault: str):
     import clickhouse_connect
 
     from pipeline.config import Settings
-    from pipeline.offline import OfflinePipeline
+    from benchmarks.harness.offline import OfflinePipeline
     from pipeline.store.migrate import migrate
 
     admin = clickhouse_connect.get_client(dsn=f"chdb://{chdb_root}")

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from pipeline.config import Settings
-from pipeline.offline import OfflinePipeline
+from benchmarks.harness.offline import OfflinePipeline
 from pipeline.sim import SimConfig, Simulation, parse_fault
 from pipeline.store.migrate import migrate
 

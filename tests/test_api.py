@@ -16,7 +16,7 @@ from pipeline.api.reads import Reader, ReadLimitError, ReadLimits
 from pipeline.config import Settings
 from pipeline.model import LogRecord, MetricPoint, Span
 from pipeline.query import QueryError, Rule, RuleMatcher, to_sql
-from pipeline.store import rows
+from pipeline.store import columnar as rows
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import client_insert
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from pipeline.api.app import create_app
 from pipeline.config import Settings
 from pipeline.correlate import CorrelateConfig, Correlator
-from pipeline.store import rows
+from pipeline.store import columnar as rows
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import client_insert
 from tests.test_api import T0, _insert, _log, _metric, _settings, _span

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.api.ids import TraceIdError, normalise_trace_id
-from pipeline.api.times import TimeFormatError, parse_time_ns
+from pipeline.api.time_params import TimeFormatError, parse_time_ns
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -96,7 +96,7 @@ def test_create_partitions_is_not_supported(broker, topic_prefix):
 def test_a_waiting_fetch_is_answered_only_when_its_wait_runs_out(broker, topic_prefix):
     """Kafka answers a waiting fetch as soon as data arrives; the local broker waits out
     fetch_max_wait_ms. Faust's consumer asks for 1500 ms, so the worker shortens it
-    (pipeline/kafka_io.py FETCH_MAX_WAIT_MS); if this starts failing, that workaround is moot."""
+    (pipeline/kafka/io.py FETCH_MAX_WAIT_MS); if this starts failing, that workaround is moot."""
     topic = topic_prefix + "longpoll"
 
     async def latencies(wait_ms: int) -> list[float]:

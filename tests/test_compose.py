@@ -54,4 +54,4 @@ def test_containers_run_the_installed_package_not_the_checkout():
     for name in ("topics", "worker", "api"):
         command = BASE["services"][name]["command"]
         assert "pip install -q /tmp/telecorr" in command and "-e" not in command.split(), name
-    assert "python -m pipeline.broker topics" in BASE["services"]["topics"]["command"]
+    assert "python -m pipeline.kafka.broker topics" in BASE["services"]["topics"]["command"]

@@ -9,7 +9,7 @@ import pytest
 from pipeline.cli import build_parser
 from pipeline.commands.replay import ReplayError, guess_format, replay_messages
 from pipeline.config import Settings, SettingsError, load_settings, read_topics
-from pipeline.framing import FramingError
+from pipeline.ingest.framing import FramingError
 
 
 def test_precedence_defaults_file_env_flags(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.correlate import CorrelateConfig, Correlator
-from pipeline.correlate.synthetic import Traffic, generate, score
+from benchmarks.harness.synthetic import Traffic, generate, score
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from pipeline.config import Settings
-from pipeline.kafka_io import publish
+from pipeline.kafka.io import publish
 from pipeline.sim import SimConfig, Simulation, kafka_messages, parse_fault, parse_skew
 from tests.workerproc import events, run_worker, sql, worker_env
 

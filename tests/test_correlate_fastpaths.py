@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from pipeline.correlate import CorrelateConfig, Correlator
 from pipeline.correlate.metric_index import MetricIndex
-from pipeline.correlate.rows import attach_logs, build_rows, call_peers
+from pipeline.correlate.joined_rows import attach_logs, build_rows, call_peers
 from pipeline.correlate.skew import MIN_GROUP, solve_offsets
-from pipeline.correlate.synthetic import generate
+from benchmarks.harness.synthetic import generate
 from pipeline.model import LogRecord, Span
 
 S = 1_000_000_000
@@ -53,7 +53,7 @@ def rows_of(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, in
 @given(trace=traces())
 def test_self_time_is_the_span_minus_the_union_of_its_clipped_children(trace):
     spans, offsets = trace
-    from pipeline.correlate.rows import _inside_parent  # the child placement rule under test elsewhere
+    from pipeline.correlate.joined_rows import _inside_parent  # the child placement rule under test elsewhere
 
     rows = rows_of(spans, [], offsets)
     peers = call_peers(spans)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.correlate import CorrelateConfig, Correlator
-from pipeline.correlate.synthetic import Traffic, generate
+from benchmarks.harness.synthetic import Traffic, generate
 from pipeline.model import CorrelatedSpan, Span
 
 S = 1_000_000_000

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from pipeline.correlate import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
-from pipeline.correlate.rows import build_rows, call_peers
+from pipeline.correlate.joined_rows import build_rows, call_peers
 from pipeline.model import Span
 
 MS = 1_000_000

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.correlate import CorrelateConfig, Correlator
 from pipeline.correlate.skew import SkewEstimator, pair_delta, solve_offsets
-from pipeline.correlate.synthetic import generate
+from benchmarks.harness.synthetic import generate
 from pipeline.model import Span
 
 S = 1_000_000_000

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.deadletter import MAX_DLQ_VALUE_BYTES, PREVIEW_BYTES, dlq_message
-from pipeline.kafka_io import MAX_REQUEST_BYTES
+from pipeline.shuffle.deadletter import MAX_DLQ_VALUE_BYTES, PREVIEW_BYTES, dlq_message
+from pipeline.kafka.io import MAX_REQUEST_BYTES
 
 
 def test_a_bad_message_keeps_its_bytes_origin_and_reason():
@@ -31,8 +31,8 @@ def test_a_message_near_the_broker_limit_is_cut_so_the_dlq_send_cannot_be_refuse
 
 
 def test_a_message_of_many_bad_records_is_dead_lettered_once_with_a_summary():
-    from pipeline.decode import Limits, decode_batch
-    from pipeline.deadletter import per_message
+    from pipeline.ingest.decode import Limits, decode_batch
+    from pipeline.shuffle.deadletter import per_message
 
     bad = b"\n".join([b"{}"] * 50_000 + [b"not json"] + [b'{"signal":"log","body":"ok","time":1700000000000000000}'])
     res = decode_batch("events", [b'{"signal":"log","body":"fine"}', bad], [1, 2], Limits(records_per_message=60_000))
@@ -44,8 +44,8 @@ def test_a_message_of_many_bad_records_is_dead_lettered_once_with_a_summary():
 
 
 def test_one_bad_record_keeps_its_reason_as_it_is():
-    from pipeline.decode.result import DecodeError
-    from pipeline.deadletter import per_message
+    from pipeline.ingest.decode.result import DecodeError
+    from pipeline.shuffle.deadletter import per_message
 
     assert per_message([DecodeError(4, "line 3: span_id: 3 bytes, expected 8")]) == \
         [(4, "line 3: span_id: 3 bytes, expected 8", 1)]

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.decode import decode_batch
-from pipeline.decode.times import rfc3339_ns
+from pipeline.ingest.decode import decode_batch
+from pipeline.ingest.decode.times import rfc3339_ns
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "event.schema.json"
 TID, SID, PID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "00f067aa0ba902b6"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline.decode import decode_batch
+from pipeline.ingest.decode import decode_batch
 from tests.decode_samples import logs_json, logs_pb, metrics_json, metrics_pb, spans_pb
 
 

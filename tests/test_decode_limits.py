@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline.decode import Limits, decode_batch
-from pipeline.decode.limits import TRUNCATED_ATTR, record_size, split_batch
-from pipeline.route import MAX_MESSAGE_BYTES, by_trace_messages
+from pipeline.ingest.decode import Limits, decode_batch
+from pipeline.ingest.decode.limits import TRUNCATED_ATTR, record_size, split_batch
+from pipeline.shuffle.route import MAX_MESSAGE_BYTES, by_trace_messages
 
 T = 1_700_000_000 * 10**9
 

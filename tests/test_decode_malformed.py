@@ -10,8 +10,8 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from pipeline.decode import decode_batch
-from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT
+from pipeline.ingest.decode import decode_batch
+from pipeline.ingest.decode.values import ATTR_LIMIT, BODY_LIMIT
 from tests.decode_samples import SPAN, T0, TRACE, kvs_pb, logs_pb, metrics_pb, spans_pb
 
 GOOD = {"otlp_spans": spans_pb(), "otlp_logs": logs_pb(), "otlp_metrics": metrics_pb(),

@@ -9,7 +9,7 @@ import pytest
 from tests.decode_samples import (PARENT, RESOURCE, SPAN, T0, TRACE, logs_json, logs_pb, metrics_json, metrics_pb,
                             spans_json, spans_pb)
 
-from pipeline.decode import DecodeResult, decode_batch
+from pipeline.ingest.decode import DecodeResult, decode_batch
 
 KAFKA_TS = 1_800_000_000_000_000_000
 

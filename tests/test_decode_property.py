@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from pipeline.decode import KINDS, DecodeResult, decode_batch
+from pipeline.ingest.decode import KINDS, DecodeResult, decode_batch
 from pipeline.model import LogRecord, MetricPoint, Span
 from tests.decode_samples import any_json, any_pb, logs_pb, metrics_pb, spans_json, spans_pb
 

@@ -8,9 +8,9 @@ import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from pipeline.decode import decode_batch
-from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR
-from pipeline.logs import parse_logs
+from pipeline.ingest.decode import decode_batch
+from pipeline.ingest.decode.timebounds import OUT_OF_RANGE_ATTR
+from pipeline.ingest.logs import parse_logs
 
 NOW = time.time_ns()
 TWO_DAYS = 2 * 86_400 * 10**9

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.cli import build_parser
 from pipeline.config import Settings, read_topics
-from pipeline.selfmetrics import WorkerMetrics
+from pipeline.worker.selfmetrics import WorkerMetrics
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = "\n".join(p.read_text() for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))])

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents import faust_compat
 from pipeline.config import Settings
-from pipeline.kafka_io import ensure_topics, publish
+from pipeline.kafka.io import ensure_topics, publish
 
 
 def test_the_installed_libraries_are_the_tested_versions():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.config import Settings
-from pipeline.ingest import Ingestor
+from pipeline.ingest.stage import Ingestor
 from tests import otlp_samples as samples
 
 

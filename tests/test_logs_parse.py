@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.logs import extract_ids, normalize_trace_id, parse_line, parse_logs
-from pipeline.logs.severity import from_syslog, from_value, severity_name
-from pipeline.logs.timestamps import parse_epoch, parse_timestamp
+from pipeline.ingest.logs import extract_ids, normalize_trace_id, parse_line, parse_logs
+from pipeline.ingest.logs.severity import from_syslog, from_value, severity_name
+from pipeline.ingest.logs.timestamps import parse_epoch, parse_timestamp
 from pipeline.model import LogRecord
 
 NS = 1_000_000_000

@@ -12,10 +12,10 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from pipeline.config import Settings
-from pipeline.ingest import Ingestor
-from pipeline.kafka_io import publish
-from pipeline.logs import parse_logs
-from pipeline.logs.templates import TemplateMiner, template_id, template_of
+from pipeline.ingest.stage import Ingestor
+from pipeline.kafka.io import publish
+from pipeline.ingest.logs import parse_logs
+from pipeline.ingest.logs.templates import TemplateMiner, template_id, template_of
 from pipeline.model import LogRecord
 from tests.workerproc import run_worker, sql, worker_env
 
@@ -94,7 +94,7 @@ def test_ids_do_not_depend_on_arrival_order_worker_or_cache():
 
 
 def test_word_by_word_masking_equals_masking_the_whole_line():
-    from pipeline.logs.templates import _VARIABLE, WILDCARD, _mask_variables, cache_key
+    from pipeline.ingest.logs.templates import _VARIABLE, WILDCARD, _mask_variables, cache_key
 
     for r in _lines(9, 2000):
         key = cache_key(r.body).decode()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Settings
-from pipeline.kafka_io import publish, read_topic
-from pipeline.sim.poison import S, Traffic, kinds, trace_id
+from pipeline.kafka.io import publish, read_topic
+from benchmarks.harness.poison import S, Traffic, kinds, trace_id
 from tests.workerproc import events, run_worker, sql, worker_env
 
 pytestmark = pytest.mark.integration

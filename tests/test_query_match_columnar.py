@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from pipeline.commands.match import line_batches, match_lines, render
-from pipeline.logs import parse_logs
-from pipeline.logs.columns import TextColumns
+from pipeline.ingest.logs import parse_logs
+from pipeline.ingest.logs.columns import TextColumns
 from pipeline.model import LogRecord
 from pipeline.query import RuleMatcher
 from tests.match_corpus import FIELD_RULES, HAND_MADE, NEZHA, corpus, rule_pack, write_rules

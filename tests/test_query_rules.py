@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from pipeline.logs import parse_logs
+from pipeline.ingest.logs import parse_logs
 from pipeline.model import LogRecord
 from pipeline.query import (QueryError, Rule, RuleFileError, compile_rules, default_rules, load_rules,
                             rules_from_setting)

@@ -73,7 +73,7 @@ def test_cli_rca_and_evaluate(tmp_path):
         "import sys, orjson, clickhouse_connect\n"
         "from pipeline.config import Settings\n"
         "from pipeline.store.migrate import migrate\n"
-        "from pipeline.offline import OfflinePipeline\n"
+        "from benchmarks.harness.offline import OfflinePipeline\n"
         "from pipeline.sim.faults import parse_fault\n"
         "from pipeline.sim.simulator import SimConfig, Simulation\n"
         "c = clickhouse_connect.get_client(dsn='chdb://' + sys.argv[1])\n"

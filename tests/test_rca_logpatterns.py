@@ -7,14 +7,14 @@ import math
 import random
 
 from pipeline.config import Settings
-from pipeline.logs.templates import TemplateMiner, template_of
+from pipeline.ingest.logs.templates import TemplateMiner, template_of
 from pipeline.model import LogRecord
 from pipeline.rca import logpatterns
 from pipeline.rca.logpatterns import MINUTE_NS, changes
 from pipeline.rca.score import score_services
 from pipeline.rca.window import rank_window
 from pipeline.store.queries.window import Period
-from pipeline.store import rows
+from pipeline.store import columnar as rows
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import client_insert
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Settings
-from pipeline.offline import OfflinePipeline
+from benchmarks.harness.offline import OfflinePipeline
 from pipeline.sim.faults import parse_fault
 from pipeline.sim.simulator import SimConfig, Simulation
 from pipeline.store.migrate import migrate

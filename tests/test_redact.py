@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from pipeline.api.server import UnprotectedBind, check_exposure
-from pipeline.logjson import JsonFormatter
+from pipeline.worker.logjson import JsonFormatter
 from pipeline.redact import redact
 from pipeline.store.client import StoreUnavailable, connect
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from pipeline.commands.replay import SIGNAL_TOPIC, guess_format, replay_messages
-from pipeline.decode import decode_batch
+from pipeline.ingest.decode import decode_batch
 from tests.otlp_documents import EXAMPLES, LOGS, TRACES, pretty
 
 TS = 1_700_000_000_000_000_000
@@ -69,7 +69,7 @@ def test_broken_framing_is_one_clear_error_per_message():
 
 
 def test_a_gzip_bomb_is_refused_not_expanded():
-    from pipeline.decode import Limits
+    from pipeline.ingest.decode import Limits
 
     bomb = gzip.compress(b"\n" * (64 * 1024 * 1024))
     res = decode_batch("raw_logs", [bomb], [TS], Limits(batch_bytes=1024 * 1024))

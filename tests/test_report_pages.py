@@ -14,7 +14,7 @@ from pipeline.api.report.render import utc
 from pipeline.config import Settings
 from pipeline.model import LogRecord, Span
 from pipeline.rca import rank_window
-from pipeline.store import rows
+from pipeline.store import columnar as rows
 from pipeline.store.writer import client_insert
 from tests import report_support
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span
 import orjson
 
-from pipeline.route import (
+from pipeline.shuffle.route import (
     MAX_MESSAGE_BYTES,
     by_trace_messages,
     metric_messages,

@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from pipeline.sim.clock import SkewSpec
 from pipeline.sim.faults import parse_fault
-from pipeline.framing import read_delimited
+from pipeline.ingest.framing import read_delimited
 from pipeline.sim.output import write_files
 from pipeline.sim.simulator import SimConfig, Simulation
 from pipeline.sim.topology import load_topology

@@ -7,7 +7,7 @@ from collections import Counter
 import orjson
 
 from pipeline.config import Settings
-from pipeline.ingest import Ingestor
+from pipeline.ingest.stage import Ingestor
 from pipeline.sim.faults import parse_fault
 from pipeline.sim.otlp_json import metric_json
 from pipeline.rca.window import rank_window

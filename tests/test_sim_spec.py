@@ -12,7 +12,7 @@ from pipeline.commands import simulate as simulate_cmd
 from pipeline.config import common_parser
 from pipeline.sim.clock import HostClock, host_clocks, parse_skew
 from pipeline.sim.faults import parse_fault, resolve
-from pipeline.framing import read_delimited, varint
+from pipeline.ingest.framing import read_delimited, varint
 from pipeline.sim.topology import TopologyError, load_topology, parse_topology
 from pipeline.sim.units import format_duration, parse_drift, parse_duration_ns, parse_instant_ns, rfc3339
 

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.model import LogRecord, MetricPoint
-from pipeline.store import rows
+from pipeline.store import columnar as rows
 from pipeline.store.migrate import migrate
 from pipeline.store.writer import client_insert
 

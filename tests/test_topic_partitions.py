@@ -12,7 +12,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from pipeline.config import Settings, SettingsError, read_topics
-from pipeline.kafka_io import TopicMismatch, ensure_topics_blocking
+from pipeline.kafka.io import TopicMismatch, ensure_topics_blocking
 
 
 def _create(broker: str, name: str, partitions: int) -> None:

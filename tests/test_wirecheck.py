@@ -7,8 +7,9 @@ import pytest
 
 from pipeline.correlate.skew_share import decode_samples, encode_samples
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span
-from pipeline.route import by_trace_messages, metric_messages, progress_message, read_by_trace, read_metrics, read_progress
-from pipeline.wirecheck import WireError
+from pipeline.shuffle.route import (by_trace_messages, metric_messages, progress_message, read_by_trace, read_metrics,
+                                    read_progress)
+from pipeline.shuffle.wirecheck import WireError
 
 T = 1_700_000_000 * 10**9
 SPAN = Span("ab" * 16, "cd" * 8, "", "op", T, T + 5, attributes={"k": "v"},

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from pipeline.config import Settings
-from pipeline.kafka_io import publish
+from pipeline.kafka.io import publish
 from tests import otlp_samples as S
 from tests.conftest import free_port
 from tests.workerproc import worker_env

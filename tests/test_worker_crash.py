@@ -13,7 +13,7 @@ import time
 import pytest
 
 from pipeline.config import Settings
-from pipeline.kafka_io import publish
+from pipeline.kafka.io import publish
 from tests.workerproc import (CORRELATED, RAW, StderrFollower, row_differences, run_worker, sql,
                               start_worker, wait_for_progress, worker_env)
 

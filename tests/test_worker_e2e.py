@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from pipeline.config import Settings, read_topics
-from pipeline.kafka_io import publish
-from pipeline.route import trace_partition
+from pipeline.kafka.io import publish
+from pipeline.shuffle.route import trace_partition
 from tests import otlp_samples as S
 from tests.workerproc import StderrFollower, events, run_worker, sql, start_worker, worker_env
 

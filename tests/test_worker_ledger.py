@@ -15,10 +15,10 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline.config import Settings
-from pipeline.ingest import Ingestor
+from pipeline.ingest.stage import Ingestor
 from pipeline.model import Span
-from pipeline.route import by_trace_messages, trace_partition
-from pipeline.selfmetrics import WorkerMetrics
+from pipeline.shuffle.route import by_trace_messages, trace_partition
+from pipeline.worker.selfmetrics import WorkerMetrics
 from pipeline.worker.correlation import Correlation
 from pipeline.worker.ingest_batches import IngestAgent
 from pipeline.worker.ledger import AckLedger

@@ -24,7 +24,7 @@ import pytest
 from pipeline.config import Settings
 from pipeline.correlate import CorrelateConfig, Correlator
 from pipeline.correlate.skew_share import decode_samples, encode_samples
-from pipeline.kafka_io import publish
+from pipeline.kafka.io import publish
 from pipeline.model import Span
 from tests.test_correlate_invariance import CFG, clean, final_rows, traffic
 from tests.workerproc import (CORRELATED, RAW, StderrFollower, newest_by_id, progress_where, row_differences,

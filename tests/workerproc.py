@@ -143,7 +143,7 @@ def clean_shop_run(broker: str, root: Path) -> tuple[list, dict[str, int], list[
     """The reference for the crash and scale-out tests: `shop_traffic` through one worker that
     is never disturbed. Returns the messages, the simulator's counts and the correlated rows."""
     from pipeline.config import Settings
-    from pipeline.kafka_io import publish
+    from pipeline.kafka.io import publish
 
     msgs, truth = shop_traffic(root / "truth")
     prefix = "clean" + uuid.uuid4().hex[:8] + "."

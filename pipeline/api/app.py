@@ -30,7 +30,7 @@ from pipeline.api.logsearch import DEFAULT_LIMIT, MAX_LIMIT, search_logs
 from pipeline.api.reads import Reader, ReadLimitError, ReadLimits, error_code
 from pipeline.api.report.browser_token import LOGIN, login_redirect
 from pipeline.api.series import series_routes
-from pipeline.api.times import TimeFormatError, parse_time_ns
+from pipeline.api.time_params import TimeFormatError, parse_time_ns
 from pipeline.api.traces import fetch_trace
 from pipeline.query import QueryError
 from pipeline.redact import redact

@@ -3,7 +3,7 @@
 A trace is stored in `spans`/`logs`/`metrics` as soon as the worker decodes it, but reaches
 `correlated_spans` only once it completes (an inactivity gap), and a late span reaches it only
 when the trace is re-emitted. Until then a lookup shows those spans as the engine would write
-them now: the raw rows go through `pipeline.correlate.rows.build_rows` with the logs not yet
+them now: the raw rows go through `pipeline.correlate.joined_rows.build_rows` with the logs not yet
 claimed by a correlated span, the metric readings stored around the spans and each host's
 known clock offset, so a pending span and the row later written for it agree (same log and
 metric joins, same tie-breaks, same skew correction).
@@ -16,9 +16,9 @@ from collections import defaultdict
 import orjson
 
 from pipeline.api.reads import Reader
-from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
-from pipeline.correlate.rows import build_rows
+from pipeline.correlate.joined_rows import build_rows
 from pipeline.model import SPAN_KIND_NAMES, STATUS_NAMES, CorrelatedSpan, Exemplar, LogRecord, MetricPoint, Span
 from pipeline.store.queries import traces as q
 

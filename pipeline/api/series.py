@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from pipeline.api.reads import Reader
-from pipeline.api.times import TimeFormatError, parse_time_ns
+from pipeline.api.time_params import TimeFormatError, parse_time_ns
 from pipeline.store.queries.metrics import SERIES
 
 DEFAULT_POINTS = 400

@@ -20,7 +20,7 @@ import orjson
 
 from pipeline.api.rawspans import kind_name, pending_rows, span_events, status_name
 from pipeline.api.reads import Reader
-from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.model import CorrelatedSpan
 from pipeline.store.queries.traces import TRACE_DOCS
 from pipeline.store.tables import doc_fields

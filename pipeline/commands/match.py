@@ -11,8 +11,8 @@ from itertools import compress
 
 import orjson
 
-from pipeline.logs import FORMATS, parse_logs
-from pipeline.logs.columns import TextColumns
+from pipeline.ingest.logs import FORMATS, parse_logs
+from pipeline.ingest.logs.columns import TextColumns
 from pipeline.model import LogRecord
 from pipeline.query import QueryError, RuleMatcher, compile_rules, dump, optimize, parse, rules_from_setting, to_sql
 

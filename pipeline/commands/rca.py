@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 import orjson
 
 from pipeline.api.ids import TraceIdError, normalise_trace_id
-from pipeline.api.times import TimeFormatError, parse_time_ns
+from pipeline.api.time_params import TimeFormatError, parse_time_ns
 from pipeline.config import load_settings
 from pipeline.rca import WindowError, rank_trace, rank_window
 from pipeline.rca.evaluate import evaluate_truth, summarise

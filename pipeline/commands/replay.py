@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 
 from pipeline.config import load_settings
-from pipeline.framing import FramingError, JSONFramingError, json_documents, read_delimited
-from pipeline.kafka_io import MAX_REQUEST_BYTES, BrokerUnavailable, publish
+from pipeline.ingest.framing import FramingError, JSONFramingError, json_documents, read_delimited
+from pipeline.kafka.io import MAX_REQUEST_BYTES, BrokerUnavailable, publish
 
 SIGNAL_TOPIC = {"traces": "otlp_spans", "logs": "otlp_logs", "metrics": "otlp_metrics"}
 _OTLP_KEYS = {b"resourceSpans": "traces", b"resourceLogs": "logs", b"resourceMetrics": "metrics",

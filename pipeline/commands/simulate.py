@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import load_settings
-from pipeline.kafka_io import BrokerUnavailable, publish
+from pipeline.kafka.io import BrokerUnavailable, publish
 from pipeline.sim.clock import parse_skew
 from pipeline.sim.faults import FAULT_PARAMS, FAULT_TYPES, parse_fault
 from pipeline.sim.output import kafka_messages, write_files, write_truth

@@ -21,16 +21,16 @@ from pathlib import Path
 
 import orjson
 
-from pipeline.broker import LocalBroker, ready_topics
+from pipeline.kafka.broker import LocalBroker, ready_topics
 from pipeline.config import Settings, SettingsError, load_settings
-from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, publish, wait_for_broker
+from pipeline.kafka.io import BrokerUnavailable, TopicMismatch, publish, wait_for_broker
 from pipeline.store.queries.status import OFFSET_MEDIANS_MS, row_count
 
 DEMO_FAULT = "type=error,target=payment,start=+50s,duration=40s"
 
 
 class BrokerForUp:
-    """The local broker (pipeline.broker), started only if nothing answers already, and
+    """The local broker (pipeline.kafka.broker), started only if nothing answers already, and
     stopped again only when this command started it."""
 
     def __init__(self, settings: Settings) -> None:

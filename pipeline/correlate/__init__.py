@@ -4,7 +4,7 @@
 `CorrelateConfig` / `from_settings` configure it.
 """
 
-from pipeline.correlate.config import CorrelateConfig, from_settings
+from pipeline.correlate.engine_config import CorrelateConfig, from_settings
 from pipeline.correlate.engine import Correlator
 
 __all__ = ["CorrelateConfig", "Correlator", "from_settings"]

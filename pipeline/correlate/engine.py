@@ -35,12 +35,12 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
-from pipeline.correlate.rows import build_rows
+from pipeline.correlate.joined_rows import build_rows
 from pipeline.correlate.sampling import keep_by_hash
 from pipeline.correlate.skew import SkewEstimator
-from pipeline.correlate.trace import Trace
+from pipeline.correlate.trace_state import Trace
 from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content_id
 from pipeline.worker.progress import Reports, WatermarkCaps
 

@@ -17,7 +17,7 @@ from itertools import repeat
 from math import sqrt
 from operator import mul, sub
 
-from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.model import MetricPoint
 
 Z_CAP = 1000.0  # a reading off a perfectly flat baseline gets +/-Z_CAP, not infinity

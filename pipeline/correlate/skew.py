@@ -31,7 +31,7 @@ from itertools import chain
 from operator import add, mul
 from zlib import crc32
 
-from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.model import Span
 
 # Producer/consumer children (and children of producers) run asynchronously: no bound.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline.wirecheck import skew_samples
+from pipeline.shuffle.wirecheck import skew_samples
 
 Samples = dict[int, dict[tuple[str, str], dict[int, int]]]  # epoch -> (parent host, child host) -> hash -> delta
 

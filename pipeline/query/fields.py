@@ -7,7 +7,7 @@ definition, which is what keeps their answers identical.
 
 from __future__ import annotations
 
-from pipeline.logs.severity import from_name
+from pipeline.ingest.logs.severity import from_name
 from pipeline.query.ast import Match
 from pipeline.query.lexer import unescape_word
 

@@ -27,7 +27,7 @@ import numpy as np
 import re2
 
 from pipeline.gcpause import gc_paused
-from pipeline.logs.columns import RECORD_READERS, Columns, as_columns
+from pipeline.ingest.logs.columns import RECORD_READERS, Columns, as_columns
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
 from pipeline.query.fields import column_of, match_regex

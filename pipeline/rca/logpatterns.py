@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from pipeline.rca.model import Candidate, Evidence
+from pipeline.rca.answer import Candidate, Evidence
 from pipeline.rca.source import Rows
 from pipeline.store.queries.log_templates import TEMPLATES_BASELINE, TEMPLATES_BASELINE_SHORT, TEMPLATES_WINDOW
 from pipeline.store.queries.window import Period

@@ -13,7 +13,7 @@ from pipeline.query import rules_from_setting
 from pipeline.rca import logpatterns
 from pipeline.rca import components as comp
 from pipeline.rca import edge_gaps, pod_metrics, trace_ends
-from pipeline.rca.model import Candidate, Evidence
+from pipeline.rca.answer import Candidate, Evidence
 from pipeline.rca.score import Part, ServiceScore, score_services
 from pipeline.rca.source import as_rows
 from pipeline.store.queries import gauges

@@ -14,7 +14,7 @@ In-process use (tests and benchmarks of other stages):
 
 from pipeline.sim.clock import parse_skew
 from pipeline.sim.faults import FAULT_TYPES, parse_fault
-from pipeline.framing import read_delimited
+from pipeline.ingest.framing import read_delimited
 from pipeline.sim.output import kafka_messages, write_files
 from pipeline.sim.simulator import ENCODINGS, SimConfig, Simulation, simulate
 from pipeline.sim.topology import PRESETS, load_topology

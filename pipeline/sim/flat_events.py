@@ -1,6 +1,6 @@
 """Flat JSON events (`telemetry.events`): one object per record with a `"signal"` field.
 
-Field names follow pipeline/model.py and the event decoder (pipeline/decode/events.py):
+Field names follow pipeline/model.py and the event decoder (pipeline/ingest/decode/events.py):
 ids as hex, times as integer nanoseconds, attributes and resource as string maps. A message
 is several newline-separated events, as the decoder accepts.
 """

@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable
 
 from pipeline.sim.attrs import EMPTY, Attrs
-from pipeline.sim.engine import InstStats
+from pipeline.sim.request_walk import InstStats
 from pipeline.sim.faults import InstanceFx
 from pipeline.sim.logtext import INFO, WARN
 from pipeline.sim.topology import Instance, Topology

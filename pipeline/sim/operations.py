@@ -1,5 +1,5 @@
 """An operation's and a call site's constants, computed once per topology for the request
-generator's hot loop (pipeline/sim/engine.py): span names, attribute shapes per outcome, and
+generator's hot loop (pipeline/sim/request_walk.py): span names, attribute shapes per outcome, and
 the outcome codes they are indexed by."""
 
 from __future__ import annotations

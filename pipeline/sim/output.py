@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import orjson
 
-from pipeline.framing import varint
+from pipeline.ingest.framing import varint
 from pipeline.sim.simulator import Simulation
 
 FILE_NAMES = {
@@ -66,7 +66,7 @@ def write_files(sim: Simulation, directory: str | Path) -> dict[str, int]:
 
 
 def kafka_messages(sim: Simulation, truth_dir: str | Path) -> Iterator[tuple[str, bytes | None, bytes]]:
-    """(logical topic, key, value) for pipeline.kafka_io.publish; log truth goes to truth_dir."""
+    """(logical topic, key, value) for pipeline.kafka.io.publish; log truth goes to truth_dir."""
     topics = KAFKA_TOPICS[sim.config.encoding]
     truth = None
     if sim.config.truth_detail:

@@ -19,7 +19,7 @@ from pipeline.gcpause import gc_paused
 from pipeline.sim import flat_events, otlp_json, otlp_proto
 from pipeline.sim.attrs import Attrs
 from pipeline.sim.clock import SkewSpec, host_clocks
-from pipeline.sim.engine import TraceGenerator
+from pipeline.sim.request_walk import TraceGenerator
 from pipeline.sim.faults import FaultPlan, FaultSpec, resolve
 from pipeline.sim.logtext import FATAL, INFO, WARN, oom_message
 from pipeline.sim.metrics import MetricSampler

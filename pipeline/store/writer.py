@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from pipeline.deadletter import Letter, store_rejection
-from pipeline.store import rows
+from pipeline.shuffle.deadletter import Letter, store_rejection
+from pipeline.store import columnar as rows
 from pipeline.store.failures import day_chunks, is_permanent, reason_of
 
 log = logging.getLogger("telecorr.store")

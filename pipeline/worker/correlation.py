@@ -27,7 +27,7 @@ from aiokafka import TopicPartition
 from pipeline.config import Settings
 from pipeline.correlate import Correlator, from_settings
 from pipeline.correlate.skew_share import decode_samples, encode_samples
-from pipeline.route import read_by_trace, read_metrics, read_progress
+from pipeline.shuffle.route import read_by_trace, read_metrics, read_progress
 from pipeline.store.writer import Sink
 from pipeline.worker.ledger import AckLedger
 from pipeline.worker.outbox import DeadLetters, Outbox
@@ -62,7 +62,7 @@ class Correlation:
         self.owned: set[int] = set()  # by-trace partitions assigned to this worker
         self.spread = SpreadProgress(partitions["telemetry.metrics"])
         self.skipped = 0  # messages read from partitions no longer assigned (their owner reads them)
-        self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/wirecheck.py)
+        self.unreadable = 0  # internal-topic messages dead-lettered (pipeline/shuffle/wirecheck.py)
 
     def adopt(self, partition: int, assignment: set, topic: str) -> bool:
         """Own a partition the consumer has been assigned but whose assignment signal has not

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 
 from pipeline.config import Settings
-from pipeline.decode.limits import split_batch
-from pipeline.ingest import Ingestor
-from pipeline.route import by_trace_messages, metric_messages
-from pipeline.selfmetrics import WorkerMetrics
+from pipeline.ingest.decode.limits import split_batch
+from pipeline.ingest.stage import Ingestor
+from pipeline.shuffle.route import by_trace_messages, metric_messages
+from pipeline.worker.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 from pipeline.worker.ledger import AckLedger
 from pipeline.worker.outbox import DeadLetters, Outbox, delivered
@@ -53,7 +53,7 @@ class IngestAgent:
 
     async def take_all(self, taken: list, ack: Ack) -> None:
         """One consumed batch, a run at a time, so a batch of huge or line-packed messages
-        cannot take unbounded memory (pipeline/decode/limits.py)."""
+        cannot take unbounded memory (pipeline/ingest/decode/limits.py)."""
         for lo, hi in split_batch([e.message.value or b"" for e in taken], self.ingestor.limits):
             await self.take(taken[lo:hi], ack)
 

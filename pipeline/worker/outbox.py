@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from pipeline.deadletter import dlq_message, per_message
+from pipeline.shuffle.deadletter import dlq_message, per_message
 from pipeline.store.writer import Sink
 
 # send(key=..., value=..., partition=..., headers=...): awaiting it queues the message and

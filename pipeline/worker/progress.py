@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pipeline.ingest import INPUT_KINDS
+from pipeline.ingest.stage import INPUT_KINDS
 from pipeline.model import LogRecord, MetricPoint, Span
 
 # One source's report, the only spelling of it: (newest event time forwarded or None, behind?).
-# On the wire a JSON list [time or null, true/false] (pipeline/wirecheck.py `progress_of`).
+# On the wire a JSON list [time or null, true/false] (pipeline/shuffle/wirecheck.py `progress_of`).
 Report = tuple[int | None, bool]
 # Reports by source name, as one message carries them.
 Reports = Mapping[str, Report]

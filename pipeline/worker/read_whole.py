@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pipeline.config import Settings
-from pipeline.kafka_io import FETCH_MAX_WAIT_MS
+from pipeline.kafka.io import FETCH_MAX_WAIT_MS
 from pipeline.worker.state import WorkerState
 
 

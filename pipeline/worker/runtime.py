@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.config import Settings
-from pipeline.ingest import INPUT_KINDS, Ingestor
-from pipeline.selfmetrics import WorkerMetrics
+from pipeline.ingest.stage import INPUT_KINDS, Ingestor
+from pipeline.worker.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 from pipeline.worker.correlation import Correlation
 from pipeline.worker.ingest_batches import IngestAgent

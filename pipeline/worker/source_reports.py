@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.config import Settings
-from pipeline.ingest import INPUT_KINDS
-from pipeline.route import by_trace_messages, progress_message
+from pipeline.ingest.stage import INPUT_KINDS
+from pipeline.shuffle.route import by_trace_messages, progress_message
 from pipeline.worker.outbox import Outbox, delivered
 from pipeline.worker.progress import Report, SourceProgress, source_name
 

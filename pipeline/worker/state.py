@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from pipeline.ingest import INPUT_KINDS
+from pipeline.ingest.stage import INPUT_KINDS
 from pipeline.redact import redact
 
 

@@ -20,7 +20,7 @@ from pipeline.api.report.graph import layout
 from pipeline.api.report.recent import failing_traces, latest_end_ns
 from pipeline.api.report.render import page, utc
 from pipeline.api.report.waterfall import waterfall
-from pipeline.api.times import TimeFormatError, parse_time_ns
+from pipeline.api.time_params import TimeFormatError, parse_time_ns
 from pipeline.api.traces import fetch_trace
 
 DEFAULT_WINDOW_NS = 15 * 60 * 1_000_000_000

@@ -12,13 +12,13 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Exemplar as Exemplar_pb
 
-from pipeline.decode import enums
-from pipeline.decode.jsonfields import enum, get, items, ns, obj, string, unsigned
-from pipeline.decode.otlp_pb import attributes, record_path, walk as pb_walk
-from pipeline.decode.otlp_walk import walk
-from pipeline.decode.records import finish_point, make_exemplar, text_id
-from pipeline.decode.result import RecordError
-from pipeline.decode.values import json_attrs, json_double, json_int
+from pipeline.ingest.decode import enums
+from pipeline.ingest.decode.jsonfields import enum, get, items, ns, obj, string, unsigned
+from pipeline.ingest.decode.otlp_pb import attributes, record_path, walk as pb_walk
+from pipeline.ingest.decode.otlp_walk import walk
+from pipeline.ingest.decode.records import finish_point, make_exemplar, text_id
+from pipeline.ingest.decode.result import RecordError
+from pipeline.ingest.decode.values import json_attrs, json_double, json_int
 from pipeline.model import Exemplar, MetricPoint
 
 _LEVELS = (("resourceMetrics", "resource_metrics"), ("scopeMetrics", "scope_metrics"), ("metrics", "metrics"))

@@ -13,7 +13,7 @@ import math
 import orjson
 
 from pipeline.query import rules_from_setting
-from pipeline.rca.model import Candidate, Evidence
+from pipeline.rca.answer import Candidate, Evidence
 from pipeline.rca.source import as_rows
 from pipeline.store.queries.rca import SELF_TIME_BASELINE, TRACE_SPANS
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipeline.decode.jsonfields import get, items, obj
-from pipeline.decode.records import Resource
-from pipeline.decode.result import RecordError
-from pipeline.decode.values import json_attrs
+from pipeline.ingest.decode.jsonfields import get, items, obj
+from pipeline.ingest.decode.records import Resource
+from pipeline.ingest.decode.result import RecordError
+from pipeline.ingest.decode.values import json_attrs
 
 
 def walk(doc: dict, levels: tuple[tuple[str, str], ...], errors: list[str]) -> Iterator[tuple[dict, Resource, str]]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from pipeline.model import LogRecord, MetricPoint, Span
-from pipeline.wirecheck import WireError, build_all, progress_of
+from pipeline.shuffle.wirecheck import WireError, build_all, progress_of
 
 if TYPE_CHECKING:  # a run-time import would be circular (decode.limits imports this module)
     from pipeline.worker.progress import Report, Reports
@@ -104,7 +104,7 @@ def by_trace_messages(spans: list[Span], logs: list[LogRecord], partitions: int,
 
 def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, Report]]:
     """The records and progress of one by-trace message; ValueError (WireError) if it is not
-    what a worker writes (pipeline/wirecheck.py)."""
+    what a worker writes (pipeline/shuffle/wirecheck.py)."""
     data = orjson.loads(value)
     if type(data) is not dict:
         raise WireError(f"expected an object, got {type(data).__name__}")

@@ -11,13 +11,13 @@ import math
 
 import orjson
 
-from pipeline.decode import enums
-from pipeline.decode.jsonfields import enum, is_decimal, items, obj, string, unsigned
-from pipeline.decode.records import (LogIds, Resource, finish_point, finite, make_exemplar,
+from pipeline.ingest.decode import enums
+from pipeline.ingest.decode.jsonfields import enum, is_decimal, items, obj, string, unsigned
+from pipeline.ingest.decode.records import (LogIds, Resource, finish_point, finite, make_exemplar,
                                      make_span, text_id)
-from pipeline.decode.result import DecodeResult, MessageError, RecordError
-from pipeline.decode.times import rfc3339_ns
-from pipeline.decode.values import attr_text, describe, json_double, json_int, short, to_text
+from pipeline.ingest.decode.result import DecodeResult, MessageError, RecordError
+from pipeline.ingest.decode.times import rfc3339_ns
+from pipeline.ingest.decode.values import attr_text, describe, json_double, json_int, short, to_text
 from pipeline.model import METRIC_TYPES, LogRecord, MetricPoint, Span
 
 _KINDS = {**enums.SPAN_KIND, **{n: i for i, n in enumerate(

@@ -35,9 +35,9 @@ from __future__ import annotations
 import math
 import re
 
-from pipeline.decode.result import RecordError
-from pipeline.decode.timebounds import MIN_TIME_NS, check_time, max_time_ns
-from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
+from pipeline.ingest.decode.result import RecordError
+from pipeline.ingest.decode.timebounds import MIN_TIME_NS, check_time, max_time_ns
+from pipeline.ingest.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
 from pipeline.model import Exemplar, LogRecord, MetricPoint, Span, content_id
 
 ZERO_TRACE = "0" * 32

@@ -18,9 +18,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from pipeline.decode.records import Resource
-from pipeline.decode.result import MessageError, RecordError
-from pipeline.decode.values import ATTR_LIMIT, MAX_NESTING, SHORT_TEXT, attr_text, truncate
+from pipeline.ingest.decode.records import Resource
+from pipeline.ingest.decode.result import MessageError, RecordError
+from pipeline.ingest.decode.values import ATTR_LIMIT, MAX_NESTING, SHORT_TEXT, attr_text, truncate
 
 REQUESTS: dict[str, type[Message]] = {"otlp_spans": ExportTraceServiceRequest,
                                       "otlp_logs": ExportLogsServiceRequest,

@@ -1,7 +1,7 @@
 """One OTLP Kafka message to records: detect JSON or protobuf, then decode the signal.
 
 A JSON message may hold one request (compact or pretty-printed), one per line (JSON lines),
-or several back to back (pipeline/framing.py); gzip is undone before (decode/__init__.py).
+or several back to back (pipeline/ingest/framing.py); gzip is undone before (decode/__init__.py).
 
 The OpenTelemetry Collector's Kafka exporter writes either encoding; a message is OTLP/JSON
 when its first non-blank byte is `{` (or `[`), protobuf otherwise. "Non-blank" is not quite
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 
-from pipeline.decode.jsonfields import get
-from pipeline.decode.otlp_logs import logs_from_json, logs_from_proto
-from pipeline.decode.otlp_metrics import metrics_from_json, metrics_from_proto
-from pipeline.decode.otlp_pb import parse_request
-from pipeline.decode.otlp_traces import spans_from_json, spans_from_proto
-from pipeline.decode.result import DecodeResult, MessageError, RecordError
-from pipeline.decode.values import describe
-from pipeline.framing import JSONFramingError, json_documents
+from pipeline.ingest.decode.jsonfields import get
+from pipeline.ingest.decode.otlp_logs import logs_from_json, logs_from_proto
+from pipeline.ingest.decode.otlp_metrics import metrics_from_json, metrics_from_proto
+from pipeline.ingest.decode.otlp_pb import parse_request
+from pipeline.ingest.decode.otlp_traces import spans_from_json, spans_from_proto
+from pipeline.ingest.decode.result import DecodeResult, MessageError, RecordError
+from pipeline.ingest.decode.values import describe
+from pipeline.ingest.framing import JSONFramingError, json_documents
 
 # `[` too, so a JSON array is reported as the wrong top-level type, not as garbled protobuf
 # (a protobuf message cannot start with 0x5B: that is a group start, unused by OTLP).

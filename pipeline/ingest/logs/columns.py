@@ -14,11 +14,11 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
-from pipeline.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
-from pipeline.logs import severity
-from pipeline.logs.formats import TEXT_LEVEL_RE, TEXT_TIME_MAX_END
-from pipeline.logs.timestamps import find_timestamp
-from pipeline.logs.traceids import extract_ids
+from pipeline.ingest.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
+from pipeline.ingest.logs import severity
+from pipeline.ingest.logs.formats import TEXT_LEVEL_RE, TEXT_TIME_MAX_END
+from pipeline.ingest.logs.timestamps import find_timestamp
+from pipeline.ingest.logs.traceids import extract_ids
 from pipeline.model import LogRecord
 
 _TRACE = re.compile("trace", re.I)

@@ -1,8 +1,9 @@
 """The ingest stage: a batch of Kafka message values → stored-ready records + dead letters.
 
-decode (pipeline/decode) → parse log text (pipeline/logs) → tag logs with rule ids
-(pipeline/query) → give each log its template (pipeline/logs/templates.py). Pure and synchronous: the agents call it per consumed batch, the
-benchmarks and tests call it directly.
+decode (pipeline/ingest/decode) → parse log text (pipeline/ingest/logs) → tag logs with rule ids
+(pipeline/query) → give each log its template (pipeline/ingest/logs/templates.py).
+Pure and synchronous: the agents call it per consumed batch, the benchmarks and tests call it
+directly.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.config import Settings
-from pipeline.decode import DecodeResult, Limits, decode_batch
-from pipeline.decode.result import DecodeError
-from pipeline.logs import parse_logs
-from pipeline.logs.templates import TemplateMiner
+from pipeline.ingest.decode import DecodeResult, Limits, decode_batch
+from pipeline.ingest.decode.result import DecodeError
+from pipeline.ingest.logs import parse_logs
+from pipeline.ingest.logs.templates import TemplateMiner
 from pipeline.query import compile_rules, rules_from_setting
 
 INPUT_KINDS = ("otlp_spans", "otlp_logs", "otlp_metrics", "telemetry.events", "telemetry.raw_logs")

@@ -11,7 +11,7 @@ from collections import Counter
 
 import orjson
 
-from pipeline.kafka_io import MAX_REQUEST_BYTES
+from pipeline.kafka.io import MAX_REQUEST_BYTES
 
 PREVIEW_BYTES = 512  # of the original value, in the `dlq` row
 # The original bytes go back out with headers added, so a message near the broker's limit

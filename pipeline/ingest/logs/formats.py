@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from pipeline.logs import severity
-from pipeline.logs.timestamps import find_timestamp, parse_epoch, parse_timestamp
-from pipeline.logs.traceids import extract_ids, normalize_span_id, normalize_trace_id
+from pipeline.ingest.logs import severity
+from pipeline.ingest.logs.timestamps import find_timestamp, parse_epoch, parse_timestamp
+from pipeline.ingest.logs.traceids import extract_ids, normalize_span_id, normalize_trace_id
 
 FORMATS = ("auto", "text", "json", "logfmt", "syslog", "container")
 
@@ -274,7 +274,7 @@ def parse_syslog(line: str, default_tz: str, ref_ns: int) -> Parsed | None:
 
 
 # A free-text line's time stamp counts when it ends by this offset. This and TEXT_LEVEL_RE
-# are shared with pipeline/logs/columns.py, which must find exactly what parse_text finds.
+# are shared with pipeline/ingest/logs/columns.py, which must find exactly what parse_text finds.
 TEXT_TIME_MAX_END = 48
 # Upper-case level words stand alone ("… ERROR [main] …"); lower-case ones only when
 # bracketed ("[warn]"), so prose such as "no error found" is not read as a level.

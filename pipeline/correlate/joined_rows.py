@@ -6,7 +6,7 @@ engine decides when a trace is complete and which offsets apply.
 
 from __future__ import annotations
 
-from pipeline.correlate.config import CorrelateConfig
+from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
 from pipeline.model import STATUS_ERROR, CorrelatedSpan, LogRecord, Span
 

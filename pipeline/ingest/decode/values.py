@@ -12,7 +12,7 @@ import math
 
 import orjson
 
-from pipeline.decode.result import RecordError
+from pipeline.ingest.decode.result import RecordError
 
 ATTR_LIMIT = 32 * 1024  # bytes of one attribute value
 BODY_LIMIT = 256 * 1024  # bytes of one log body

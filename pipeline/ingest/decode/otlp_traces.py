@@ -5,13 +5,13 @@ from __future__ import annotations
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as Span_pb
 
-from pipeline.decode import enums
-from pipeline.decode.jsonfields import enum, get, items, ns, obj, string
-from pipeline.decode.otlp_pb import attributes, record_path, walk as pb_walk
-from pipeline.decode.otlp_walk import walk
-from pipeline.decode.records import Resource, make_span, text_id
-from pipeline.decode.result import RecordError
-from pipeline.decode.values import attr_text, json_attrs
+from pipeline.ingest.decode import enums
+from pipeline.ingest.decode.jsonfields import enum, get, items, ns, obj, string
+from pipeline.ingest.decode.otlp_pb import attributes, record_path, walk as pb_walk
+from pipeline.ingest.decode.otlp_walk import walk
+from pipeline.ingest.decode.records import Resource, make_span, text_id
+from pipeline.ingest.decode.result import RecordError
+from pipeline.ingest.decode.values import attr_text, json_attrs
 from pipeline.model import Span
 
 _LEVELS = (("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"), ("spans", "spans"))

@@ -2,7 +2,7 @@
 stop, and create the topics of the packaged list.
 
 This is the one implementation: `telecorr up` calls it in-process, and `deploy/kafka/up.sh`,
-`down.sh` and `topics.py` are thin wrappers around `python -m pipeline.broker up|down|topics`,
+`down.sh` and `topics.py` are thin wrappers around `python -m pipeline.kafka.broker up|down|topics`,
 so an installed wheel starts its broker without a checkout. State (PID and log files) lives in
 TELECORR_STATE_DIR (default `.telecorr`), one pair per port, so `down` stops only what `up`
 started on that port.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Settings, SettingsError
-from pipeline.kafka_io import BrokerUnavailable, TopicMismatch, prepare_topics, wait_for_broker
+from pipeline.kafka.io import BrokerUnavailable, TopicMismatch, prepare_topics, wait_for_broker
 
 
 def tansu_binary() -> Path:
@@ -123,7 +123,7 @@ async def ready_topics(settings: Settings, wait_s: float) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipeline.broker",
+    ap = argparse.ArgumentParser(prog="python -m pipeline.kafka.broker",
                                  description="Local Tansu broker (KAFKA_PORT, TELECORR_STATE_DIR) and topics.")
     ap.add_argument("action", choices=("up", "down", "topics"))
     ap.add_argument("--broker", default=None, help="for `topics`: bootstrap address (default 127.0.0.1:KAFKA_PORT)")

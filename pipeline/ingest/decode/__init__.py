@@ -10,12 +10,12 @@ no records. Id rules are in records.py; the flat event format is schemas/event.s
 
 from __future__ import annotations
 
-from pipeline.decode.events import decode_events
-from pipeline.decode.limits import Limits, enforce
-from pipeline.decode.otlp import TOP_LEVEL, decode_otlp
-from pipeline.decode.raw_text import decode_raw_lines
-from pipeline.decode.result import DecodeError, DecodeResult, MessageError
-from pipeline.framing import FramingError, gunzip
+from pipeline.ingest.decode.events import decode_events
+from pipeline.ingest.decode.limits import Limits, enforce
+from pipeline.ingest.decode.otlp import TOP_LEVEL, decode_otlp
+from pipeline.ingest.decode.raw_text import decode_raw_lines
+from pipeline.ingest.decode.result import DecodeError, DecodeResult, MessageError
+from pipeline.ingest.framing import FramingError, gunzip
 
 KINDS = (*TOP_LEVEL, "events", "raw_logs")
 DEFAULT_LIMITS = Limits()

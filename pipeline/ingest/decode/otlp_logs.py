@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from pipeline.decode import enums
-from pipeline.decode.jsonfields import enum, get, ns, string
-from pipeline.decode.otlp_pb import any_value, attributes, record_path, walk as pb_walk
-from pipeline.decode.otlp_walk import walk
-from pipeline.decode.records import LogIds
-from pipeline.decode.result import RecordError
-from pipeline.decode.values import json_any, json_attrs, to_text
+from pipeline.ingest.decode import enums
+from pipeline.ingest.decode.jsonfields import enum, get, ns, string
+from pipeline.ingest.decode.otlp_pb import any_value, attributes, record_path, walk as pb_walk
+from pipeline.ingest.decode.otlp_walk import walk
+from pipeline.ingest.decode.records import LogIds
+from pipeline.ingest.decode.result import RecordError
+from pipeline.ingest.decode.values import json_any, json_attrs, to_text
 from pipeline.model import LogRecord
 
 _LEVELS = (("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"), ("logRecords", "log_records"))

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from pipeline.config import Settings
 from pipeline.correlate import Correlator, from_settings
-from pipeline.ingest import Ingestor
+from pipeline.ingest.stage import Ingestor
 from pipeline.store.writer import TABLES, client_insert
 
 # Logical input topic per simulator signal, by encoding (same routing as pipeline.sim.output).

@@ -1,6 +1,6 @@
 """Raw text log lines: each non-blank line of a message becomes one LogRecord.
 
-Only the line and the Kafka timestamp are known here; a later stage (pipeline/logs) reads
+Only the line and the Kafka timestamp are known here; a later stage (pipeline/ingest/logs) reads
 time, severity and fields out of the text. The Kafka timestamp is the record's time and goes
 into its id (records.py), so a line repeated in two messages stays two rows. A line that is
 not valid UTF-8 is kept, not refused: its bad bytes become U+FFFD and attribute
@@ -10,8 +10,8 @@ investigates an incident than no line at all.
 
 from __future__ import annotations
 
-from pipeline.decode.records import LogIds, Resource
-from pipeline.decode.result import DecodeResult, MessageError
+from pipeline.ingest.decode.records import LogIds, Resource
+from pipeline.ingest.decode.result import DecodeResult, MessageError
 
 INVALID_UTF8_ATTR = "telecorr.invalid_utf8"
 

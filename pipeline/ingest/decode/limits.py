@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from pipeline.decode.result import DecodeResult, RecordError
-from pipeline.decode.values import ATTR_LIMIT, BODY_LIMIT, truncate
+from pipeline.ingest.decode.result import DecodeResult, RecordError
+from pipeline.ingest.decode.values import ATTR_LIMIT, BODY_LIMIT, truncate
 from pipeline.model import MetricPoint
-from pipeline.route import MAX_MESSAGE_BYTES
+from pipeline.shuffle.route import MAX_MESSAGE_BYTES
 
 TRUNCATED_ATTR = "telecorr.truncated"
 MIN_CUT = 256  # bytes a value keeps however hard its record is squeezed

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from pipeline.decode.result import RecordError
+from pipeline.ingest.decode.result import RecordError
 
 MIN_TIME_NS = 1  # just past 1970-01-01T00:00:00Z
 FUTURE_SLACK_NS = 86_400 * 1_000_000_000  # one day past now

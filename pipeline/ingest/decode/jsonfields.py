@@ -7,8 +7,8 @@ and enums numbers or their names.
 
 from __future__ import annotations
 
-from pipeline.decode.result import RecordError
-from pipeline.decode.values import describe, short
+from pipeline.ingest.decode.result import RecordError
+from pipeline.ingest.decode.values import describe, short
 
 _U64_MAX = (1 << 64) - 1
 
