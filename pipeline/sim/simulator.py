@@ -22,7 +22,7 @@ from pipeline.sim.clock import SkewSpec, host_clocks
 from pipeline.sim.request_walk import TraceGenerator
 from pipeline.sim.faults import FaultPlan, FaultSpec, resolve
 from pipeline.sim.logtext import FATAL, INFO, WARN, oom_message
-from pipeline.sim.metrics import MetricSampler
+from pipeline.sim.metric_samples import MetricSampler
 from pipeline.sim.profiles import REAL_LOG_TZ, apply_profile, resource_pairs
 from pipeline.sim.topology import Instance, load_topology
 from pipeline.sim.units import format_duration, rfc3339
