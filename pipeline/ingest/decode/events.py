@@ -13,8 +13,7 @@ import orjson
 
 from pipeline.ingest.decode import enums
 from pipeline.ingest.decode.jsonfields import enum, is_decimal, items, obj, string, unsigned
-from pipeline.ingest.decode.records import (LogIds, Resource, finish_point, finite, make_exemplar,
-                                     make_span, text_id)
+from pipeline.ingest.decode.records import LogIds, Resource, finish_point, finite, make_exemplar, make_span, text_id
 from pipeline.ingest.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.ingest.decode.times import rfc3339_ns
 from pipeline.ingest.decode.values import attr_text, describe, json_double, json_int, short, to_text

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pipeline.ingest.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
 from pipeline.ingest.logs import severity
-from pipeline.ingest.logs.formats import (FORMATS, Parsed, parse_container, parse_cri, parse_json,
-                                   parse_klog, parse_logfmt, parse_syslog, parse_text)
+from pipeline.ingest.logs.formats import (FORMATS, Parsed, parse_container, parse_cri, parse_json, parse_klog,
+                                          parse_logfmt, parse_syslog, parse_text)
 from pipeline.ingest.logs.traceids import extract_ids
 from pipeline.model import LogRecord
 
