@@ -20,6 +20,18 @@ COMPILED = (
     "pipeline.correlate.skew",
     "pipeline.correlate.metric_index",
     "pipeline.correlate.trace_state",
+    # The ingest path's per-record work: spans into columns, re-keying, insert columns, and
+    # the log stage's block scan and field detection.
+    "pipeline.column_batch",
+    "pipeline.ingest.decode.otlp_traces",
+    "pipeline.shuffle.route",
+    "pipeline.store.columnar",
+    "pipeline.ingest.logs.textblock",
+    "pipeline.ingest.logs.detect",
+    "pipeline.ingest.logs.parse",
+    "pipeline.ingest.logs.timestamps",
+    "pipeline.ingest.logs.traceids",
+    "pipeline.query.matcher",
 )
 
 # Set to "1" (or "true"/"yes") while installing to leave every module as plain Python.
