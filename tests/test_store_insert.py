@@ -203,3 +203,25 @@ def test_a_failure_past_the_twin_is_classified_as_before(ch_client):
     assert is_permanent(err.value) and "partitions" in str(err.value).lower()
     assert recorder.calls == [("json", "spans_input"), ("native", "spans")]
     assert ch_client.query("SELECT count() FROM spans").result_rows == [(0,)]
+
+
+@pytest.mark.parametrize("table, records, tweak", [
+    ("metrics", lambda: _metrics([1.0])[:1], lambda r: setattr(r, "exp_positive_offset", 2**40)),  # Int32
+    ("metrics", lambda: _metrics([1.0])[:1], lambda r: setattr(r, "exp_positive_counts", [1, -1])),  # Array(UInt64)
+    ("spans", lambda: _spans()[:1], lambda r: setattr(r, "kind", 300)),  # UInt8
+    ("spans", lambda: _spans()[:1], lambda r: setattr(r, "start_ns", 2**63)),  # Int64
+])
+def test_an_integer_beyond_its_column_is_refused_not_wrapped(ch_client, table, records, tweak):
+    # As JSON, ClickHouse stores 2^40 in an Int32 as 0 and 300 in a UInt8 as 44; the writer
+    # must not send such a value that way, so the Native insert refuses it for good and the
+    # writer's halving dead-letters the record (tests/test_poison.py, "value beyond its column").
+    migrate(ch_client, Settings())
+    recs = records()
+    tweak(recs[0])
+    names, build = TABLES[table]
+    recorder = _Recorder(ch_client)
+    with pytest.raises(Exception) as err:
+        client_insert(recorder)(table, build(recs), names)
+    assert is_permanent(err.value)
+    assert recorder.calls == [("native", table)]
+    assert ch_client.query(f"SELECT count() FROM {table}").result_rows == [(0,)]

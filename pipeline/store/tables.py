@@ -82,6 +82,32 @@ def float_columns(table: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(n for n, t in types.items() if "Float" in t) - nullable, nullable
 
 
+# What each integer type holds. A JSON number beyond its column's range is not refused by
+# ClickHouse: it wraps (2^40 into Int32 stores 0, 300 into UInt8 stores 44).
+_INT_RANGES = {f"{s}Int{b}": ((-(1 << (b - 1)), (1 << (b - 1)) - 1) if s == "" else (0, (1 << b) - 1))
+               for s in ("", "U") for b in (8, 16, 32, 64)}
+_WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+
+
+def int_columns(table: str) -> tuple[tuple[str, int, int, str], ...]:
+    """Written integer columns of `table`: (name, lowest, highest, where the integers sit: ''
+    for the value itself, 'array' for an array's items, 'map' for a map's values)."""
+    out = []
+    for name, spec in _TABLES[table]:
+        if name not in written(table):
+            continue
+        typ, shape = spec.split(" CODEC")[0].split(" DEFAULT")[0].strip(), ""
+        if typ.startswith("Array("):
+            typ, shape = typ[6:-1], "array"
+        elif typ.startswith("Map("):
+            typ, shape = typ[4:-1].rsplit(",", 1)[1].strip(), "map"
+        while m := _WRAPPERS.match(typ):
+            typ = m.group(1)
+        if typ in _INT_RANGES:
+            out.append((name, *_INT_RANGES[typ], shape))
+    return tuple(out)
+
+
 def input_table(table: str) -> str:
     """Where inserts into `table` are sent: its Null-engine twin if it has one, else itself."""
     return _INPUTS.get(table, table)

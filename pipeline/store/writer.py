@@ -17,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import chain
 from math import isfinite
 
 import orjson
@@ -26,7 +28,7 @@ from pipeline.shuffle.deadletter import Letter, store_rejection
 from pipeline.model import LogRecord, Span
 from pipeline.store import columnar as rows
 from pipeline.store.failures import day_chunks, is_permanent, reason_of
-from pipeline.store.tables import float_columns, input_table
+from pipeline.store.tables import float_columns, input_table, int_columns
 
 log = logging.getLogger("telecorr.store")
 
@@ -82,7 +84,8 @@ def client_insert(client) -> InsertFn:
         if table in json_tables:
             floats, nullable = float_columns(table) if table in JSON_IF_FINITE else (frozenset(), frozenset())
             data = _json_document(columns, [i for i, name in enumerate(names) if name in floats],
-                                  [i for i, name in enumerate(names) if name in nullable])
+                                  [i for i, name in enumerate(names) if name in nullable],
+                                  _int_bounds(table, tuple(names)))
             if data is not None:
                 settings = float_settings if floats or nullable else INSERT_SETTINGS
                 try:
@@ -96,11 +99,30 @@ def client_insert(client) -> InsertFn:
     return insert
 
 
-def _json_document(columns: list[list], finite_at: list[int], nullable_at: list[int]) -> bytes | None:
+@lru_cache(maxsize=64)
+def _int_bounds(table: str, names: tuple[str, ...]) -> tuple[tuple[int, int, int, str], ...]:
+    """(position, lowest, highest, shape) of each integer column among `names`."""
+    at = {name: i for i, name in enumerate(names)}
+    return tuple((at[n], lo, hi, shape) for n, lo, hi, shape in int_columns(table) if n in at)
+
+
+def _in_range(column: list, lo: int, hi: int, shape: str) -> bool:
+    """Every integer of the column (its values, array items or map values) fits [lo, hi]."""
+    values = column if not shape else \
+        list(chain.from_iterable(column if shape == "array" else (m.values() for m in column)))
+    values = [v for v in values if v is not None] if None in values else values
+    return not values or (lo <= min(values) and max(values) <= hi)
+
+
+def _json_document(columns: list[list], finite_at: list[int], nullable_at: list[int],
+                   ints_at: tuple[tuple[int, int, int, str], ...] = ()) -> bytes | None:
     """The columns as one JSON document, or None where JSON cannot carry them exactly: a value
-    orjson refuses, or a NaN/±inf in a float column (orjson writes those as null, which a
+    orjson refuses, an integer beyond its column's type (ClickHouse would wrap it where Native
+    refuses it), or a NaN/±inf in a float column (orjson writes those as null, which a
     Nullable column would store as NULL). Columns of `finite_at` are checked in C (a map key
     reading "null" there only costs a Native insert), the few Nullable ones value by value."""
+    if not all(_in_range(columns[i], lo, hi, shape) for i, lo, hi, shape in ints_at):
+        return None
     try:
         data = orjson.dumps(columns)
     except TypeError:
