@@ -78,9 +78,15 @@ def tuple_columns(entries: list[tuple], width: int) -> list[list]:
     return [[e[i] for e in entries] for i in range(width)]
 
 
-def correlated_columns(rows: list[CorrelatedSpan]) -> list[list]:
-    """Columns in CORRELATED_COLUMNS order; error logs are stored as one JSON document."""
-    return _by_name(rows, CORRELATED_COLUMNS, _CORRELATED_SPECIAL)
+def correlated_columns(rows: ColumnBatch | list[CorrelatedSpan]) -> list[list]:
+    """Columns in CORRELATED_COLUMNS order; error logs are stored as one JSON document. The
+    engine's columnar rows give their lists as they are: only the id and error logs are built."""
+    if type(rows) is not ColumnBatch:
+        return _by_name(rows, CORRELATED_COLUMNS, _CORRELATED_SPECIAL)
+    cols = rows.cols
+    special = {"id": lambda: [t + s for t, s in zip(cols["trace_id"], cols["span_id"])],
+               "error_logs": lambda: [orjson.dumps(v).decode() if v else "" for v in cols["error_logs"]]}
+    return [special[n]() if n in special else cols[n] for n in CORRELATED_COLUMNS]
 
 
 def offset_columns(entries: list[tuple]) -> list[list]:
