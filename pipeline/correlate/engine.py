@@ -238,8 +238,7 @@ class Correlator:
         return self._caps.watermark(self._pwm)
 
     def poll(self) -> list[CorrelatedSpan]:
-        """`poll_columns` as records (the tests' and the offline tools' form)."""
-        return self.poll_columns().records()
+        return self.poll_columns().records()  # as records: the tests' and the offline tools' form
 
     def poll_columns(self) -> ColumnBatch:
         """Rows of traces the watermark has completed (and of early completions since the
@@ -305,8 +304,7 @@ class Correlator:
         self._probe_floor = floor
 
     def flush_all(self) -> list[CorrelatedSpan]:
-        """`flush_columns` as records."""
-        return self.flush_columns().records()
+        return self.flush_columns().records()  # as records, like poll
 
     def flush_columns(self) -> ColumnBatch:
         """Complete every in-flight trace now (stop-when-idle): all input has been seen."""
@@ -362,9 +360,8 @@ class Correlator:
 
     def _emit(self, tr: Trace, early: bool, wm: int, out: ColumnBatch, final: bool = False,
               table: dict[str, int] | None = None) -> None:
-        """Append rows for a trace's current content to `out`. `final`: all input is in
-        (flush); `table`: the skew table `_settle` decided. Version = 2 x records, +1 once the
-        skew table is decided."""
+        """Append rows for a trace's current content to `out`. `final`: all input is in (flush);
+        `table`: the skew table `_settle` decided. Version = 2 x records, +1 once decided."""
         st = self._stats
         amend = tr.emitted
         if not tr.spans:
