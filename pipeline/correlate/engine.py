@@ -31,10 +31,11 @@ from collections.abc import Iterable
 
 from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
-from pipeline.correlate.joined_rows import build_rows
+from pipeline.correlate.joined_rows import build_columns
 from pipeline.correlate.sampling import keep_by_hash
 from pipeline.correlate.skew import SkewEstimator
 from pipeline.correlate.trace_state import Trace
+from pipeline.column_batch import ColumnBatch
 from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content_id
 from pipeline.worker.progress import Reports, WatermarkCaps
 
@@ -65,7 +66,7 @@ class Correlator:
         self._pwm: dict[int, int] = {}  # input partition -> newest (corrected) record time
         # What the upstream sources report, per input partition (pipeline/worker/progress.py).
         self._caps = WatermarkCaps(cfg.sources, cfg.inactivity_ns)
-        self._pending: list[CorrelatedSpan] = []
+        self._pending = ColumnBatch(CorrelatedSpan)  # rows of early completions, not yet polled
         self._stats = dict.fromkeys(COUNTER_NAMES, 0)
 
     # -- input ---------------------------------------------------------------------------
@@ -237,9 +238,13 @@ class Correlator:
         return self._caps.watermark(self._pwm)
 
     def poll(self) -> list[CorrelatedSpan]:
+        return self.poll_columns().records()  # as records: the tests' and the offline tools' form
+
+    def poll_columns(self) -> ColumnBatch:
         """Rows of traces the watermark has completed (and of early completions since the
-        last call); then forget emitted traces older than the lateness bound."""
-        out, self._pending = self._pending, []
+        last call), as the store's insert columns; then forget emitted traces older than the
+        lateness bound."""
+        out, self._pending = self._pending, ColumnBatch(CorrelatedSpan)
         wm = self.watermark()
         if wm is None:
             return out
@@ -255,7 +260,7 @@ class Correlator:
                 continue
             tr.queued = False
             self._complete(tr)
-            out.extend(self._emit(tr, False, wm))
+            self._emit(tr, False, wm, out)
         self._settle(out, wm)
         horizon = wm - self.config.max_lateness_ns - gap
         retained = self._retained
@@ -274,7 +279,7 @@ class Correlator:
         del self._live[tr.trace_id]
         self._retained[tr.trace_id] = tr
 
-    def _settle(self, out: list[CorrelatedSpan], wm: int | None) -> None:
+    def _settle(self, out: ColumnBatch, wm: int | None) -> None:
         """Re-emit traces whose skew table has become decided since they were emitted."""
         if not self._unsettled:
             return
@@ -293,15 +298,17 @@ class Correlator:
             if table is None:
                 floor = min(floor, tr.probe)
                 continue
-            out.extend(self._emit(tr, False, wm if wm is not None else self.watermark() or 0,
-                                  table=table))
+            self._emit(tr, False, wm if wm is not None else self.watermark() or 0, out, table=table)
             if tid not in self._retained:
                 self._records -= tr.count
         self._probe_floor = floor
 
     def flush_all(self) -> list[CorrelatedSpan]:
+        return self.flush_columns().records()  # as records, like poll
+
+    def flush_columns(self) -> ColumnBatch:
         """Complete every in-flight trace now (stop-when-idle): all input has been seen."""
-        out, self._pending = self._pending, []
+        out, self._pending = self._pending, ColumnBatch(CorrelatedSpan)
         wm = self.watermark() or 0
         while self._heap:
             _, _, tr = heapq.heappop(self._heap)
@@ -309,7 +316,7 @@ class Correlator:
                 continue
             tr.queued = False
             self._complete(tr)
-            out.extend(self._emit(tr, False, wm, final=True))
+            self._emit(tr, False, wm, out, final=True)
         self._settle(out, None)
         return out
 
@@ -339,7 +346,7 @@ class Correlator:
             tr.queued = False
             del self._live[tr.trace_id]
             unsettled.pop(tr.trace_id, None)
-            self._pending.extend(self._emit(tr, True, wm))
+            self._emit(tr, True, wm, self._pending)
             self._forget(tr)
 
     def _forget(self, tr: Trace) -> None:
@@ -351,16 +358,16 @@ class Correlator:
         if len(ev) > self.config.max_traces:
             ev.popitem(last=False)
 
-    def _emit(self, tr: Trace, early: bool, wm: int, final: bool = False,
-              table: dict[str, int] | None = None) -> list[CorrelatedSpan]:
-        """Rows for a trace's current content. `final`: all input is in (flush); `table`: the
-        skew table `_settle` decided. Version = 2 x records, +1 once the skew table is decided."""
+    def _emit(self, tr: Trace, early: bool, wm: int, out: ColumnBatch, final: bool = False,
+              table: dict[str, int] | None = None) -> None:
+        """Append rows for a trace's current content to `out`. `final`: all input is in (flush);
+        `table`: the skew table `_settle` decided. Version = 2 x records, +1 once decided."""
         st = self._stats
         amend = tr.emitted
         if not tr.spans:
             # Logs whose spans never arrived: they stay in raw storage.
             st["log_join_miss"] += len(tr.logs)
-            return []
+            return
         cfg = self.config
         settled = True
         if cfg.skew_correction:
@@ -385,14 +392,16 @@ class Correlator:
             resettle = False
             offsets = {}
         version = 2 * (tr.base + tr.count) + settled
-        rows = build_rows(tr.spans, list(tr.logs.values()), offsets, self.metrics, cfg, tr.trace_id, st,
-                          (early, amend, version, wm))
-        if not keep_by_hash(tr.trace_id, cfg.sample_rate) and not any(r.is_error for r in rows) and not (
-                cfg.slow_span_ns and any(r.duration_ns >= cfg.slow_span_ns for r in rows)):
+        n0 = len(out)
+        any_error, longest = build_columns(tr.spans, list(tr.logs.values()), offsets, self.metrics, cfg,
+                                           tr.trace_id, st, (early, amend, version, wm), out)
+        if not keep_by_hash(tr.trace_id, cfg.sample_rate) and not any_error and not (
+                cfg.slow_span_ns and longest >= cfg.slow_span_ns):
             st["traces_sampled_out"] += 1
-            return []
+            del out[n0:]
+            return
         tr.emitted = True
-        st["rows_emitted"] += len(rows)
+        st["rows_emitted"] += len(out) - n0
         if resettle:
             st["skew_resettled"] += 1
         elif amend:
@@ -401,7 +410,6 @@ class Correlator:
             st["traces_completed"] += 1
         if early:
             st["traces_completed_early"] += 1
-        return rows
 
     def drop_partitions(self, partitions: Iterable[int]) -> int:
         """Forget every trace (live, unsettled or kept for amendments) read from these input

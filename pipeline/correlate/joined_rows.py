@@ -6,6 +6,9 @@ engine decides when a trace is complete and which offsets apply.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
+from pipeline.column_batch import ColumnBatch
 from pipeline.correlate.engine_config import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
 from pipeline.model import STATUS_ERROR, CorrelatedSpan, LogRecord, Span
@@ -229,13 +232,36 @@ def _self_times(spans: dict[str, Span], bounds: dict[str, tuple[int, int, int]],
     return out
 
 
+# Span fields copied into a row as they are, read one C call per span (attrgetter).
+_COPIED = ("trace_id", "span_id", "parent_span_id", "name", "service", "host", "kind", "start_ns", "end_ns",
+           "status_code", "status_message")
+_COPIED_TO = ("trace_id", "span_id", "parent_span_id", "name", "service", "host", "kind", "orig_start_ns", "orig_end_ns",
+              "status_code", "status_message")
+_read_copied = attrgetter(*_COPIED)
+
+
 def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],
                metrics: MetricIndex, config: CorrelateConfig, trace_id: str,
                stats: dict[str, int], provenance: tuple[bool, bool, int, int]) -> list[CorrelatedSpan]:
-    """Correlated rows for every span of one trace.
+    """Correlated rows for every span of one trace, as `CorrelatedSpan` records (the API's and
+    the tests' form; the engine appends the same rows as columns with `build_columns`)."""
+    out = ColumnBatch(CorrelatedSpan)
+    build_columns(spans, logs, offsets, metrics, config, trace_id, stats, provenance, out)
+    return out.records()
+
+
+def build_columns(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str, int],
+                  metrics: MetricIndex, config: CorrelateConfig, trace_id: str,
+                  stats: dict[str, int], provenance: tuple[bool, bool, int, int],
+                  out: ColumnBatch) -> tuple[bool, int]:
+    """Append a correlated row for every span of one trace to `out` (a ColumnBatch of
+    CorrelatedSpan): the store's insert columns, with no object per row (issue 19).
 
     `offsets` covers at least every host of the trace; `stats` gets join hit/miss counts
-    added; `provenance` is (completed_early, late_amend, version, trace_complete_ns).
+    added; `provenance` is (completed_early, late_amend, version, trace_complete_ns). Returns
+    whether any row is an error and the longest corrected duration, which sampling needs.
+    Rows without logs or readings share one empty container per column kind; readers treat
+    the columns as read-only.
     """
     early, amend, version, complete_ns = provenance
     bounds = _bounds(spans, offsets)
@@ -249,29 +275,54 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
     exemplars = metrics.exemplars(trace_id)
     series_for = metrics.series_for
     readings = metrics.readings
-    rows = []
-    append = rows.append
+    cols = out.cols
+    n0 = len(cols["span_id"])
+    span_list = list(spans.values())
+    n = len(span_list)
+    for name, values in zip(_COPIED_TO, zip(*map(_read_copied, span_list))):
+        cols[name].extend(values)
+    c_instance, c_start, c_end, c_off = cols["instance"], cols["start_ns"], cols["end_ns"], cols["clock_offset_ns"]
+    c_dur, c_self, c_err, c_sources = cols["duration_ns"], cols["self_time_ns"], cols["is_error"], cols["error_sources"]
+    c_count, c_sev, c_rules, c_errors = cols["log_count"], cols["log_severity_counts"], cols["rule_ids"], cols["error_logs"]
+    c_ids, c_vals, c_zs, c_peer = cols["log_ids"], cols["metrics"], cols["metric_z"], cols["peer"]
+    c_version = cols["service_version"]
+    no_list: list = []
+    no_dict: dict = {}
     hit = mhit = mmiss = 0
     any_error = False
+    longest = 0
     max_err = config.max_error_logs
     cut = config.excerpt_chars
-    for (sid, s), (off, start, end) in zip(spans.items(), bounds.values()):
+    failing_parents = set()
+    for s, (sid, (off, start, end)) in zip(span_list, bounds.items()):
+        dur = end - start
+        if dur > longest:
+            longest = dur
         self_ns = self_times.get(sid)
-        if self_ns is None:
-            self_ns = end - start
-        sources = []
+        c_self.append(dur if self_ns is None else self_ns)
+        c_instance.append(s.instance or pod_of(s.resource))
+        c_start.append(start)
+        c_end.append(end)
+        c_off.append(off)
+        c_dur.append(dur)
+        sources = None
         if s.status_code == STATUS_ERROR:
-            sources.append("status")
+            sources = ["status"]
         if s.events and any(ev.get("name") == "exception" for ev in s.events):
-            sources.append("exception")
+            if sources is None:
+                sources = ["exception"]
+            else:
+                sources.append("exception")
         if s.attributes and _http_error(s):
-            sources.append("http")
+            if sources is None:
+                sources = ["http"]
+            else:
+                sources.append("http")
         slogs = get_attached(sid)
         if slogs:
             sev: dict[str, int] = {}
             rules: set[str] = set()
             errors: list[dict] = []
-            log_ids = [lg.id for lg in slogs]
             for lg in slogs:
                 band = severity_name(lg)
                 sev[band] = sev.get(band, 0) + 1
@@ -281,42 +332,62 @@ def build_rows(spans: dict[str, Span], logs: list[LogRecord], offsets: dict[str,
                     errors.append({"id": lg.id, "time_ns": log_clock(lg, offsets), "body": lg.body[:cut]})
             hit += len(slogs)
             if errors:
-                sources.append("log")
-            rule_ids = sorted(rules) if rules else []
+                if sources is None:
+                    sources = ["log"]
+                else:
+                    sources.append("log")
+            c_count.append(len(slogs))
+            c_sev.append(sev)
+            c_rules.append(sorted(rules) if rules else no_list)
+            c_errors.append(errors if errors else no_list)
+            c_ids.append([lg.id for lg in slogs])
         else:
-            sev, errors, log_ids, rule_ids = {}, [], [], []
+            c_count.append(0)
+            c_sev.append(no_dict)
+            c_rules.append(no_list)
+            c_errors.append(no_list)
+            c_ids.append(no_list)
         series = series_for(s.service, s.instance, s.host)
         if series:
             vals, zs = readings(series, start, end, offsets)
         else:
-            vals, zs = {}, {}
+            vals = zs = no_dict
         if exemplars:
             for ex_sid, label, value in exemplars:
                 if ex_sid == sid or (not ex_sid and s.parent_span_id not in spans):
+                    if vals is no_dict:
+                        vals = {}
                     vals[label] = value
         if vals:
             mhit += 1
         elif series:
             mmiss += 1
-        if sources:
+        c_vals.append(vals)
+        c_zs.append(zs)
+        if sources is None:
+            c_err.append(False)
+            c_sources.append(no_list)
+        else:
             any_error = True
+            failing_parents.add(s.parent_span_id)
             if len(sources) > 1:
                 sources.sort()
-        append(CorrelatedSpan(
-            s.trace_id, sid, s.parent_span_id, s.name, s.service, s.instance or pod_of(s.resource), s.host, s.kind,
-            start, end, s.start_ns, s.end_ns, off, end - start, self_ns,
-            s.status_code, s.status_message, bool(sources), sources,
-            len(log_ids), sev, rule_ids, errors, log_ids, vals, zs,
-            early, amend, version, complete_ns,
-            peers[sid],
-            s.resource.get("service.version", "") if s.resource else "",
-        ))
+            c_err.append(True)
+            c_sources.append(sources)
+        c_peer.append(peers[sid])
+        c_version.append(s.resource.get("service.version", "") if s.resource else "")
+    c_own = cols["own_error"]
     if any_error:
-        failing_parents = {r.parent_span_id for r in rows if r.is_error}
-        for r in rows:
-            r.own_error = r.is_error and r.span_id not in failing_parents
+        c_own.extend([e and sid not in failing_parents
+                      for e, sid in zip(c_err[n0:], cols["span_id"][n0:])])
+    else:
+        c_own.extend([False] * n)
+    cols["completed_early"].extend([early] * n)
+    cols["late_amend"].extend([amend] * n)
+    cols["version"].extend([version] * n)
+    cols["trace_complete_ns"].extend([complete_ns] * n)
     stats["log_join_hit"] += hit
     stats["log_join_miss"] += log_miss
     stats["metric_join_hit"] += mhit
     stats["metric_join_miss"] += mmiss
-    return rows
+    return any_error, longest

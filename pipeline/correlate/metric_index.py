@@ -39,6 +39,57 @@ class _Series:
         self.zcache: dict[int, float] = {}
 
 
+_MEMO_CAP = 4096  # sample choices remembered per series view between additions of points
+
+
+class _View:
+    """One `series_for` answer grouped into grids: series on one host with equal sample times.
+    `slot[k]` is the grid of `series[k]`; `memo` maps the sample index chosen in each grid to
+    the readings it gives (valid until points are added: MetricIndex.readings)."""
+
+    __slots__ = ("series", "grids", "slot", "memo")
+
+    def __init__(self, series: list[_Series]) -> None:
+        self.series = series
+        self.grids: list[tuple[str, list[int]]] = []
+        self.slot: list[int] = []
+        self.memo: dict[tuple, tuple[dict[str, float], dict[str, float]]] = {}
+        for s in series:
+            for k, (host, times) in enumerate(self.grids):
+                if host == s.host and (times is s.times or times == s.times):
+                    self.slot.append(k)
+                    break
+            else:
+                self.slot.append(len(self.grids))
+                self.grids.append((s.host, s.times))
+
+
+@cython.locals(a=cython.longlong, b=cython.longlong, w=cython.longlong, i=cython.Py_ssize_t,
+               j=cython.Py_ssize_t, n=cython.Py_ssize_t)
+def _pick(times: list[int], a: int, b: int, w: int) -> int:
+    """The index of the sample a series gives the interval [a, b] (on the series' clock), or -1.
+
+    The latest sample inside the interval; else the nearer neighbour within the window (ties:
+    later); else, for a series sampled more coarsely than the window, the sample covering it.
+    """
+    j = bisect_right(times, b)  # first sample after the span
+    i = j - 1
+    if i >= 0 and times[i] >= a:
+        return i
+    before = i >= 0 and times[i] >= a - w
+    if j < len(times) and times[j] <= b + w and (not before or times[j] - b <= a - times[i]):
+        return j
+    if before:
+        return i
+    if i < 0:
+        return -1
+    n = len(times)
+    step = (times[-1] - times[0]) / (n - 1) if n > 1 else float("inf")
+    if step <= w or b - times[i] > 1.5 * step:
+        return -1
+    return i
+
+
 def series_label(p: MetricPoint) -> str:
     """The reading's name: the metric name, plus its attributes when it has any."""
     if not p.attributes:
@@ -59,6 +110,8 @@ class MetricIndex:
         self._lookup: dict[tuple[str, str, str], list[_Series]] = {}  # series_for cache
         self.series_dropped = 0
         self.points = 0
+        self._grids: dict[int, _View] = {}  # id(series_for answer) -> its grids (readings)
+        self._grid_points = 0  # self.points when _grids was last valid
 
     def add(self, points: list[MetricPoint]) -> None:
         """Index a batch of points; a repeated (series, time) replaces the earlier value."""
@@ -142,46 +195,45 @@ class MetricIndex:
             self._lookup[key] = found
         return found
 
-    @cython.locals(a=cython.longlong, b=cython.longlong, w=cython.longlong, off=cython.longlong,
-                   i=cython.Py_ssize_t, j=cython.Py_ssize_t, n=cython.Py_ssize_t)
     def readings(self, series: list[_Series], start_ns: int, end_ns: int,
                  offsets: dict[str, int]) -> tuple[dict[str, float], dict[str, float]]:
         """Values and z-scores of the given series for a span's skew-corrected interval.
 
         Each series' samples are on its host's clock, so the interval is shifted onto that
         clock with the host's offset (for a series on the span's own host the two cancel).
+        Series of one host sampled at the same times (one scrape) pick the same sample, so
+        the search runs once per such grid, and the readings of one choice of samples are
+        built once and copied for every span that makes it, until points are added.
         """
+        if self._grid_points != self.points:
+            self._grids.clear()
+            self._grid_points = self.points
+        view = self._grids.get(id(series))
+        if view is None or view.series is not series:
+            if len(self._grids) >= self._max_series:
+                self._grids.clear()
+            view = self._grids[id(series)] = _View(series)
         w = self._cfg.metric_window_ns
-        vals: dict[str, float] = {}
-        zs: dict[str, float] = {}
         get_off = offsets.get if offsets else None
-        for s in series:
-            if get_off is not None:
-                off = get_off(s.host, 0)
-                a, b = start_ns + off, end_ns + off
-            else:
-                a, b = start_ns, end_ns
-            times = s.times
-            j = bisect_right(times, b)  # first sample after the span
-            i = j - 1
-            if i < 0 or times[i] < a:
-                # No sample inside the span: the nearer neighbour within the window (ties:
-                # later), else the covering sample of a coarse series.
-                before = i >= 0 and times[i] >= a - w
-                if j < len(times) and times[j] <= b + w and (not before or times[j] - b <= a - times[i]):
-                    i = j
-                elif not before:
-                    if i < 0:
-                        continue
-                    n = len(times)
-                    step = (times[-1] - times[0]) / (n - 1) if n > 1 else float("inf")
-                    if step <= w or b - times[i] > 1.5 * step:
-                        continue
-            label = s.label
-            vals[label] = s.values[i]
-            z = s.zcache.get(times[i])
-            zs[label] = self._z(s, i) if z is None else z
-        return vals, zs
+        picks = []
+        for host, times in view.grids:
+            off = get_off(host, 0) if get_off is not None else 0
+            picks.append(_pick(times, start_ns + off, end_ns + off, w))
+        key = tuple(picks)
+        hit = view.memo.get(key)
+        if hit is None:
+            vals: dict[str, float] = {}
+            zs: dict[str, float] = {}
+            for s, g in zip(series, view.slot):
+                i = picks[g]
+                if i >= 0:
+                    vals[s.label] = s.values[i]
+                    z = s.zcache.get(s.times[i])
+                    zs[s.label] = self._z(s, i) if z is None else z
+            if len(view.memo) >= _MEMO_CAP:
+                view.memo.clear()
+            hit = view.memo[key] = (vals, zs)
+        return dict(hit[0]), dict(hit[1])
 
     def _z(self, s: _Series, i: int) -> float:
         t = s.times[i]

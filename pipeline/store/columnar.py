@@ -50,10 +50,16 @@ def span_columns(spans: ColumnBatch | list[Span]) -> list[list]:
     batch gives its lists as they are: only the id and the events are built."""
     if type(spans) is not ColumnBatch:
         return _by_name(spans, SPAN_COLUMNS, _SPAN_SPECIAL)
-    cols = spans.cols
+    return _batch_columns(spans, SPAN_COLUMNS, "events")
+
+
+def _batch_columns(batch: ColumnBatch, names: tuple[str, ...], doc: str) -> list[list]:
+    """A columnar batch's own lists in `names` order; only the row id (trace id + span id) and
+    the one column stored as a JSON document (`doc`) are built."""
+    cols = batch.cols
     special = {"id": lambda: [t + s for t, s in zip(cols["trace_id"], cols["span_id"])],
-               "events": lambda: [orjson.dumps(v).decode() if v else "" for v in cols["events"]]}
-    return [special[n]() if n in special else cols[n] for n in SPAN_COLUMNS]
+               doc: lambda: [orjson.dumps(v).decode() if v else "" for v in cols[doc]]}
+    return [special[n]() if n in special else cols[n] for n in names]
 
 
 def log_columns(logs: ColumnBatch | list[LogRecord]) -> list[list]:
@@ -78,9 +84,12 @@ def tuple_columns(entries: list[tuple], width: int) -> list[list]:
     return [[e[i] for e in entries] for i in range(width)]
 
 
-def correlated_columns(rows: list[CorrelatedSpan]) -> list[list]:
-    """Columns in CORRELATED_COLUMNS order; error logs are stored as one JSON document."""
-    return _by_name(rows, CORRELATED_COLUMNS, _CORRELATED_SPECIAL)
+def correlated_columns(rows: ColumnBatch | list[CorrelatedSpan]) -> list[list]:
+    """Columns in CORRELATED_COLUMNS order; error logs are stored as one JSON document. The
+    engine's columnar rows give their lists as they are: only the id and error logs are built."""
+    if type(rows) is not ColumnBatch:
+        return _by_name(rows, CORRELATED_COLUMNS, _CORRELATED_SPECIAL)
+    return _batch_columns(rows, CORRELATED_COLUMNS, "error_logs")
 
 
 def offset_columns(entries: list[tuple]) -> list[list]:

@@ -119,7 +119,7 @@ class Correlation:
             return
         async with self.lock:
             t0 = time.thread_time()
-            rows = self.engine.flush_all() if final else self.engine.poll()
+            rows = self.engine.flush_columns() if final else self.engine.poll_columns()
             self.seconds["rows"] += time.thread_time() - t0
             t1 = time.perf_counter()
             offsets = self.engine.current_offsets()
