@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import re
 
+from pipeline.column_batch import ColumnBatch
 from pipeline.ingest.decode.result import RecordError
 from pipeline.ingest.decode.timebounds import MIN_TIME_NS, check_time, max_time_ns
 from pipeline.ingest.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
@@ -162,7 +163,16 @@ class LogIds:
     def make(self, time_given: int, observed_ns: int, fallback_ns: int, severity_number: int,
              severity_text: str, body: str, trace_id: object, span_id: object,
              attributes: dict[str, str], res: Resource) -> LogRecord:
-        """A LogRecord with its id; a malformed trace/span id is moved into an attribute."""
+        """A LogRecord with its id (see `row`), for the decoders that still build records."""
+        return LogRecord(*self.row(time_given, observed_ns, fallback_ns, severity_number, severity_text, body,
+                                   trace_id, span_id, attributes, res))
+
+    def row(self, time_given: int, observed_ns: int, fallback_ns: int, severity_number: int,
+            severity_text: str, body: str, trace_id: object, span_id: object,
+            attributes: dict[str, str], res: Resource) -> tuple:
+        """A checked log's field values in LogRecord's field order (kafka_ns 0, filled per
+        message later): what the columnar decoders append, no record built. A malformed
+        trace/span id is moved into an attribute."""
         tid, bad = log_id_value(trace_id, 16, ZERO_TRACE)
         if bad is not None:
             attributes[INVALID_TRACE_ATTR] = truncate(bad, 1024)
@@ -184,10 +194,16 @@ class LogIds:
         n = self._seen.get(key, 0)
         self._seen[key] = n + 1
         observed = observed_ns or fallback_ns
-        return LogRecord(time_ns=time_given or observed, body=body, severity_number=severity_number,
-                         severity_text=severity_text, trace_id=tid, span_id=sid, service=res.service,
-                         instance=res.instance, host=res.host, attributes=attributes,
-                         resource=res.attributes, observed_ns=observed, id=content_id(*key, n))
+        return (time_given or observed, body, severity_number, severity_text, tid, sid, res.service,
+                res.instance, res.host, attributes, res.attributes, observed, "", False, [],
+                content_id(*key, n), "", "", 0)
+
+
+def log_rows_into(out: ColumnBatch, rows: list[tuple]) -> None:
+    """Append rows made by `LogIds.row` to a ColumnBatch of LogRecord, a column at a time."""
+    if rows:
+        for col, values in zip(out.cols.values(), zip(*rows)):
+            col.extend(values)
 
 
 def finite(x: float, field: str) -> float:
