@@ -39,7 +39,7 @@ from pipeline.column_batch import ColumnBatch
 from pipeline.ingest.decode.result import RecordError
 from pipeline.ingest.decode.timebounds import MIN_TIME_NS, check_time, max_time_ns
 from pipeline.ingest.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
-from pipeline.model import Exemplar, LogRecord, MetricPoint, Span, content_id
+from pipeline.model import Exemplar, MetricPoint, Span, content_id
 
 ZERO_TRACE = "0" * 32
 ZERO_SPAN = "0" * 16
@@ -160,19 +160,12 @@ class LogIds:
     def __init__(self) -> None:
         self._seen: dict[tuple, int] = {}
 
-    def make(self, time_given: int, observed_ns: int, fallback_ns: int, severity_number: int,
-             severity_text: str, body: str, trace_id: object, span_id: object,
-             attributes: dict[str, str], res: Resource) -> LogRecord:
-        """A LogRecord with its id (see `row`), for the decoders that still build records."""
-        return LogRecord(*self.row(time_given, observed_ns, fallback_ns, severity_number, severity_text, body,
-                                   trace_id, span_id, attributes, res))
-
     def row(self, time_given: int, observed_ns: int, fallback_ns: int, severity_number: int,
             severity_text: str, body: str, trace_id: object, span_id: object,
             attributes: dict[str, str], res: Resource) -> tuple:
         """A checked log's field values in LogRecord's field order (kafka_ns 0, filled per
-        message later): what the columnar decoders append, no record built. A malformed
-        trace/span id is moved into an attribute."""
+        message later): what the decoders append to the logs' columns, no record built. A
+        malformed trace/span id is moved into an attribute."""
         tid, bad = log_id_value(trace_id, 16, ZERO_TRACE)
         if bad is not None:
             attributes[INVALID_TRACE_ATTR] = truncate(bad, 1024)
