@@ -73,3 +73,16 @@ def test_each_source_sees_the_times_the_log_stage_read():
     assert merged.logs.column("time_ns") == [stamp, stamp + 3600 * 10**9]
     assert [r.logs.column("time_ns") for r in each] == [[stamp], [stamp + 3600 * 10**9]]
     assert [r.logs.column("severity_text") for r in each] == [["ERROR"], ["ERROR"]]
+
+
+def test_lines_batch_holds_fresh_logs_with_their_own_dicts():
+    from pipeline.ingest.logs.columns import lines_batch
+    lines = [line.decode() for line in LINES.splitlines()]
+    batch = lines_batch(lines)
+    assert batch == [LogRecord(time_ns=0, body=line) for line in lines]
+    attrs = batch.column("attributes")
+    assert len({id(a) for a in attrs}) == len(lines)  # parsing one line's fields touches no other
+    parse_logs(batch, "auto")
+    recs = [LogRecord(time_ns=0, body=line) for line in lines]
+    parse_logs(recs, "auto")
+    assert batch.records() == recs
