@@ -206,10 +206,10 @@ class TextColumns:
 
 def lines_batch(lines: list[str]) -> ColumnBatch:
     """Lines as a ColumnBatch of fresh logs (every other field at its LogRecord default), for
-    parse_logs to fill in on the columns."""
+    parse_logs to fill in on the columns (the body column is a copy: parsing rewrites it)."""
     n = len(lines)
     return ColumnBatch(LogRecord, {
-        "time_ns": [0] * n, "body": lines, "severity_number": [0] * n, "severity_text": [""] * n,
+        "time_ns": [0] * n, "body": list(lines), "severity_number": [0] * n, "severity_text": [""] * n,
         "trace_id": [""] * n, "span_id": [""] * n, "service": [""] * n, "instance": [""] * n, "host": [""] * n,
         "attributes": [{} for _ in range(n)], "resource": [{} for _ in range(n)], "observed_ns": [0] * n,
         "format": [""] * n, "parse_failed": [False] * n, "rules": [[] for _ in range(n)], "id": [""] * n,
