@@ -132,15 +132,21 @@ def parse_logs(logs: ColumnBatch | list[LogRecord], fmt: str = "auto", default_t
             setattr(rec, name, value)
 
 
+# The columns _apply reads or sets, in the order it unpacks them (bound once per batch).
+_APPLY_COLUMNS = ("format", "parse_failed", "body", "time_ns", "observed_ns", "attributes", "severity_number",
+                  "severity_text", "service", "host", "trace_id", "span_id")
+
+
 def _parse_columns(cols: dict[str, list], fmt: str, default_tz: str) -> None:
     need_ids: list[int] = []
     messages: list[str] = []
     times, observed = cols["time_ns"], cols["observed_ns"]
+    bound = tuple(cols[n] for n in _APPLY_COLUMNS)
     for i, body in enumerate(cols["body"]):
         if not isinstance(body, str) or not body:
             continue
         p, failed = parse_line(body, fmt, default_tz, observed[i] or times[i])
-        if _apply(cols, i, p, failed):
+        if _apply(bound, i, p, failed):
             need_ids.append(i)
             messages.append(p.message)
     if messages:
@@ -153,23 +159,23 @@ def _parse_columns(cols: dict[str, list], fmt: str, default_tz: str) -> None:
                 span_col[i] = span_col[i] or span
 
 
-def _apply(cols: dict[str, list], i: int, p: Parsed, failed: bool) -> bool:
-    """Set log i's fields from the parse; True when its trace id is still to be read from
-    the message text (the caller does that for the whole batch)."""
-    cols["format"][i] = p.format
-    cols["parse_failed"][i] = failed
+def _apply(bound: tuple, i: int, p: Parsed, failed: bool) -> bool:
+    """Set log i's fields from the parse (`bound`: the columns named by _APPLY_COLUMNS); True
+    when its trace id is still to be read from the message text (the caller does that for
+    the whole batch)."""
+    formats, failures, bodies, times, observed, attributes, numbers, texts, services, hosts, traces, spans = bound
+    formats[i] = p.format
+    failures[i] = failed
     if p.format != "text" and p.message:
         # Structured lines keep only their message as the body; one without a message
         # field keeps its whole line, so text search still sees it.
-        cols["body"][i] = p.message
-    times = cols["time_ns"]
+        bodies[i] = p.message
     time_ns = times[i]
-    if p.time_ns and (not time_ns or time_ns == cols["observed_ns"][i]):
+    if p.time_ns and (not time_ns or time_ns == observed[i]):
         if in_range(p.time_ns):
             times[i] = p.time_ns
         else:  # a guess from the text, not a field: keep the Kafka time, say what was read
-            cols["attributes"][i][OUT_OF_RANGE_ATTR] = str(p.time_ns)
-    numbers, texts = cols["severity_number"], cols["severity_text"]
+            attributes[i][OUT_OF_RANGE_ATTR] = str(p.time_ns)
     number, text = numbers[i], texts[i]
     if not number and not text:
         numbers[i], texts[i] = p.severity_number, p.severity_text
@@ -177,19 +183,17 @@ def _apply(cols: dict[str, list], i: int, p: Parsed, failed: bool) -> bool:
         numbers[i] = severity.from_name(text)
     elif not text:
         texts[i] = severity.severity_name(number)
-    services, hosts = cols["service"], cols["host"]
     services[i] = services[i] or p.service
     hosts[i] = hosts[i] or p.host
     if p.attributes:
-        attrs = cols["attributes"][i]
+        attrs = attributes[i]
         for k, v in p.attributes.items():
             if k not in attrs:
                 attrs[k] = v
-    if cols["trace_id"][i]:
+    if traces[i]:
         return False
     if p.trace_id:
-        cols["trace_id"][i] = p.trace_id
-        span_col = cols["span_id"]
-        span_col[i] = span_col[i] or p.span_id
+        traces[i] = p.trace_id
+        spans[i] = spans[i] or p.span_id
         return False
     return True
