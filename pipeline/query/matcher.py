@@ -435,9 +435,7 @@ class RuleMatcher:
                 rec_attrs = attrs[line]
                 for col, field, rx in plan:
                     if col:
-                        if col not in values:
-                            values[col] = cols.column(col)
-                        text = values[col][line]
+                        text = (values[col] if col in values else values.setdefault(col, cols.column(col)))[line]
                     else:  # read now: an earlier capture of this log may have set it
                         text = rec_attrs.get(field, "")
                     m = rx.search(text)
