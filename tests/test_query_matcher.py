@@ -178,11 +178,14 @@ def test_trailing_repeats_cut_for_scanning_keep_answers():
 
 
 def test_every_stored_column_has_a_value_reader():
+    from pipeline.column_batch import ColumnBatch
+    from pipeline.ingest.logs.columns import RECORD_READERS, BatchColumns
     from pipeline.query.fields import COLUMNS
-    from pipeline.query.matcher import _COLUMN_VALUES
-    assert set(COLUMNS.values()) == set(_COLUMN_VALUES)
+    assert set(COLUMNS.values()) == set(RECORD_READERS)
     rec = LogRecord(time_ns=0, body="b", service="s", host="h", instance="i", trace_id="t", span_id="p",
                     severity_text="ERROR")
-    assert {col: read([rec])[0] for col, read in _COLUMN_VALUES.items()} == {
-        "body": "b", "severity_text": "ERROR", "service": "s", "host": "h", "instance": "i", "trace_id": "t",
-        "span_id": "p"}
+    want = {"body": "b", "severity_text": "ERROR", "service": "s", "host": "h", "instance": "i", "trace_id": "t",
+            "span_id": "p"}
+    assert {col: read([rec])[0] for col, read in RECORD_READERS.items()} == want
+    batch = BatchColumns(ColumnBatch.of(LogRecord, [rec]))  # the hot path's columns read the same
+    assert {col: batch.column(col)[0] for col in RECORD_READERS} == want

@@ -12,8 +12,8 @@ import numpy as np
 import orjson
 
 from pipeline.ingest.logs import FORMATS, parse_logs
-from pipeline.ingest.logs.columns import TextColumns
-from pipeline.model import LogRecord
+from pipeline.column_batch import ColumnBatch
+from pipeline.ingest.logs.columns import TextColumns, lines_batch
 from pipeline.query import QueryError, compile_rules, dump, optimize, parse, rules_from_setting, to_sql
 
 BATCH_LINES = 8192
@@ -82,15 +82,15 @@ def line_batches(files: list[str], batch_lines: int = BATCH_LINES) -> Iterator[l
             yield lines[i:i + batch_lines]
 
 
-def batches(files: list[str], fmt: str) -> Iterator[TextColumns | list[LogRecord]]:
+def batches(files: list[str], fmt: str) -> Iterator[TextColumns | ColumnBatch]:
     """What the matcher reads, batch by batch. Free text stays a raw block the matcher scans
     as is (no string or record per line); other formats are parsed into records first
-    (their fields come from the line's shape)."""
+    (their fields come from the line's shape), on columns."""
     if fmt == "text":
         yield from map(TextColumns.from_block, read_blocks(files))
         return
     for lines in line_batches(files):
-        batch = [LogRecord(time_ns=0, body=line) for line in lines]
+        batch = lines_batch(lines)
         parse_logs(batch, fmt)
         yield batch
 

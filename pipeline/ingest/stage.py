@@ -59,10 +59,15 @@ class Ingestor:
             merged.errors += [DecodeError(indexes[e.index], e.reason) for e in res.errors]
             each.append(res)
         merged.errors.sort(key=lambda e: e.index)
-        return self._finish(merged), each
+        self._finish(merged)
+        start = 0
+        for res in each:  # each part's logs as the log stage left them (their times may change)
+            res.logs = merged.logs[start:start + len(res.logs)]
+            start += len(res.logs)
+        return merged, each
 
     def _finish(self, res: DecodeResult) -> DecodeResult:
-        """Parse, tag and template the logs (in place: the per-part results share the records)."""
+        """Parse, tag and template the logs, in place, on their columns."""
         if res.logs:
             parse_logs(res.logs, "auto", self._tz)
             self._matcher.tag(res.logs)

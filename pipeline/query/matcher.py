@@ -27,8 +27,9 @@ import hyperscan
 import numpy as np
 import re2
 
+from pipeline.column_batch import ColumnBatch
 from pipeline.gcpause import gc_paused
-from pipeline.ingest.logs.columns import RECORD_READERS, Columns, as_columns
+from pipeline.ingest.logs.columns import Columns, as_columns
 from pipeline.ingest.logs.textblock import buffer_of, scan_chunks
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
@@ -45,19 +46,6 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
 _CACHE: dict[str, RuleMatcher] = {}
 _CACHE_LOCK = Lock()
 _CACHE_MAX = 16
-
-Values = Callable[[list[LogRecord]], list]
-
-
-_COLUMN_VALUES = RECORD_READERS
-
-
-def _getter(field: str) -> Values:
-    col = column_of(field)
-    if col:
-        return _COLUMN_VALUES[col]  # every value of fields.COLUMNS has one
-    return lambda logs: [r.attributes.get(field, "") for r in logs]
-
 
 def rules_hash(rules: Sequence[Rule]) -> str:
     """A stable hash of a rule set (order-independent): the compiled-matcher cache key."""
@@ -102,7 +90,7 @@ class RuleMatcher:
         self._leaf_list = leaf_list = list(self._leaves)
         hs_patterns: dict[str, list[tuple[int, str]]] = {}
         py_preds: dict[int, list[tuple[str, Callable]]] = {}
-        self._captures: dict[int, list[tuple[Values, object]]] = {}
+        self._captures: dict[int, list[tuple[str | None, str, object]]] = {}  # (column or None, field, RE2)
         for idx, leaf in enumerate(leaf_list):
             for field, pred_or_pattern in self._leaf_parts(leaf):
                 if isinstance(pred_or_pattern, str):
@@ -238,7 +226,7 @@ class RuleMatcher:
                 elif isinstance(n, Match) and n.kind == "regex":
                     cr = compile_regex(n.value, n.ci)
                     if cr.captures:
-                        plan.append((_getter(n.field), re2.compile(cr.re2_captures)))
+                        plan.append((column_of(n.field), n.field, re2.compile(cr.re2_captures)))
                 elif isinstance(n, AnyOf):
                     stack.extend(n.members)
             if plan:
@@ -427,23 +415,36 @@ class RuleMatcher:
                 return fld.db, fld.scratch
         raise KeyError(field)
 
-    def tag(self, logs: list[LogRecord]) -> None:
-        """Set each record's `rules`, and add named regex captures of matched rules as
-        attributes (values the record already has win)."""
+    def tag(self, logs: list[LogRecord] | ColumnBatch) -> None:
+        """Set each log's `rules` (the column of a ColumnBatch, or each record's), and add
+        named regex captures of matched rules as attributes (values the log already has win)."""
         lines, rules = self.match_pairs(logs)
         with gc_paused():
-            for rec in logs:
-                rec.rules = []
+            tagged: list[list[str]] = [[] for _ in range(len(logs))]
         ids = self.ids
         caps = self._captures
+        cols = as_columns(logs)
+        attrs: list[dict[str, str]] | None = None
+        values: dict[str, list] = {}
         for line, r in zip(lines.tolist(), rules.tolist()):
-            rec = logs[line]
-            rec.rules.append(ids[r])
+            tagged[line].append(ids[r])
             plan = caps.get(r)
             if plan:
-                for get, rx in plan:
-                    m = rx.search(get([rec])[0])
+                if attrs is None:
+                    attrs = cols.attribute_dicts()
+                rec_attrs = attrs[line]
+                for col, field, rx in plan:
+                    if col:
+                        text = (values[col] if col in values else values.setdefault(col, cols.column(col)))[line]
+                    else:  # read now: an earlier capture of this log may have set it
+                        text = rec_attrs.get(field, "")
+                    m = rx.search(text)
                     if m:
                         for name, value in m.groupdict().items():
                             if value is not None:
-                                rec.attributes.setdefault(name, value)
+                                rec_attrs.setdefault(name, value)
+        if type(logs) is ColumnBatch:
+            logs.cols["rules"] = tagged
+        else:
+            for rec, found in zip(logs, tagged):
+                rec.rules = found

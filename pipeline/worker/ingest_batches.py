@@ -13,7 +13,6 @@ from pipeline.column_batch import ColumnBatch
 from pipeline.config import Settings
 from pipeline.ingest.decode.limits import split_batch
 from pipeline.ingest.stage import Ingestor
-from pipeline.model import LogRecord
 from pipeline.shuffle.route import by_trace_messages, metric_messages
 from pipeline.worker.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
@@ -104,10 +103,9 @@ class IngestAgent:
         started = time.perf_counter()
         state = self.state
         try:
-            logs = ColumnBatch.of(LogRecord, batch.logs)  # columns once the log stage is done, for both
-            await asyncio.gather(
-                self.sink.write({"spans": batch.spans, "logs": logs, "metrics": batch.metrics, "dlq": dlq_rows}),
-                self.forward(batch, logs))
+            await asyncio.gather(  # logs are columns from decode on, like spans
+                self.sink.write({"spans": batch.spans, "logs": batch.logs, "metrics": batch.metrics, "dlq": dlq_rows}),
+                self.forward(batch, batch.logs))
             for partition, last_offset, newest in parts:
                 self.progress.forwarded(partition, last_offset, newest)
             self.ledger.complete(entry)

@@ -44,7 +44,7 @@ def expected_sources(partitions: Mapping[str, int]) -> tuple[str, ...]:
     return tuple(source_name(t, p) for t in INPUT_KINDS for p in range(partitions.get(t, 0)))
 
 
-def newest_time(spans: ColumnBatch | Iterable[Span], logs: Iterable[LogRecord], metrics: Iterable[MetricPoint] = (),
+def newest_time(spans: ColumnBatch | Iterable[Span], logs: ColumnBatch | Iterable[LogRecord], metrics: Iterable[MetricPoint] = (),
                 ahead_ns: int | None = None) -> int | None:
     """Newest event time among records the join uses (spans by end time, logs with a trace
     id by their time, metric points by theirs). With `ahead_ns`, a span or log counts no
@@ -64,11 +64,16 @@ def newest_time(spans: ColumnBatch | Iterable[Span], logs: Iterable[LogRecord], 
         t = max(ends)
         if newest is None or t > newest:
             newest = t
-    for r in logs:
-        if r.trace_id:
-            t = r.time_ns or r.observed_ns
-            if ahead_ns is not None and r.kafka_ns and t > r.kafka_ns + ahead_ns:
-                t = r.kafka_ns + ahead_ns
+    if type(logs) is ColumnBatch:  # columns: no record built
+        c = logs.cols
+        rows = zip(c["trace_id"], c["time_ns"], c["observed_ns"], c["kafka_ns"])
+    else:
+        rows = ((r.trace_id, r.time_ns, r.observed_ns, r.kafka_ns) for r in logs)
+    for trace_id, time_ns, observed_ns, kafka_ns in rows:
+        if trace_id:
+            t = time_ns or observed_ns
+            if ahead_ns is not None and kafka_ns and t > kafka_ns + ahead_ns:
+                t = kafka_ns + ahead_ns
             if newest is None or t > newest:
                 newest = t
     return newest

@@ -57,9 +57,7 @@ def decode_batch(kind: str, values: list[bytes], timestamps_ns: list[int], limit
             errors = [f"internal decoder error ({type(exc).__name__}: {exc}); please report"]
         enforce(out, first, limits, errors)
         out.errors.extend(DecodeError(index, reason) for reason in errors)
-        stamps = out.spans.cols["kafka_ns"]
-        if len(stamps) > first[0]:
-            stamps[first[0]:] = [ts] * (len(stamps) - first[0])
-        for rec in out.logs[first[1]:]:
-            rec.kafka_ns = ts
+        for stamps, start in ((out.spans.cols["kafka_ns"], first[0]), (out.logs.cols["kafka_ns"], first[1])):
+            if len(stamps) > start:
+                stamps[start:] = [ts] * (len(stamps) - start)
     return out

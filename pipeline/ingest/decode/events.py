@@ -13,11 +13,12 @@ import orjson
 
 from pipeline.ingest.decode import enums
 from pipeline.ingest.decode.jsonfields import enum, is_decimal, items, obj, string, unsigned
-from pipeline.ingest.decode.records import LogIds, Resource, finish_point, finite, make_exemplar, make_span, text_id
+from pipeline.ingest.decode.records import (LogIds, Resource, finish_point, finite, log_rows_into, make_exemplar, make_span,
+                                            text_id)
 from pipeline.ingest.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.ingest.decode.times import rfc3339_ns
 from pipeline.ingest.decode.values import attr_text, describe, json_double, json_int, short, to_text
-from pipeline.model import METRIC_TYPES, LogRecord, MetricPoint, Span
+from pipeline.model import METRIC_TYPES, MetricPoint, Span
 
 _KINDS = {**enums.SPAN_KIND, **{n: i for i, n in enumerate(
     ("unspecified", "internal", "server", "client", "producer", "consumer"))}}
@@ -78,7 +79,8 @@ def _span(ev: dict) -> Span:
         _attrs(ev.get("attributes"), "attributes"), events, _resource(ev))
 
 
-def _log(ev: dict, kafka_ns: int, ids: LogIds) -> LogRecord:
+def _log(ev: dict, kafka_ns: int, ids: LogIds) -> tuple:
+    """The log's row for the logs' columns (records.LogIds.row)."""
     severity = ev.get("severity")
     text = ""
     number = ev.get("severity_number")
@@ -93,10 +95,10 @@ def _log(ev: dict, kafka_ns: int, ids: LogIds) -> LogRecord:
     elif severity is not None:
         raise RecordError("severity", f"is {describe(severity)}, expected a name or a number")
     body = ev.get("body")
-    return ids.make(event_time(ev.get("time"), "time"), event_time(ev.get("observed_time"), "observed_time"),
-                    kafka_ns, number or 0, text, "" if body is None else to_text(body),
-                    ev.get("trace_id"), ev.get("span_id"), _attrs(ev.get("attributes"), "attributes"),
-                    _resource(ev))
+    return ids.row(event_time(ev.get("time"), "time"), event_time(ev.get("observed_time"), "observed_time"),
+                   kafka_ns, number or 0, text, "" if body is None else to_text(body),
+                   ev.get("trace_id"), ev.get("span_id"), _attrs(ev.get("attributes"), "attributes"),
+                   _resource(ev))
 
 
 def _numbers(v: object, field: str) -> list[float]:
@@ -161,7 +163,7 @@ def decode_events(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[s
     With `max_lines`, lines past that many are not read (not even split) and `errors` says so."""
     ids = LogIds()
     spans: list[Span] = []
-    logs: list[LogRecord] = []
+    logs: list[tuple] = []
     points: list[MetricPoint] = []
     seen = False
     lines = value.split(b"\n", max_lines) if max_lines else value.split(b"\n")
@@ -193,5 +195,5 @@ def decode_events(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[s
     if not seen:
         raise MessageError("empty message (no non-blank line)")
     out.spans.extend(spans)
-    out.logs.extend(logs)
+    log_rows_into(out.logs, logs)
     out.metrics.extend(points)

@@ -189,10 +189,12 @@ def _oversized(recs: list | ColumnBatch, start: int, name: str, limits: Limits) 
     quick = min(limits.attr_bytes // 4, limits.body_bytes // 4, limits.record_bytes)
     shared: dict[int, int] = {}  # records of one resource share its attribute dict
     out = []
-    if type(recs) is ColumnBatch:  # spans: read the columns, build no record
+    if type(recs) is ColumnBatch:  # spans and logs: read the columns, build no record
         cols = recs.cols
-        rows = zip(range(start, len(recs)), cols["resource"][start:], cols["attributes"][start:],
-                   cols["name"][start:], cols["events"][start:])
+        n = len(recs)
+        rows = zip(range(start, n), cols["resource"][start:], cols["attributes"][start:],
+                   cols["body" if name == "logs" else "name"][start:],
+                   cols["events"][start:] if "events" in cols else [()] * (n - start))
         for i, res, a, text, events in rows:
             size = shared.get(id(res))
             if size is None:

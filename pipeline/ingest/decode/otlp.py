@@ -18,6 +18,7 @@ from pipeline.ingest.decode.otlp_logs import logs_from_json, logs_from_proto
 from pipeline.ingest.decode.otlp_metrics import metrics_from_json, metrics_from_proto
 from pipeline.ingest.decode.otlp_pb import parse_request
 from pipeline.ingest.decode.otlp_traces import json_spans_into_columns, spans_into_columns
+from pipeline.ingest.decode.records import log_rows_into
 from pipeline.ingest.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.ingest.decode.values import describe
 from pipeline.ingest.framing import JSONFramingError, json_documents
@@ -85,7 +86,7 @@ def _decode_json(kind: str, doc: object, kafka_ns: int, out: DecodeResult, error
         if kind == "otlp_spans":
             json_spans_into_columns(doc, out.spans, errors)
         elif kind == "otlp_logs":
-            out.logs.extend(logs_from_json(doc, kafka_ns, errors))
+            log_rows_into(out.logs, logs_from_json(doc, kafka_ns, errors))
         else:
             out.metrics.extend(metrics_from_json(doc, errors))
     except RecordError as exc:  # the top-level list itself is malformed
@@ -100,6 +101,6 @@ def _decode_proto(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, err
     if kind == "otlp_spans":
         spans_into_columns(req, out.spans, errors)  # type: ignore[arg-type]
     elif kind == "otlp_logs":
-        out.logs.extend(logs_from_proto(req, kafka_ns, errors))  # type: ignore[arg-type]
+        log_rows_into(out.logs, logs_from_proto(req, kafka_ns, errors))  # type: ignore[arg-type]
     else:
         out.metrics.extend(metrics_from_proto(req, errors))  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""Log records from OTLP ExportLogsServiceRequest, protobuf (generated classes) or OTLP/JSON."""
+"""Logs from OTLP ExportLogsServiceRequest, protobuf (generated classes) or OTLP/JSON, as rows
+for the logs' columns (records.log_rows_into): no LogRecord is built on the hot path."""
 
 from __future__ import annotations
 
@@ -11,21 +12,20 @@ from pipeline.ingest.decode.otlp_walk import walk
 from pipeline.ingest.decode.records import LogIds
 from pipeline.ingest.decode.result import RecordError
 from pipeline.ingest.decode.values import json_any, json_attrs, to_text
-from pipeline.model import LogRecord
 
 _LEVELS = (("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"), ("logRecords", "log_records"))
 _NAMES = ("resourceLogs", "scopeLogs", "logRecords")
 
 
-def logs_from_proto(req: ExportLogsServiceRequest, kafka_ns: int, errors: list[str]) -> list[LogRecord]:
-    """Every good log of one parsed ExportLogsServiceRequest; bad ones add a reason to `errors`."""
-    out: list[LogRecord] = []
+def logs_from_proto(req: ExportLogsServiceRequest, kafka_ns: int, errors: list[str]) -> list[tuple]:
+    """Every good log of one parsed ExportLogsServiceRequest, as rows; bad ones add a reason to `errors`."""
+    out: list[tuple] = []
     ids = LogIds()
     for r, res, i, j, k in pb_walk(req.resource_logs, "scope_logs", "log_records", _NAMES, errors):
         try:
             body = r.body
             kvs = r.attributes
-            out.append(ids.make(
+            out.append(ids.row(
                 r.time_unix_nano, r.observed_time_unix_nano, kafka_ns, r.severity_number, r.severity_text,
                 # A non-empty string_value is the usual body; anything else (including an empty
                 # string, which comes out "" either way) takes the general path.
@@ -36,14 +36,14 @@ def logs_from_proto(req: ExportLogsServiceRequest, kafka_ns: int, errors: list[s
     return out
 
 
-def logs_from_json(doc: dict, kafka_ns: int, errors: list[str]) -> list[LogRecord]:
-    """Every good log of one decoded OTLP/JSON request."""
-    out: list[LogRecord] = []
+def logs_from_json(doc: dict, kafka_ns: int, errors: list[str]) -> list[tuple]:
+    """Every good log of one decoded OTLP/JSON request, as rows."""
+    out: list[tuple] = []
     ids = LogIds()
     for rec, res, path in walk(doc, _LEVELS, errors):
         try:
             body = rec.get("body")
-            out.append(ids.make(
+            out.append(ids.row(
                 ns(get(rec, "timeUnixNano", "time_unix_nano"), "timeUnixNano"),
                 ns(get(rec, "observedTimeUnixNano", "observed_time_unix_nano"), "observedTimeUnixNano"),
                 kafka_ns,

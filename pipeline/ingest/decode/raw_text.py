@@ -10,7 +10,7 @@ investigates an incident than no line at all.
 
 from __future__ import annotations
 
-from pipeline.ingest.decode.records import LogIds, Resource
+from pipeline.ingest.decode.records import LogIds, Resource, log_rows_into
 from pipeline.ingest.decode.result import DecodeResult, MessageError
 
 INVALID_UTF8_ATTR = "telecorr.invalid_utf8"
@@ -22,7 +22,7 @@ def decode_raw_lines(value: bytes, kafka_ns: int, out: DecodeResult, errors: lis
     With `max_lines`, lines past that many are not read (not even split) and `errors` says so."""
     ids = LogIds()
     res = Resource({})
-    logs = []
+    rows = []
     lines = value.split(b"\n", max_lines) if max_lines else value.split(b"\n")
     if max_lines and len(lines) > max_lines:
         if lines.pop().strip() and errors is not None:
@@ -40,7 +40,7 @@ def decode_raw_lines(value: bytes, kafka_ns: int, out: DecodeResult, errors: lis
         if text[-1] == "\r":
             text = text[:-1]
         # Raw text carries no time of its own: the Kafka timestamp stands in as the given time.
-        logs.append(ids.make(kafka_ns, kafka_ns, kafka_ns, 0, "", text, None, None, attributes, res))
-    if not logs:
+        rows.append(ids.row(kafka_ns, kafka_ns, kafka_ns, 0, "", text, None, None, attributes, res))
+    if not rows:
         raise MessageError("empty message (no non-blank line)")
-    out.logs.extend(logs)
+    log_rows_into(out.logs, rows)

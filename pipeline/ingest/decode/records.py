@@ -35,10 +35,11 @@ from __future__ import annotations
 import math
 import re
 
+from pipeline.column_batch import ColumnBatch
 from pipeline.ingest.decode.result import RecordError
 from pipeline.ingest.decode.timebounds import MIN_TIME_NS, check_time, max_time_ns
 from pipeline.ingest.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
-from pipeline.model import Exemplar, LogRecord, MetricPoint, Span, content_id
+from pipeline.model import Exemplar, MetricPoint, Span, content_id
 
 ZERO_TRACE = "0" * 32
 ZERO_SPAN = "0" * 16
@@ -159,10 +160,12 @@ class LogIds:
     def __init__(self) -> None:
         self._seen: dict[tuple, int] = {}
 
-    def make(self, time_given: int, observed_ns: int, fallback_ns: int, severity_number: int,
-             severity_text: str, body: str, trace_id: object, span_id: object,
-             attributes: dict[str, str], res: Resource) -> LogRecord:
-        """A LogRecord with its id; a malformed trace/span id is moved into an attribute."""
+    def row(self, time_given: int, observed_ns: int, fallback_ns: int, severity_number: int,
+            severity_text: str, body: str, trace_id: object, span_id: object,
+            attributes: dict[str, str], res: Resource) -> tuple:
+        """A checked log's field values in LogRecord's field order (kafka_ns 0, filled per
+        message later): what the decoders append to the logs' columns, no record built. A
+        malformed trace/span id is moved into an attribute."""
         tid, bad = log_id_value(trace_id, 16, ZERO_TRACE)
         if bad is not None:
             attributes[INVALID_TRACE_ATTR] = truncate(bad, 1024)
@@ -184,10 +187,16 @@ class LogIds:
         n = self._seen.get(key, 0)
         self._seen[key] = n + 1
         observed = observed_ns or fallback_ns
-        return LogRecord(time_ns=time_given or observed, body=body, severity_number=severity_number,
-                         severity_text=severity_text, trace_id=tid, span_id=sid, service=res.service,
-                         instance=res.instance, host=res.host, attributes=attributes,
-                         resource=res.attributes, observed_ns=observed, id=content_id(*key, n))
+        return (time_given or observed, body, severity_number, severity_text, tid, sid, res.service,
+                res.instance, res.host, attributes, res.attributes, observed, "", False, [],
+                content_id(*key, n), "", "", 0)
+
+
+def log_rows_into(out: ColumnBatch, rows: list[tuple]) -> None:
+    """Append rows made by `LogIds.row` to a ColumnBatch of LogRecord, a column at a time."""
+    if rows:
+        for col, values in zip(out.cols.values(), zip(*rows)):
+            col.extend(values)
 
 
 def finite(x: float, field: str) -> float:

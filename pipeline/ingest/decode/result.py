@@ -25,7 +25,8 @@ class DecodeResult:
     # Spans are columnar (pipeline/column_batch.py): the hot path never builds a Span per record;
     # indexing or iterating still gives Span records for the tests, the API and the simulator.
     spans: ColumnBatch = field(default_factory=lambda: ColumnBatch(Span))
-    logs: list[LogRecord] = field(default_factory=list)
+    # Logs too, from decode through the log stage to the insert (issue 19 round 2).
+    logs: ColumnBatch = field(default_factory=lambda: ColumnBatch(LogRecord))
     metrics: list[MetricPoint] = field(default_factory=list)
     errors: list[DecodeError] = field(default_factory=list)
 

@@ -1,6 +1,7 @@
 """Log batches as columns: what the rule matcher reads, one list per field, not one object per line.
 
-`RecordColumns` reads the columns off parsed `LogRecord`s (the worker's path). `TextColumns`
+`BatchColumns` hands out the lists of a ColumnBatch of logs (the worker's path, decoded
+straight into columns); `RecordColumns` reads the columns off parsed `LogRecord`s. `TextColumns`
 is a batch of free-text lines (`--format text`) that derives each column only when a rule
 reads it: the body is the line itself, so rules on the message need no parsing at all, and
 level, trace id and the out-of-range time attribute are computed, for the whole batch, only
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from pipeline.column_batch import ColumnBatch
 from pipeline.ingest.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
 from pipeline.ingest.logs import detect
 from pipeline.ingest.logs.formats import TEXT_TIME_MAX_END
@@ -62,6 +64,45 @@ class RecordColumns:
     def scan_buffer(self, name: str) -> ScanBuffer | None:
         """Records keep no joined buffer: the matcher joins the column itself."""
         return None
+
+    def attribute_dicts(self) -> list[dict[str, str]]:
+        """Each record's own attributes dict (changing one changes the record)."""
+        return [r.attributes for r in self.logs]
+
+
+class BatchColumns:
+    """The columns of a ColumnBatch of LogRecord (the ingest hot path): its own lists, handed
+    out as they are (the matcher only reads them), nothing read off a record."""
+
+    def __init__(self, batch: ColumnBatch):
+        self.cols = batch.cols
+
+    def __len__(self) -> int:
+        return len(self.cols["body"])
+
+    def column(self, name: str) -> list[str]:
+        """A stored column by name (`body`, `severity_text`, …)."""
+        if name not in RECORD_READERS:
+            raise KeyError(name)
+        return self.cols[name]
+
+    def severity_numbers(self) -> list[int]:
+        return self.cols["severity_number"]
+
+    def attribute(self, key: str) -> list[str]:
+        """Each log's value of an attribute key ('' when absent)."""
+        return [a.get(key, "") for a in self.cols["attributes"]]
+
+    def has_attribute(self, key: str) -> list[bool]:
+        return [key in a for a in self.cols["attributes"]]
+
+    def scan_buffer(self, name: str) -> ScanBuffer | None:
+        """No joined buffer is kept: the matcher joins the column itself."""
+        return None
+
+    def attribute_dicts(self) -> list[dict[str, str]]:
+        """Each log's attributes dict (the column itself)."""
+        return self.cols["attributes"]
 
 
 class TextColumns:
@@ -163,11 +204,25 @@ class TextColumns:
         return self._late
 
 
-Columns = RecordColumns | TextColumns
+def lines_batch(lines: list[str]) -> ColumnBatch:
+    """Lines as a ColumnBatch of fresh logs (every other field at its LogRecord default), for
+    parse_logs to fill in on the columns (the body column is a copy: parsing rewrites it)."""
+    n = len(lines)
+    return ColumnBatch(LogRecord, {
+        "time_ns": [0] * n, "body": list(lines), "severity_number": [0] * n, "severity_text": [""] * n,
+        "trace_id": [""] * n, "span_id": [""] * n, "service": [""] * n, "instance": [""] * n, "host": [""] * n,
+        "attributes": [{} for _ in range(n)], "resource": [{} for _ in range(n)], "observed_ns": [0] * n,
+        "format": [""] * n, "parse_failed": [False] * n, "rules": [[] for _ in range(n)], "id": [""] * n,
+        "template_id": [""] * n, "template": [""] * n, "kafka_ns": [0] * n})
 
 
-def as_columns(batch: Sequence[LogRecord] | Columns) -> Columns:
-    """A batch as columns: records are wrapped, column batches pass through."""
-    if isinstance(batch, (RecordColumns, TextColumns)):
+Columns = RecordColumns | BatchColumns | TextColumns
+
+
+def as_columns(batch: Sequence[LogRecord] | ColumnBatch | Columns) -> Columns:
+    """A batch as columns: records and ColumnBatches are wrapped, column views pass through."""
+    if isinstance(batch, (RecordColumns, BatchColumns, TextColumns)):
         return batch
+    if type(batch) is ColumnBatch:
+        return BatchColumns(batch)
     return RecordColumns(batch)

@@ -1,7 +1,10 @@
-"""Parse log bodies in place: format detection, field extraction, producer fields win."""
+"""Parse log bodies in place: format detection, field extraction, producer fields win.
+
+Works on a ColumnBatch of LogRecord's columns (the ingest hot path) or on a list of records."""
 
 from __future__ import annotations
 
+from pipeline.column_batch import ColumnBatch
 from pipeline.ingest.decode.timebounds import OUT_OF_RANGE_ATTR, in_range
 from pipeline.ingest.logs import detect, severity
 from pipeline.ingest.logs.formats import (FORMATS, Parsed, parse_container, parse_cri, parse_json, parse_klog,
@@ -104,65 +107,93 @@ def parse_line(line: str, fmt: str = "auto", default_tz: str = "UTC",
     return _explicit(fmt, line, default_tz, reference_ns)
 
 
-def parse_logs(logs: list[LogRecord], fmt: str = "auto", default_tz: str = "UTC") -> None:
-    """Parse every record's body into its fields, in place.
+# The columns parsing may change (attributes are changed in place, inside their dicts).
+_PARSED = ("time_ns", "body", "severity_number", "severity_text", "trace_id", "span_id", "service", "host",
+           "format", "parse_failed")
+
+
+def parse_logs(logs: ColumnBatch | list[LogRecord], fmt: str = "auto", default_tz: str = "UTC") -> None:
+    """Parse every log's body into its fields, in place: on the columns of a ColumnBatch (the
+    ingest hot path, no record built), or on a list of records (read into columns and
+    written back, so both take the one implementation below).
 
     Values the producer already set (non-empty, non-zero) are kept; parsing fills the rest.
     A record whose time is still its Kafka observation time takes the time from its text.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown log format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    need_ids: list[LogRecord] = []
+    if type(logs) is ColumnBatch:
+        _parse_columns(logs.cols, fmt, default_tz)
+        return
+    batch = ColumnBatch.of(LogRecord, logs)
+    _parse_columns(batch.cols, fmt, default_tz)
+    for name in _PARSED:
+        for rec, value in zip(logs, batch.cols[name]):
+            setattr(rec, name, value)
+
+
+# The columns _apply reads or sets, in the order it unpacks them (bound once per batch).
+_APPLY_COLUMNS = ("format", "parse_failed", "body", "time_ns", "observed_ns", "attributes", "severity_number",
+                  "severity_text", "service", "host", "trace_id", "span_id")
+
+
+def _parse_columns(cols: dict[str, list], fmt: str, default_tz: str) -> None:
+    need_ids: list[int] = []
     messages: list[str] = []
-    for rec in logs:
-        body = rec.body
+    times, observed = cols["time_ns"], cols["observed_ns"]
+    bound = tuple(cols[n] for n in _APPLY_COLUMNS)
+    for i, body in enumerate(cols["body"]):
         if not isinstance(body, str) or not body:
             continue
-        ref = rec.observed_ns or rec.time_ns
-        p, failed = parse_line(body, fmt, default_tz, ref)
-        if _apply(rec, p, failed):
-            need_ids.append(rec)
+        p, failed = parse_line(body, fmt, default_tz, observed[i] or times[i])
+        if _apply(bound, i, p, failed):
+            need_ids.append(i)
             messages.append(p.message)
     if messages:
         # Ids named only in the text: found for the whole batch in one scan.
         traces, spans = detect.trace_ids(buffer_of(messages), messages)
-        for rec, trace, span in zip(need_ids, traces, spans):
+        trace_col, span_col = cols["trace_id"], cols["span_id"]
+        for i, trace, span in zip(need_ids, traces, spans):
             if trace:
-                rec.trace_id = trace
-                rec.span_id = rec.span_id or span
+                trace_col[i] = trace
+                span_col[i] = span_col[i] or span
 
 
-def _apply(rec: LogRecord, p: Parsed, failed: bool) -> bool:
-    """Set the record's fields from the parse; True when its trace id is still to be read
-    from the message text (the caller does that for the whole batch)."""
-    rec.format = p.format
-    rec.parse_failed = failed
+def _apply(bound: tuple, i: int, p: Parsed, failed: bool) -> bool:
+    """Set log i's fields from the parse (`bound`: the columns named by _APPLY_COLUMNS); True
+    when its trace id is still to be read from the message text (the caller does that for
+    the whole batch)."""
+    formats, failures, bodies, times, observed, attributes, numbers, texts, services, hosts, traces, spans = bound
+    formats[i] = p.format
+    failures[i] = failed
     if p.format != "text" and p.message:
         # Structured lines keep only their message as the body; one without a message
         # field keeps its whole line, so text search still sees it.
-        rec.body = p.message
-    if p.time_ns and (not rec.time_ns or rec.time_ns == rec.observed_ns):
+        bodies[i] = p.message
+    time_ns = times[i]
+    if p.time_ns and (not time_ns or time_ns == observed[i]):
         if in_range(p.time_ns):
-            rec.time_ns = p.time_ns
+            times[i] = p.time_ns
         else:  # a guess from the text, not a field: keep the Kafka time, say what was read
-            rec.attributes[OUT_OF_RANGE_ATTR] = str(p.time_ns)
-    if not rec.severity_number and not rec.severity_text:
-        rec.severity_number, rec.severity_text = p.severity_number, p.severity_text
-    elif not rec.severity_number:
-        rec.severity_number = severity.from_name(rec.severity_text)
-    elif not rec.severity_text:
-        rec.severity_text = severity.severity_name(rec.severity_number)
-    rec.service = rec.service or p.service
-    rec.host = rec.host or p.host
+            attributes[i][OUT_OF_RANGE_ATTR] = str(p.time_ns)
+    number, text = numbers[i], texts[i]
+    if not number and not text:
+        numbers[i], texts[i] = p.severity_number, p.severity_text
+    elif not number:
+        numbers[i] = severity.from_name(text)
+    elif not text:
+        texts[i] = severity.severity_name(number)
+    services[i] = services[i] or p.service
+    hosts[i] = hosts[i] or p.host
     if p.attributes:
-        attrs = rec.attributes
+        attrs = attributes[i]
         for k, v in p.attributes.items():
             if k not in attrs:
                 attrs[k] = v
-    if rec.trace_id:
+    if traces[i]:
         return False
     if p.trace_id:
-        rec.trace_id = p.trace_id
-        rec.span_id = rec.span_id or p.span_id
+        traces[i] = p.trace_id
+        spans[i] = spans[i] or p.span_id
         return False
     return True

@@ -25,6 +25,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
+from pipeline.column_batch import ColumnBatch
 from pipeline.model import LogRecord
 
 WILDCARD = "<*>"
@@ -129,22 +130,39 @@ class TemplateMiner:
         self._known: dict[str, dict[bytes, tuple[str, str]]] = {}
         self.misses = 0
 
-    def assign(self, logs: Iterable[LogRecord]) -> None:
-        """Fill `template_id` and `template` of every record (in place)."""
+    def assign(self, logs: Iterable[LogRecord] | ColumnBatch) -> None:
+        """Fill `template_id` and `template` of every log (the columns of a ColumnBatch, or
+        each record's, in place)."""
+        if type(logs) is ColumnBatch:
+            ids, texts = self._templates_of(logs.cols["body"], logs.cols["service"])
+            logs.cols["template_id"], logs.cols["template"] = ids, texts
+            return
+        logs = list(logs)
+        ids, texts = self._templates_of([r.body for r in logs], [r.service for r in logs])
+        for rec, tid, text in zip(logs, ids, texts):
+            rec.template_id, rec.template = tid, text
+
+    def _templates_of(self, bodies: list[str], services: list[str]) -> tuple[list[str], list[str]]:
+        """(template ids, templates) of the messages, each looked up in its service's cache."""
         known = self._known
-        cache: dict[bytes, tuple[str, str]] | None = None
+        cache: dict[bytes, tuple[str, str]] = {}
         cache_service = None
-        for rec in logs:
-            key = cache_key(rec.body)
-            if rec.service is not cache_service:
-                cache_service = rec.service
-                cache = known.get(cache_service)
-                if cache is None:
-                    cache = known[cache_service] = {}
+        ids: list[str] = []
+        texts: list[str] = []
+        for body, service in zip(bodies, services):
+            key = cache_key(body)
+            if service is not cache_service:
+                cache_service = service
+                found = known.get(service)
+                if found is None:
+                    found = known[service] = {}
+                cache = found
             hit = cache.get(key)
             if hit is None:
                 hit = self._learn(cache, key)
-            rec.template_id, rec.template = hit
+            ids.append(hit[0])
+            texts.append(hit[1])
+        return ids, texts
 
     def _learn(self, cache: dict[bytes, tuple[str, str]], key: bytes) -> tuple[str, str]:
         self.misses += 1
