@@ -69,8 +69,6 @@ class Correlator:
         self._pending = ColumnBatch(CorrelatedSpan)  # rows of early completions, not yet polled
         self._stats = dict.fromkeys(COUNTER_NAMES, 0)
 
-    # -- input ---------------------------------------------------------------------------
-
     def add(self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (),
             metrics: Iterable[MetricPoint] = (), partition: int = 0,
             progress: Reports | None = None) -> None:
@@ -229,8 +227,6 @@ class Correlator:
         table was decided (one more emission to come). Input holding its records must not be
         acknowledged yet, so a crash replays it (docs/architecture.md "Delivery")."""
         return trace_id in self._live or trace_id in self._unsettled
-
-    # -- output --------------------------------------------------------------------------
 
     def watermark(self) -> int | None:
         """Event-time watermark: the slowest partition's newest record time, each held back to
@@ -435,18 +431,12 @@ class Correlator:
         self._stats["traces_handed_over"] += len(dropped)
         return len(dropped)
 
-    # -- state ---------------------------------------------------------------------------
-
     def counters(self) -> dict[str, int]:
         """Everything counted so far (nothing is dropped without a count). Join hits and
         misses are counted per emission, so a re-emitted trace counts again."""
-        out = dict(self._stats)
-        out["traces_in_flight"] = len(self._live)
-        out["traces_retained"] = len(self._retained)
-        out["traces_unsettled"] = len(self._unsettled)
-        out["buffered_records"] = self._records
-        out["metric_series_dropped"] = self.metrics.series_dropped
-        return out
+        return {**self._stats, "traces_in_flight": len(self._live), "traces_retained": len(self._retained),
+                "traces_unsettled": len(self._unsettled), "buffered_records": self._records,
+                "metric_series_dropped": self.metrics.series_dropped}
 
     def buffered_records(self) -> int:
         """Spans + logs currently held (live and kept-for-amendment traces)."""
