@@ -74,11 +74,18 @@ def written(table: str) -> tuple[str, ...]:
     return tuple(name for name, spec in _TABLES[table] if not _SERVER_FILLED.search(spec))
 
 
+def _written_types(table: str) -> dict[str, str]:
+    """name -> type (without codec or default) of each column a writer sends to `table`."""
+    sent = set(written(table))
+    return {name: spec.split(" CODEC")[0].split(" DEFAULT")[0].strip()
+            for name, spec in _TABLES[table] if name in sent}
+
+
 def float_columns(table: str) -> tuple[frozenset[str], frozenset[str]]:
     """Written columns of `table` holding floats: (those that cannot be NULL, whether a float
     stands alone, in arrays or as map values; the Nullable(Float...) ones)."""
-    types = {name: spec.split(" CODEC")[0] for name, spec in _TABLES[table] if name in written(table)}
-    nullable = frozenset(n for n, t in types.items() if t.strip().startswith("Nullable(Float"))
+    types = _written_types(table)
+    nullable = frozenset(n for n, t in types.items() if t.startswith("Nullable(Float"))
     return frozenset(n for n, t in types.items() if "Float" in t) - nullable, nullable
 
 
@@ -93,10 +100,8 @@ def int_columns(table: str) -> tuple[tuple[str, int, int, str], ...]:
     """Written integer columns of `table`: (name, lowest, highest, where the integers sit: ''
     for the value itself, 'array' for an array's items, 'map' for a map's values)."""
     out = []
-    for name, spec in _TABLES[table]:
-        if name not in written(table):
-            continue
-        typ, shape = spec.split(" CODEC")[0].split(" DEFAULT")[0].strip(), ""
+    for name, typ in _written_types(table).items():
+        shape = ""
         if typ.startswith("Array("):
             typ, shape = typ[6:-1], "array"
         elif typ.startswith("Map("):

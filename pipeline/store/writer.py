@@ -82,12 +82,10 @@ def client_insert(client) -> InsertFn:
 
     def insert(table: str, columns: list[list], names: Sequence[str]) -> None:
         if table in json_tables:
-            floats, nullable = float_columns(table) if table in JSON_IF_FINITE else (frozenset(), frozenset())
-            data = _json_document(columns, [i for i, name in enumerate(names) if name in floats],
-                                  [i for i, name in enumerate(names) if name in nullable],
-                                  _int_bounds(table, tuple(names)))
+            finite_at, nullable_at, ints_at = _json_checks(table, tuple(names))
+            data = _json_document(columns, finite_at, nullable_at, ints_at)
             if data is not None:
-                settings = float_settings if floats or nullable else INSERT_SETTINGS
+                settings = float_settings if finite_at or nullable_at else INSERT_SETTINGS
                 try:
                     client.raw_insert(input_table(table), list(names), data, settings=settings,
                                       fmt="JSONCompactColumns")
@@ -100,10 +98,15 @@ def client_insert(client) -> InsertFn:
 
 
 @lru_cache(maxsize=64)
-def _int_bounds(table: str, names: tuple[str, ...]) -> tuple[tuple[int, int, int, str], ...]:
-    """(position, lowest, highest, shape) of each integer column among `names`."""
+def _json_checks(table: str, names: tuple[str, ...]) -> tuple[list[int], list[int], tuple]:
+    """What a JSON insert of these columns must check, by position, worked out once from the
+    DDL: float columns that must be finite, Nullable float ones, and (position, lowest,
+    highest, shape) of each integer column."""
+    floats, nullable = float_columns(table) if table in JSON_IF_FINITE else (frozenset(), frozenset())
     at = {name: i for i, name in enumerate(names)}
-    return tuple((at[n], lo, hi, shape) for n, lo, hi, shape in int_columns(table) if n in at)
+    return ([i for i, name in enumerate(names) if name in floats],
+            [i for i, name in enumerate(names) if name in nullable],
+            tuple((at[n], lo, hi, shape) for n, lo, hi, shape in int_columns(table) if n in at))
 
 
 def _in_range(column: list, lo: int, hi: int, shape: str) -> bool:
