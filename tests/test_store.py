@@ -168,3 +168,23 @@ def test_correlated_rows_wait_only_the_prompt_age_and_go_first_in_their_insert()
     assert alone >= 0.55  # input rows alone keep flush_s
     assert prompt < 0.4  # the correlated row brought the whole generation forward
     assert order == ["spans", "correlated_spans", "spans"]
+
+
+def test_a_large_generation_keeps_the_usual_age_for_correlated_rows_too():
+    """Catching up on a backlog, generations are large: flushing them early only makes more,
+    smaller inserts, so past max_rows / PROMPT_SHARE rows the prompt age does not apply."""
+    from pipeline.store.writer import PROMPT_SHARE
+    from tests.test_store_insert import _correlated
+
+    async def run() -> float:
+        sink = Sink(lambda *a: None, max_rows=3 * PROMPT_SHARE, flush_s=0.5, prompt_s=0.01)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        spans = asyncio.create_task(sink.write({"spans": [_span(i) for i in range(3)]}))
+        await asyncio.sleep(0.01)
+        await sink.write({"correlated_spans": _correlated([1.0])})
+        await spans
+        took = loop.time() - t0
+        await sink.close()
+        return took
+    assert asyncio.run(run()) >= 0.45
