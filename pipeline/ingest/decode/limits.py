@@ -170,54 +170,45 @@ def enforce(out: DecodeResult, first: tuple[int, int, int], limits: Limits, erro
         budget -= len(recs) - start
         bad = []
         for i in _oversized(recs, start, name, limits):
-            r = recs[i]  # a columnar batch hands out a copy: written back below
+            r = recs[i]  # the batch hands out a copy: written back below
             try:
                 fit(r, limits)
             except RecordError as exc:
                 errors.append(exc.at(f"{name}[{i - start}]"))
                 bad.append(i)
                 continue
-            if type(recs) is ColumnBatch:
-                recs[i] = r
+            recs[i] = r
         for i in reversed(bad):
             del recs[i]
 
 
-def _oversized(recs: list | ColumnBatch, start: int, name: str, limits: Limits) -> list[int]:
+def _oversized(recs: ColumnBatch, start: int, name: str, limits: Limits) -> list[int]:
     """Indexes from `start` on of the records that may be over a cap (the rest cannot be:
-    the usual case, judged from a cheap size sum without touching `fit`)."""
+    the usual case, judged from a cheap size sum read off the columns, no record built)."""
     quick = min(limits.attr_bytes // 4, limits.body_bytes // 4, limits.record_bytes)
     shared: dict[int, int] = {}  # records of one resource share its attribute dict
     out = []
-    if type(recs) is ColumnBatch:  # spans and logs: read the columns, build no record
-        cols = recs.cols
-        n = len(recs)
-        rows = zip(range(start, n), cols["resource"][start:], cols["attributes"][start:],
-                   cols["body" if name == "logs" else "name"][start:],
-                   cols["events"][start:] if "events" in cols else [()] * (n - start))
-        for i, res, a, text, events in rows:
-            size = shared.get(id(res))
-            if size is None:
-                size = shared[id(res)] = _dict_size(res)
-            size += len(text) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
-            if size > quick or events:
-                out.append(i)
-        return out
-    text = "body" if name == "logs" else "name"
-    for i in range(start, len(recs)):
-        r = recs[i]
-        res = r.resource
+    cols = recs.cols
+    n = len(recs)
+    rows = zip(range(start, n), cols["resource"][start:], cols["attributes"][start:],
+               cols["body" if name == "logs" else "name"][start:],
+               cols["events"][start:] if "events" in cols else [()] * (n - start),
+               _list_sizes(cols, start) if name == "metrics" else [0] * (n - start))
+    for i, res, a, text, events, lists in rows:
         size = shared.get(id(res))
         if size is None:
             size = shared[id(res)] = _dict_size(res)
-        if name == "metrics":  # their bucket lists count too
-            size = record_size(r, size)
-        else:
-            a = r.attributes
-            size += len(getattr(r, text)) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
-        if size > quick or getattr(r, "events", None):
+        size += len(text) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a) + lists
+        if size > quick or events:
             out.append(i)
     return out
+
+
+def _list_sizes(cols: dict[str, list], start: int) -> list[int]:
+    """What each metric point's bucket, quantile and exemplar lists add to its record_size."""
+    return [24 * (len(b) + len(c) + len(p) + len(q) + 2 * len(qs)) + 150 * len(e) for b, c, p, q, qs, e in zip(
+        *(cols[f][start:] for f in ("bucket_bounds", "bucket_counts", "exp_positive_counts", "exp_negative_counts",
+                                    "quantiles", "exemplars")))]
 
 
 def split_batch(values: list[bytes], limits: Limits) -> list[tuple[int, int]]:
