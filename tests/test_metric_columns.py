@@ -13,7 +13,7 @@ from pipeline.column_batch import ColumnBatch
 from pipeline.correlate import CorrelateConfig
 from pipeline.correlate.metric_index import MetricIndex
 from pipeline.ingest.decode import decode_batch
-from pipeline.model import Exemplar, MetricPoint
+from pipeline.model import Exemplar, MetricPoint, content_id
 from pipeline.shuffle.route import metric_messages, read_metrics
 from pipeline.shuffle.wirecheck import WireError
 from pipeline.store.columnar import metric_columns
@@ -110,3 +110,14 @@ def test_metric_index_reads_columns_as_it_reads_records():
     assert from_cols.readings(series, T, T + 1, {}) == from_list.readings(from_list.series_for("cart", "", "h1"),
                                                                           T, T + 1, {})
     assert from_cols.exemplars("ab" * 16) == [("cd" * 8, "lat", 3.0)]
+
+
+def test_point_ids_are_content_ids_of_the_point():
+    pb, _, _ = sample_metrics(3, service="it's", host="h\x1f\u00e9")
+    events = orjson.dumps({"signal": "metric", "name": "q'\"", "type": "gauge", "time": T, "value": 1,
+                           "start_time": T - 5, "attributes": {"b": "2", "a": "\u2603"}, "service": "s"})
+    points = list(decode_batch("otlp_metrics", [pb], [T]).metrics) + list(decode_batch("events", [events], [T]).metrics)
+    assert len(points) == 6
+    for p in points:
+        assert p.id == content_id(p.name, p.type, p.service, p.instance, p.host, tuple(sorted(p.attributes.items())),
+                                  tuple(sorted(p.resource.items())), p.start_time_ns, p.time_ns)
