@@ -1,9 +1,12 @@
 """The correlation side stage by stage, in one process, on the simulator's shop (as OTLP
 protobuf, decoded by the ingest path): µs of CPU per input record for reading by-trace
 messages (v1 record objects and v2 columns, beside orjson parsing the same v2 bytes alone,
-the floor for that stage), reading the metric points' `telemetry.metrics` values, the join (`Correlator.add`), building rows as the worker does
+the floor for that stage), reading the metric points' `telemetry.metrics` values, the join
+(`Correlator.add`), building rows as the worker does
 (`poll_columns`/`flush_columns`; `poll`/`flush_all` on a checkout without them) and turning
-them into the store's insert columns (`correlated_columns`, the sink's step), best of the rounds, with the worker's GC settings. Which modules ran compiled is printed.
+them into the store's insert columns (`correlated_columns`, the sink's step), best of the
+rounds, with the worker's GC settings. Which modules ran compiled is printed, and a digest of
+every correlated row version's insert columns (equal on two checkouts: the same rows).
 
     python benchmarks/correlate_stages.py [--quick] [--json] [--rounds N]
 
@@ -154,7 +157,8 @@ def main() -> int:
     if args.json:
         print(json.dumps({**{f"us_per_record_{k}": round(v, 3) for k, v in us.items()},
                           "stages_records_per_s": round(1e6 / total),
-                          "stages_with_insert_columns_records_per_s": round(1e6 / with_insert), "compiled_modules": sum(status.values()),
+                          "stages_with_insert_columns_records_per_s": round(1e6 / with_insert),
+                          "compiled_modules": sum(status.values()),
                           "metrics_read_us_per_point": round(read_per_point, 3), "digest": sorted(digests)[0]}))
     return 0
 
