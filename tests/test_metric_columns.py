@@ -121,3 +121,13 @@ def test_point_ids_are_content_ids_of_the_point():
     for p in points:
         assert p.id == content_id(p.name, p.type, p.service, p.instance, p.host, tuple(sorted(p.attributes.items())),
                                   tuple(sorted(p.resource.items())), p.start_time_ns, p.time_ns)
+
+
+def test_the_one_oversized_point_among_many_is_cut_and_the_rest_kept_whole():
+    lines = [orjson.dumps({"signal": "metric", "name": f"m{i}", "type": "gauge", "time": T + i, "value": i,
+                           "attributes": {"k": "v" * (40_000 if i == 7 else 10)}}) for i in range(60)]
+    res = decode_batch("events", [b"\n".join(lines)], [T])
+    assert not res.errors and len(res.metrics) == 60
+    cut = [p for p in res.metrics if "telecorr.truncated" in p.attributes]
+    assert [p.name for p in cut] == ["m7"] and len(cut[0].attributes["k"]) < 40_000
+    assert all(p.attributes == {"k": "v" * 10} for p in res.metrics if p.name != "m7")
