@@ -44,15 +44,13 @@ def expected_sources(partitions: Mapping[str, int]) -> tuple[str, ...]:
     return tuple(source_name(t, p) for t in INPUT_KINDS for p in range(partitions.get(t, 0)))
 
 
-def newest_time(spans: ColumnBatch | Iterable[Span], logs: ColumnBatch | Iterable[LogRecord], metrics: Iterable[MetricPoint] = (),
-                ahead_ns: int | None = None) -> int | None:
+def newest_time(spans: ColumnBatch | Iterable[Span], logs: ColumnBatch | Iterable[LogRecord],
+                metrics: ColumnBatch | Iterable[MetricPoint] = (), ahead_ns: int | None = None) -> int | None:
     """Newest event time among records the join uses (spans by end time, logs with a trace
     id by their time, metric points by theirs). With `ahead_ns`, a span or log counts no
     further than its Kafka timestamp plus that (the engine's watermark guard)."""
-    newest = None
-    for m in metrics:
-        if newest is None or m.time_ns > newest:
-            newest = m.time_ns
+    times = metrics.cols["time_ns"] if type(metrics) is ColumnBatch else [m.time_ns for m in metrics]
+    newest = max(times) if times else None
     if type(spans) is ColumnBatch:  # columns: no record built
         ends, stamps = spans.cols["end_ns"], spans.cols["kafka_ns"]
     else:
