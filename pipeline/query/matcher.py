@@ -266,7 +266,7 @@ class RuleMatcher:
                 ok = lines >= 0
                 if nul:
                     ok &= ~np.isin(lines, list(nul))  # their placeholder '' is not their value
-                keys.append(lines[ok] * L + leaves[ok])
+                keys.extend(fld.leaf_keys(lines[ok], leaves[ok], L))
             if nul:
                 keys.append(self._nul_fallback(fld, nul))
         blank: dict[int, bool] = {}  # by list identity: columns may share one list
@@ -284,10 +284,7 @@ class RuleMatcher:
                 idx = [i for i, v in enumerate(vals) if pred(v)]
                 if idx:
                     keys.append(np.array(idx, dtype=np.int64) * L + leaf)
-        if not keys:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        uniq = sorted_unique(np.concatenate(keys))
+        uniq = sorted_unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
         return uniq // L, uniq % L
 
     def _scan_input(self, field: str, cols: Columns, cache: dict) -> tuple[bytes, np.ndarray, dict[int, str]]:
