@@ -197,11 +197,12 @@ def test_leaves_sharing_one_pattern_each_keep_their_answer():
     # (hsdb.HsField's `fan`); every leaf must still answer as RE2 does on its own.
     rules = [Rule("a", 'message:"Convert"'), Rule("b", 'message:"convert"'), Rule("c", 'message:"CONVERT" OR x1'),
              Rule("d", "message:/ok[0-9]+/"), Rule("e", "message:/ok[0-9]+/ OR message:/z{2}/"),
-             Rule("f", 'NOT message:"convert" AND y'), Rule("g", "message:/z{2}/")]
+             Rule("f", 'NOT message:"convert" AND y'), Rule("g", "message:/z{2}/"), Rule("h", 'message:"grüße"')]
     m = RuleMatcher(rules)
     fld = next(f for f in m._fields if f.name == "message")
     assert fld.fan is not None and len(fld.leaves) > len(fld.fan[0])
-    bodies = ["convert ok12", "CoNvErT", "y", "y convert", "zz y", "x1 ok", "", "a\x00convert zz", "ok1 zz Convert"]
+    bodies = ["convert ok12", "CoNvErT", "y", "y convert", "zz y", "x1 ok", "", "a\x00convert zz", "ok1 zz Convert",
+              "GRüßE\x00", "x\x00GRÜSSE y", "\x00CONVERT\x00"]  # NUL: each leaf by RE2 or its phrase
     logs = [rec(b) for b in bodies * 3]
     want = [tuple(sorted(r.id for r in rules if naive(optimize(parse(r.query)), x))) for x in logs]
     assert m.match_batch(logs) == want

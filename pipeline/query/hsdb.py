@@ -10,8 +10,9 @@ import hyperscan
 import numpy as np
 import re2
 
-from pipeline.query.fields import ASCII_LOWER
-from pipeline.query.regex import CompiledRegex
+from pipeline.query.ast import Match
+from pipeline.query.fields import ASCII_LOWER, match_regex
+from pipeline.query.regex import CompiledRegex, compile_regex
 from pipeline.query.ruleplan import csr, expand
 
 # A character class repeated one-or-more times at the very end of a Hyperscan pattern.
@@ -119,3 +120,16 @@ def regex_pred(cr: CompiledRegex, ci: bool, lazy: bool = False) -> Callable[[str
         return lambda v: low in v.translate(ASCII_LOWER) and rx.search(v) is not None
     return lambda v: rx.search(v) is not None
 
+
+
+def nul_fallback_pred(m: Match) -> Callable[[str], bool]:
+    """RE2's answer for one string match on a value holding NUL (those are not scanned). A
+    message phrase is its own literal, ASCII case folded, so the literal test is the answer;
+    other patterns are compiled only when a value first passes their literal test (most
+    never do: compiling them all costs ~1 ms per 10 patterns in the first batch)."""
+    src, ci = match_regex(m)
+    cr = compile_regex(src, ci)
+    if m.field == "message" and m.kind == "phrase" and cr.literal.translate(ASCII_LOWER) == m.value.translate(ASCII_LOWER):
+        low = cr.literal.translate(ASCII_LOWER)
+        return lambda v: low in v.translate(ASCII_LOWER)
+    return regex_pred(cr, ci, lazy=True)
