@@ -124,8 +124,9 @@ def scan_chunks(db: hyperscan.Database, scratch: hyperscan.Scratch, buf: bytes, 
     (for databases compiled with HS_FLAG_SOM_LEFTMOST). `buf` holds values joined by NUL,
     `seps` the NULs' offsets. The callback only appends (the binding calls Python once per
     match); chunk bases are added afterwards in numpy."""
-    # One append per match, the pattern id in the low 32 bits and the offset above it
-    # (Hyperscan ids are unsigned 32-bit; offsets within a chunk are far below 2**31).
+    # One append per match, the pattern id in the low 32 bits and the offset in the chunk
+    # above it (ids are unsigned 32-bit; a chunk is ~32 KB of whole values, so this holds
+    # for any value under 2 GiB).
     found = array("q")
     app = found.append
     if starts:
