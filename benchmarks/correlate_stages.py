@@ -1,9 +1,12 @@
 """The correlation side stage by stage, in one process, on the simulator's shop (as OTLP
 protobuf, decoded by the ingest path): µs of CPU per input record for reading by-trace
 messages (v1 record objects and v2 columns, beside orjson parsing the same v2 bytes alone,
-the floor for that stage), the join (`Correlator.add`), building rows as the worker does
+the floor for that stage), reading the metric points' `telemetry.metrics` values, the join
+(`Correlator.add`), building rows as the worker does
 (`poll_columns`/`flush_columns`; `poll`/`flush_all` on a checkout without them) and turning
-them into the store's insert columns (`correlated_columns`, the sink's step), best of the rounds, with the worker's GC settings. Which modules ran compiled is printed.
+them into the store's insert columns (`correlated_columns`, the sink's step), best of the
+rounds, with the worker's GC settings. Which modules ran compiled is printed, and a digest of
+every correlated row version's insert columns (equal on two checkouts: the same rows).
 
     python benchmarks/correlate_stages.py [--quick] [--json] [--rounds N]
 
@@ -13,6 +16,7 @@ Runs against the checkout it sits in (or PYTHONPATH); on a checkout without v2 i
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
@@ -27,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from pipeline.config import Settings  # noqa: E402
 from pipeline.correlate import CorrelateConfig, Correlator  # noqa: E402
 from pipeline.ingest.stage import Ingestor  # noqa: E402
-from pipeline.shuffle.route import by_trace_messages, read_by_trace  # noqa: E402
+from pipeline.shuffle.route import by_trace_messages, metric_messages, read_by_trace, read_metrics  # noqa: E402
 from pipeline.sim import SimConfig, Simulation, kafka_messages  # noqa: E402
 from pipeline.store.columnar import correlated_columns  # noqa: E402
 from pipeline.worker.runtime import tune_gc  # noqa: E402
@@ -54,13 +58,15 @@ def feed(seconds: float, rps: float, seed: int) -> tuple[list, int]:
         msgs = [(p, v, v2_message(res_s, res_l) if v2_message else None)
                 for p, v in by_trace_messages(res.spans, res.logs, PARTITIONS)
                 for res_s, res_l, _ in [read_by_trace(v)]]
-        out.append((res.metrics, msgs))
+        out.append((metric_messages(res.metrics) if len(res.metrics) else [], msgs))
     return out, records
 
 
 def one_round(batches: list) -> dict[str, float]:
     clock = time.thread_time
-    took = dict.fromkeys(("wire_v1", "wire_v2", "orjson_v2", "join", "rows", "insert_columns"), 0.0)
+    took = dict.fromkeys(("wire_v1", "wire_v2", "orjson_v2", "metrics_read", "join", "rows", "insert_columns"), 0.0)
+    digest = hashlib.sha256()  # every correlated row version's insert columns, in emission order
+    points = 0
     eng = Correlator(CorrelateConfig())
     poll = getattr(eng, "poll_columns", eng.poll)  # the worker's path, where the checkout has it
     flush = getattr(eng, "flush_columns", eng.flush_all)
@@ -80,17 +86,22 @@ def one_round(batches: list) -> dict[str, float]:
             del parsed
             took["wire_v2"] += t2 - t1
             took["orjson_v2"] += t3 - t2
+        t = clock()
+        metrics = [read_metrics(v) for v in metrics]
         t3 = clock()
-        if metrics:
-            eng.add(metrics=metrics)
+        took["metrics_read"] += t3 - t
+        for batch in metrics:
+            points += len(batch)
+            eng.add(metrics=batch)
         for p, (spans, logs, _) in decoded:
             eng.add(spans, logs, partition=p)
         t4 = clock()
         out = poll()
         t5 = clock()
-        if out:
-            correlated_columns(out)
+        cols = correlated_columns(out) if out else None
         t6 = clock()
+        if cols:
+            digest.update(orjson.dumps(cols))
         rows += len(out)
         took["join"] += t4 - t3
         took["rows"] += t5 - t4
@@ -98,11 +109,14 @@ def one_round(batches: list) -> dict[str, float]:
     t = clock()
     out = flush()
     t1 = clock()
-    correlated_columns(out)
+    cols = correlated_columns(out)
     took["rows"] += t1 - t
     took["insert_columns"] += clock() - t1
+    digest.update(orjson.dumps(cols))
     rows += len(out)
     took["row_versions"] = rows
+    took["points"] = points
+    took["digest"] = digest.hexdigest()
     return took
 
 
@@ -116,10 +130,15 @@ def main() -> int:
     batches, records = feed(40 if args.quick else 120, 100, args.seed)
     tune_gc()  # the worker's GC settings (at default thresholds GC takes a third of rows)
     best: dict[str, float] = {}
+    digests = set()
     for _ in range(args.rounds):
-        for k, v in one_round(batches).items():
+        took = one_round(batches)
+        digests.add(took.pop("digest"))
+        for k, v in took.items():
             best[k] = min(best.get(k, v), v)
     versions = int(best.pop("row_versions"))
+    points = int(best.pop("points"))
+    read_per_point = best["metrics_read"] * 1e6 / points if points else 0.0
     us = {k: v * 1e6 / records for k, v in best.items() if v or k == "wire_v1"}
     wire = "wire_v2" if "wire_v2" in us else "wire_v1"
     total = us[wire] + us["join"] + us["rows"]
@@ -133,10 +152,14 @@ def main() -> int:
         print(f"  v2 read vs orjson alone    {us['orjson_v2'] / us['wire_v2']:>9.2f}x")
     print(f"  {wire} + join + rows{total:>17.2f} µs/record = {1e6 / total:,.0f} records/s")
     print(f"  ... + insert columns{with_insert:>17.2f} µs/record = {1e6 / with_insert:,.0f} records/s")
+    print(f"  metric points: {points}, read from telemetry.metrics values at {read_per_point:.2f} µs/point")
+    print(f"digest {' '.join(sorted(digests))}")  # one unless rounds differed
     if args.json:
         print(json.dumps({**{f"us_per_record_{k}": round(v, 3) for k, v in us.items()},
                           "stages_records_per_s": round(1e6 / total),
-                          "stages_with_insert_columns_records_per_s": round(1e6 / with_insert), "compiled_modules": sum(status.values())}))
+                          "stages_with_insert_columns_records_per_s": round(1e6 / with_insert),
+                          "compiled_modules": sum(status.values()),
+                          "metrics_read_us_per_point": round(read_per_point, 3), "digest": sorted(digests)[0]}))
     return 0
 
 

@@ -24,6 +24,8 @@ COMPILED = (
     # the log stage's block scan and field detection.
     "pipeline.column_batch",
     "pipeline.ingest.decode.otlp_traces",
+    "pipeline.ingest.decode.otlp_metrics",
+    "pipeline.ingest.decode.records",
     "pipeline.shuffle.route",
     "pipeline.store.columnar",
     "pipeline.ingest.logs.textblock",

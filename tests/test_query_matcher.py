@@ -189,3 +189,21 @@ def test_every_stored_column_has_a_value_reader():
     assert {col: read([rec])[0] for col, read in RECORD_READERS.items()} == want
     batch = BatchColumns(ColumnBatch.of(LogRecord, [rec]))  # the hot path's columns read the same
     assert {col: batch.column(col)[0] for col in RECORD_READERS} == want
+
+
+def test_leaves_sharing_one_pattern_each_keep_their_answer():
+    # Case-folded phrases that differ only in case, a regex alone and inside an AnyOf and a
+    # negation over a shared one compile to one database pattern per distinct source
+    # (hsdb.HsField's `fan`); every leaf must still answer as RE2 does on its own.
+    rules = [Rule("a", 'message:"Convert"'), Rule("b", 'message:"convert"'), Rule("c", 'message:"CONVERT" OR x1'),
+             Rule("d", "message:/ok[0-9]+/"), Rule("e", "message:/ok[0-9]+/ OR message:/z{2}/"),
+             Rule("f", 'NOT message:"convert" AND y'), Rule("g", "message:/z{2}/"), Rule("h", 'message:"grüße"')]
+    m = RuleMatcher(rules)
+    fld = next(f for f in m._fields if f.name == "message")
+    assert fld.fan is not None and len(fld.leaves) > len(fld.fan[0])
+    bodies = ["convert ok12", "CoNvErT", "y", "y convert", "zz y", "x1 ok", "", "a\x00convert zz", "ok1 zz Convert",
+              "GRüßE\x00", "x\x00GRÜSSE y", "\x00CONVERT\x00"]  # NUL: each leaf by RE2 or its phrase
+    logs = [rec(b) for b in bodies * 3]
+    want = [tuple(sorted(r.id for r in rules if naive(optimize(parse(r.query)), x))) for x in logs]
+    assert m.match_batch(logs) == want
+    assert sum(len(w) for w in want) >= 20

@@ -17,7 +17,7 @@ from pipeline.ingest.logs.columns import TextColumns, lines_batch
 from pipeline.query import QueryError, compile_rules, dump, optimize, parse, rules_from_setting, to_sql
 
 BATCH_LINES = 8192
-READ_BLOCK = 1 << 20  # bytes read and decoded at a time
+READ_BLOCK = 1 << 19  # bytes read at a time (512 KiB: a block and its scan buffer stay in L2)
 _NO_RULES = b'{"line":%d,"rules":[]}\n'
 _RULES = b'{"line":%%d,"rules":[%s]}\n'
 _WEIGHTS = np.random.default_rng(0).integers(1, 2**63, 64, dtype=np.uint64)  # row hash of _distinct_rows

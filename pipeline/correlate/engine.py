@@ -70,7 +70,7 @@ class Correlator:
         self._stats = dict.fromkeys(COUNTER_NAMES, 0)
 
     def add(self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (),
-            metrics: Iterable[MetricPoint] = (), partition: int = 0,
+            metrics: ColumnBatch | Iterable[MetricPoint] = (), partition: int = 0,
             progress: Reports | None = None) -> None:
         """Buffer one batch from one input partition (metrics may come from any partition).
 
@@ -83,7 +83,7 @@ class Correlator:
         `config.sources` set, nothing moves until each of them has reported."""
         st = self._stats
         if metrics:
-            metrics = list(metrics)
+            metrics = metrics if type(metrics) is ColumnBatch else list(metrics)
             self.metrics.add(metrics)
             st["metrics_in"] += len(metrics)
         offs = self.skew.current_offsets() if self.config.skew_correction else {}

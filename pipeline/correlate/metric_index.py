@@ -17,8 +17,9 @@ from itertools import repeat
 from math import sqrt
 from operator import mul, sub
 
+from pipeline.column_batch import ColumnBatch
 from pipeline.correlate.engine_config import CorrelateConfig
-from pipeline.model import MetricPoint
+from pipeline.model import Exemplar, MetricPoint
 
 try:
     import cython  # compiled: C types for the per-span loop below; plain: Cython's no-op shadow
@@ -90,11 +91,11 @@ def _pick(times: list[int], a: int, b: int, w: int) -> int:
     return i
 
 
-def series_label(p: MetricPoint) -> str:
+def series_label(name: str, attributes: dict[str, str]) -> str:
     """The reading's name: the metric name, plus its attributes when it has any."""
-    if not p.attributes:
-        return p.name
-    return p.name + "{" + ",".join(f"{k}={v}" for k, v in sorted(p.attributes.items())) + "}"
+    if not attributes:
+        return name
+    return name + "{" + ",".join(f"{k}={v}" for k, v in sorted(attributes.items())) + "}"
 
 
 class MetricIndex:
@@ -113,53 +114,56 @@ class MetricIndex:
         self._grids: dict[int, _View] = {}  # id(series_for answer) -> its grids (readings)
         self._grid_points = 0  # self.points when _grids was last valid
 
-    def add(self, points: list[MetricPoint]) -> None:
-        """Index a batch of points; a repeated (series, time) replaces the earlier value."""
+    def add(self, points: ColumnBatch | list[MetricPoint]) -> None:
+        """Index a batch of points, read from its columns; a repeated (series, time) replaces
+        the earlier value."""
+        cols = (points if type(points) is ColumnBatch else ColumnBatch.of(MetricPoint, points)).cols
         cap = self._cfg.metric_points_per_series
-        for p in points:
-            key = (p.name, p.service, p.instance, p.host, tuple(sorted(p.attributes.items())) if p.attributes else ())
+        for name, service, instance, host, attrs, t, value, exemplars in zip(
+                cols["name"], cols["service"], cols["instance"], cols["host"], cols["attributes"], cols["time_ns"],
+                cols["value"], cols["exemplars"]):
+            key = (name, service, instance, host, tuple(sorted(attrs.items())) if attrs else ())
             s = self._series.get(key)
             if s is None:
                 if len(self._series) >= self._max_series:
                     self.series_dropped += 1
                     continue
-                s = self._series[key] = _Series(series_label(p), p.host)
-                self._register(s, p)
-            t = p.time_ns
+                s = self._series[key] = _Series(series_label(name, attrs), host)
+                self._register(s, service, instance, host)
             times = s.times
             if not times or t > times[-1]:
                 times.append(t)
-                s.values.append(p.value)
+                s.values.append(value)
             else:
                 i = bisect_left(times, t)
                 if i < len(times) and times[i] == t:
-                    s.values[i] = p.value
+                    s.values[i] = value
                 else:
                     times.insert(i, t)
-                    s.values.insert(i, p.value)
+                    s.values.insert(i, value)
                 s.zcache.clear()
             if len(times) > cap + cap // 2:
                 del times[: len(times) - cap]
                 del s.values[: len(s.values) - cap]
                 s.zcache.clear()
             self.points += 1
-            if p.exemplars:
-                self._add_exemplars(s.label, p)
+            if exemplars:
+                self._add_exemplars(s.label, exemplars)
 
-    def _register(self, s: _Series, p: MetricPoint) -> None:
+    def _register(self, s: _Series, service: str, instance: str, host: str) -> None:
         keys = []
-        if p.host:
-            keys.append((p.service, p.host))
-        if p.instance:
-            keys.append((p.service, "#" + p.instance))
+        if host:
+            keys.append((service, host))
+        if instance:
+            keys.append((service, "#" + instance))
         if not keys:
-            keys.append((p.service, ""))
+            keys.append((service, ""))
         for k in keys:
             self._by_node.setdefault(k, []).append(s)
         self._lookup.clear()
 
-    def _add_exemplars(self, label: str, p: MetricPoint) -> None:
-        for ex in p.exemplars:
+    def _add_exemplars(self, label: str, exemplars: list[Exemplar]) -> None:
+        for ex in exemplars:
             if not ex.trace_id:
                 continue
             lst = self._exemplars.get(ex.trace_id)

@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import hyperscan
+import numpy as np
 import re2
 
-from pipeline.query.fields import ASCII_LOWER
-from pipeline.query.regex import CompiledRegex
+from pipeline.query.ast import Match
+from pipeline.query.fields import ASCII_LOWER, match_regex
+from pipeline.query.regex import CompiledRegex, compile_regex
+from pipeline.query.ruleplan import csr, expand
 
 # A character class repeated one-or-more times at the very end of a Hyperscan pattern.
 _TRAILING_REPEAT = re2.compile(r"(\[(?:\^\\x\{0\}|[^\^\[\]])[^\[\]]*\])\+\z")
@@ -21,11 +24,35 @@ class HsField:
 
     def __init__(self, name: str, patterns: list[tuple[int, str]]):
         self.name = name
-        self.db, self.failed = _compile_all(patterns)
+        # Leaves with the same pattern (`"Convert"` and `"convert"` both fold case) share one
+        # pattern in the database: one callback per match, not one per leaf (each costs the
+        # binding a Python call). Then ids number the patterns and `fan` gives each one's
+        # leaves; with no pattern shared, ids are the leaves themselves.
+        groups: dict[str, list[int]] = {}
+        for leaf, p in patterns:
+            groups.setdefault(p, []).append(leaf)
+        shared = len(groups) < len(patterns)
+        ids = range(len(groups)) if shared else (leaves[0] for leaves in groups.values())
+        self.db, failed = _compile_all(list(zip(ids, groups)))
+        self.failed = [(leaf, p) for _, p in failed for leaf in groups[p]]
         self.scratch = hyperscan.Scratch(self.db) if self.db else None
         rejected = set(self.failed)
         self.leaves = sorted({leaf for leaf, p in patterns if (leaf, p) not in rejected})
+        self.fan: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
+        if shared:  # (id -> first leaf, whether it has more, CSR of the others)
+            sets = [sorted(set(leaves)) for leaves in groups.values()]
+            self.fan = (np.array([s[0] for s in sets], dtype=np.int64), np.array([len(s) > 1 for s in sets]),
+                        csr([s[1:] for s in sets]))
         self.fallback: list[tuple[int, Callable[[str], bool]]] = []  # set by the matcher: RE2 for values with NUL
+
+    def leaf_keys(self, lines: np.ndarray, ids: np.ndarray, nleaves: int) -> list[np.ndarray]:
+        """`line * nleaves + leaf` for each leaf of each (line, pattern id) match."""
+        if self.fan is None:
+            return [lines * nleaves + ids]
+        first, more, rest = self.fan
+        sel = more[ids]
+        extra_lines, extra_leaves = expand(lines[sel], ids[sel], *rest)
+        return [lines * nleaves + first[ids], extra_lines * nleaves + extra_leaves]
 
 
 def _existence_form(pattern: str) -> str:
@@ -93,3 +120,16 @@ def regex_pred(cr: CompiledRegex, ci: bool, lazy: bool = False) -> Callable[[str
         return lambda v: low in v.translate(ASCII_LOWER) and rx.search(v) is not None
     return lambda v: rx.search(v) is not None
 
+
+
+def nul_fallback_pred(m: Match) -> Callable[[str], bool]:
+    """RE2's answer for one string match on a value holding NUL (those are not scanned). A
+    message phrase is its own literal, ASCII case folded, so the literal test is the answer;
+    other patterns are compiled only when a value first passes their literal test (most
+    never do: compiling them all costs ~1 ms per 10 patterns in the first batch)."""
+    src, ci = match_regex(m)
+    cr = compile_regex(src, ci)
+    if m.field == "message" and m.kind == "phrase" and cr.literal.translate(ASCII_LOWER) == m.value.translate(ASCII_LOWER):
+        low = cr.literal.translate(ASCII_LOWER)
+        return lambda v: low in v.translate(ASCII_LOWER)
+    return regex_pred(cr, ci, lazy=True)

@@ -34,7 +34,7 @@ from pipeline.ingest.logs.textblock import buffer_of, scan_chunks
 from pipeline.model import LogRecord
 from pipeline.query.ast import And, AnyOf, Compare, Const, Match, Node, Not, Or
 from pipeline.query.fields import column_of, match_regex
-from pipeline.query.hsdb import HsField, regex_pred
+from pipeline.query.hsdb import HsField, nul_fallback_pred, regex_pred
 from pipeline.query.optimize import optimize
 from pipeline.query.parser import parse
 from pipeline.query.regex import compile_regex
@@ -266,7 +266,7 @@ class RuleMatcher:
                 ok = lines >= 0
                 if nul:
                     ok &= ~np.isin(lines, list(nul))  # their placeholder '' is not their value
-                keys.append(lines[ok] * L + leaves[ok])
+                keys.extend(fld.leaf_keys(lines[ok], leaves[ok], L))
             if nul:
                 keys.append(self._nul_fallback(fld, nul))
         blank: dict[int, bool] = {}  # by list identity: columns may share one list
@@ -284,10 +284,7 @@ class RuleMatcher:
                 idx = [i for i, v in enumerate(vals) if pred(v)]
                 if idx:
                     keys.append(np.array(idx, dtype=np.int64) * L + leaf)
-        if not keys:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        uniq = sorted_unique(np.concatenate(keys))
+        uniq = sorted_unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
         return uniq // L, uniq % L
 
     def _scan_input(self, field: str, cols: Columns, cache: dict) -> tuple[bytes, np.ndarray, dict[int, str]]:
@@ -304,14 +301,13 @@ class RuleMatcher:
     def _fallback_preds(self, fld: HsField) -> list[tuple[int, Callable[[str], bool]]]:
         """RE2 predicates for a field's Hyperscan leaves, for values holding a NUL (those
         cannot be joined). Built with the matcher, as building them for 1,000+ rules costs
-        ~20 ms; each pattern is compiled only when a value first passes its literal test."""
+        ~20 ms."""
         out = []
         for leaf in fld.leaves:
             node = self._leaf_list[leaf]
             for m in (node.members if isinstance(node, AnyOf) else (node,)):
                 if m.field == fld.name:
-                    src, ci = match_regex(m)
-                    out.append((leaf, regex_pred(compile_regex(src, ci), ci, lazy=True)))
+                    out.append((leaf, nul_fallback_pred(m)))
         return out
 
     def _nul_fallback(self, fld: HsField, nul: dict[int, str]) -> np.ndarray:

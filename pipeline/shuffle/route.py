@@ -5,8 +5,9 @@ Records travel in batches, one Kafka message per target partition per consumed b
 further only to stay under MAX_MESSAGE_BYTES), not one message per record: the partition is
 chosen from the trace id, so every record of a trace lands on one partition (co-partitioning)
 while the message rate stays low. By-trace values are version-2 JSON: one list per record
-field (columns sliced per partition, no object per record); metric points are JSON lists of
-records (orjson serialises the model's slots dataclasses directly).
+field (columns sliced per partition, no object per record); metric values are version-2 JSON
+too, `{"v": 2, "points": columns}`, and a version-1 value (a JSON list of point objects) is
+still read, as one may be on the topic across an upgrade.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import orjson
 
 from pipeline.column_batch import ColumnBatch
 from pipeline.model import LogRecord, MetricPoint, Span
-from pipeline.shuffle.wirecheck import build_all, progress_of, read_by_trace  # noqa: F401  (read_by_trace: moved there)
+from pipeline.shuffle.wirecheck import (WireError, build_all, point_columns, progress_of,  # noqa: F401
+                                        read_by_trace)  # read_by_trace: moved there
 
 if TYPE_CHECKING:  # a run-time import would be circular (decode.limits imports this module)
     from pipeline.worker.progress import Report, Reports
@@ -134,12 +136,19 @@ def read_progress(value: bytes) -> dict[str, Report]:
     return progress_of(orjson.loads(value))
 
 
-def metric_messages(points: list[MetricPoint], limit: int = MAX_MESSAGE_BYTES) -> list[bytes]:
-    """JSON lists of points, each at most `limit` bytes (or one point)."""
-    return [v for part in _cut(points, limit) or [[]]
-            for v in _halves(part, lambda x, _last: orjson.dumps(x), limit)]
+def metric_messages(points: ColumnBatch | list[MetricPoint], limit: int = MAX_MESSAGE_BYTES) -> list[bytes]:
+    """Version-2 values carrying the points' columns, each at most `limit` bytes (or one point)."""
+    points = points if type(points) is ColumnBatch else ColumnBatch.of(MetricPoint, points)
+    return [v for part in _cut(points, limit) or [points]
+            for v in _halves(part, lambda x, _last: orjson.dumps({"v": 2, "points": x.cols}), limit)]
 
 
-def read_metrics(value: bytes) -> list[MetricPoint]:
-    """The points of one metrics message; ValueError (WireError) if it is not what a worker writes."""
-    return build_all(MetricPoint, orjson.loads(value), "points")
+def read_metrics(value: bytes) -> ColumnBatch:
+    """The points of one metrics message, v2 (columns) or v1 (a list of point objects);
+    ValueError (WireError, or orjson's) if it is not what a worker writes."""
+    data = orjson.loads(value)
+    if type(data) is list:
+        return ColumnBatch.of(MetricPoint, build_all(MetricPoint, data, "points"))
+    if type(data) is not dict or data.get("v") != 2 or type(data["v"]) is not int or data.keys() - {"v", "points"}:
+        raise WireError("expected a v2 metrics message ({\"v\": 2, \"points\": columns}) or a v1 list of points")
+    return ColumnBatch(MetricPoint, point_columns(data.get("points")))

@@ -66,6 +66,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "list[float]": _list_of(_is_num),
     "list[int]": _list_of(_is_int),
     "list[tuple[float, float]]": _list_of(lambda v: type(v) is list and len(v) == 2 and all(map(_is_num, v))),  # type: ignore[arg-type]
+    "list[Exemplar]": _list_of(lambda v: type(v) is dict),
 }
 
 
@@ -118,22 +119,41 @@ def build_all(cls: type, items: object, where: str) -> list:
 # have, and for maps and lists the types their contents may have.
 _INT_RANGE = (-(1 << 63), (1 << 64) - 1)
 _STR = frozenset((str,))
+_NUM = frozenset((float, int))
+_LIST = frozenset((list,))
 _COLUMN_TYPES: dict[str, frozenset] = {
-    "str": _STR, "int": frozenset((int,)), "bool": frozenset((bool,)),
-    "dict[str, str]": frozenset((dict,)), "list[str]": frozenset((list,)), "list[dict]": frozenset((list,)),
+    "str": _STR, "int": frozenset((int,)), "bool": frozenset((bool,)), "float": _NUM,
+    "float | None": frozenset((float, int, type(None))), "dict[str, str]": frozenset((dict,)),
+    "list[str]": _LIST, "list[dict]": _LIST, "list[float]": _LIST, "list[int]": _LIST,
+    "list[tuple[float, float]]": _LIST, "list[Exemplar]": _LIST,
 }
-_COLUMN_PLANS = {cls: tuple((f.name, f.type) for f in dataclasses.fields(cls)) for cls in (Span, LogRecord)}
+_COLUMN_PLANS = {cls: tuple((f.name, f.type) for f in dataclasses.fields(cls)) for cls in (Span, LogRecord, MetricPoint)}
 
 
 def _types_in(values) -> set:
     return set(map(type, values))
 
 
+def _ints_ok(values: list) -> bool:
+    """Every int among `values` (numbers) fits 64 bits; min/max run in C."""
+    ints = [v for v in values if type(v) is int] if float in _types_in(values) else values
+    return not ints or (min(ints) >= _INT_RANGE[0] and max(ints) <= _INT_RANGE[1])
+
+
 def _column_ok(column: list, kind: str) -> bool:
-    if not _types_in(column) <= _COLUMN_TYPES[kind]:
+    types = _types_in(column)
+    if not types <= _COLUMN_TYPES[kind]:
         return False
     if kind == "int":
-        return not column or (min(column) >= _INT_RANGE[0] and max(column) <= _INT_RANGE[1])
+        return _ints_ok(column)
+    if kind == "float" or kind == "float | None":  # ints are rare here (a hand-made point)
+        return int not in types or _ints_ok([v for v in column if type(v) is int])
+    if kind == "list[float]" or kind == "list[int]":
+        inner = list(chain.from_iterable(column))
+        return _types_in(inner) <= (_NUM if kind == "list[float]" else frozenset((int,))) and _ints_ok(inner)
+    if kind == "list[tuple[float, float]]" or kind == "list[Exemplar]":  # rare: checked one by one
+        check = _CHECKS[kind]
+        return all(map(check, filter(None, column)))
     if kind == "dict[str, str]":
         return (_types_in(chain.from_iterable(map(dict.keys, column))) <= _STR
                 and _types_in(chain.from_iterable(map(dict.values, column))) <= _STR)
@@ -146,6 +166,12 @@ def _column_ok(column: list, kind: str) -> bool:
 
 def build_columns(cls: type, cols: object, where: str) -> list:
     """The records of one v2 column object: every field of `cls`, each a list of the same length."""
+    columns = checked_columns(cls, cols, where)
+    return list(map(cls, *columns)) if columns else []
+
+
+def checked_columns(cls: type, cols: object, where: str) -> list[list]:
+    """The columns of one v2 column object in `cls`'s field order, each checked ([] if none)."""
     if cols is None:
         return []
     if type(cols) is not dict:
@@ -176,7 +202,20 @@ def build_columns(cls: type, cols: object, where: str) -> list:
             i = next((i for i, v in enumerate(column) if not check(v)), 0)
             raise WireError(f"{where}.{name}[{i}]: {type(column[i]).__name__} value where {kind} belongs")
         columns.append(column)
-    return list(map(cls, *columns))
+    return columns
+
+
+def point_columns(cols: object) -> dict[str, list]:
+    """The checked columns of one v2 metrics message's points, field name → list, with the
+    exemplars and quantile pairs made the model's types again (JSON gave dicts and lists)."""
+    columns = checked_columns(MetricPoint, cols, "points")
+    if not columns:
+        return {n: [] for n, _ in _COLUMN_PLANS[MetricPoint]}
+    out = dict(zip((n for n, _ in _COLUMN_PLANS[MetricPoint]), columns))
+    out["quantiles"] = [[tuple(q) for q in qs] if qs else qs for qs in out["quantiles"]]
+    out["exemplars"] = [[build(Exemplar, e, f"points.exemplars[{i}][{x}]") for x, e in enumerate(ex)] if ex else ex
+                        for i, ex in enumerate(out["exemplars"])]
+    return out
 
 
 def read_by_trace(value: bytes) -> tuple[list[Span], list[LogRecord], dict[str, Report]]:

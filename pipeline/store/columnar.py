@@ -41,8 +41,9 @@ def _exemplar_field(field: str) -> Callable[[list], list[list]]:
 # Columns not stored as the record's attribute of the same name.
 _SPAN_SPECIAL = {"id": _ids, "events": _json_docs("events")}
 _CORRELATED_SPECIAL = {"id": _ids, "error_logs": _json_docs("error_logs")}
-_METRIC_SPECIAL = {"exemplar_times": _exemplar_field("time_ns"), "exemplar_values": _exemplar_field("value"),
-                   "exemplar_trace_ids": _exemplar_field("trace_id"), "exemplar_span_ids": _exemplar_field("span_id")}
+_EXEMPLAR_COLUMNS = {"exemplar_times": "time_ns", "exemplar_values": "value", "exemplar_trace_ids": "trace_id",
+                     "exemplar_span_ids": "span_id"}
+_METRIC_SPECIAL = {n: _exemplar_field(f) for n, f in _EXEMPLAR_COLUMNS.items()}
 
 
 def span_columns(spans: ColumnBatch | list[Span]) -> list[list]:
@@ -69,9 +70,16 @@ def log_columns(logs: ColumnBatch | list[LogRecord]) -> list[list]:
     return _by_name(logs, LOG_COLUMNS, {})
 
 
-def metric_columns(points: list[MetricPoint]) -> list[list]:
-    """Columns in METRIC_COLUMNS order; exemplars are stored as one array per field."""
-    return _by_name(points, METRIC_COLUMNS, _METRIC_SPECIAL)
+def metric_columns(points: ColumnBatch | list[MetricPoint]) -> list[list]:
+    """Columns in METRIC_COLUMNS order; exemplars are stored as one array per field. A
+    columnar batch gives its lists as they are: only the exemplar arrays are built."""
+    if type(points) is not ColumnBatch:
+        return _by_name(points, METRIC_COLUMNS, _METRIC_SPECIAL)
+    cols = points.cols
+    exemplars = cols["exemplars"]
+    special = {n: [[getattr(e, f) for e in ex] if ex else [] for ex in exemplars] if any(exemplars) else
+               [[] for _ in exemplars] for n, f in _EXEMPLAR_COLUMNS.items()}
+    return [special[n] if n in special else cols[n] for n in METRIC_COLUMNS]
 
 
 def dlq_columns(entries: list[tuple]) -> list[list]:

@@ -25,7 +25,7 @@ import orjson
 
 from pipeline.column_batch import ColumnBatch
 from pipeline.shuffle.deadletter import Letter, store_rejection
-from pipeline.model import CorrelatedSpan, LogRecord, Span
+from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span
 from pipeline.store import columnar as rows
 from pipeline.store.failures import day_chunks, is_permanent, reason_of
 from pipeline.store.tables import float_columns, input_table, int_columns
@@ -147,11 +147,11 @@ def _json_document(columns: list[list], finite_at: list[int], nullable_at: list[
     return data
 
 
-_COLUMNAR = {"spans": Span, "logs": LogRecord, "correlated_spans": CorrelatedSpan}
+_COLUMNAR = {"spans": Span, "logs": LogRecord, "metrics": MetricPoint, "correlated_spans": CorrelatedSpan}
 
 
 def _empty_buffers(tables: dict) -> dict[str, list | ColumnBatch]:
-    """One buffer per table; spans, logs and correlated rows arrive as columns
+    """One buffer per table; spans, logs, metric points and correlated rows arrive as columns
     (pipeline/column_batch.py) and stay columns, and a columnar buffer takes lists of records
     too."""
     return {t: ColumnBatch(_COLUMNAR[t]) if t in _COLUMNAR else [] for t in tables}

@@ -45,11 +45,16 @@ def expected_sources(partitions: Mapping[str, int]) -> tuple[str, ...]:
 
 
 def time_bounds(spans: ColumnBatch | Iterable[Span], logs: ColumnBatch | Iterable[LogRecord],
-                metrics: Iterable[MetricPoint] = (), ahead_ns: int | None = None) -> tuple[int | None, int | None]:
+                metrics: ColumnBatch | Iterable[MetricPoint] = (),
+                ahead_ns: int | None = None) -> tuple[int | None, int | None]:
     """Oldest and newest event time among records the join uses (spans by end time, logs with
     a trace id by their time, metric points by theirs). With `ahead_ns`, a span or log counts
     no further than its Kafka timestamp plus that (the engine's watermark guard)."""
-    times = [m.time_ns for m in metrics]
+    if type(metrics) is ColumnBatch:  # columns: no record built
+        points = metrics.cols["time_ns"]
+        times = [min(points), max(points)] if points else []
+    else:
+        times = [m.time_ns for m in metrics]
     if type(spans) is ColumnBatch:  # columns: no record built
         ends, stamps = spans.cols["end_ns"], spans.cols["kafka_ns"]
     else:

@@ -13,12 +13,12 @@ import orjson
 
 from pipeline.ingest.decode import enums
 from pipeline.ingest.decode.jsonfields import enum, is_decimal, items, obj, string, unsigned
-from pipeline.ingest.decode.records import (LogIds, Resource, finish_point, finite, log_rows_into, make_exemplar, make_span,
-                                            text_id)
+from pipeline.ingest.decode.records import (LogIds, Resource, Shape, finite, log_rows_into, make_exemplar, make_span,
+                                            plain_shape, point_row, text_id)
 from pipeline.ingest.decode.result import DecodeResult, MessageError, RecordError
 from pipeline.ingest.decode.times import rfc3339_ns
 from pipeline.ingest.decode.values import attr_text, describe, json_double, json_int, short, to_text
-from pipeline.model import METRIC_TYPES, MetricPoint, Span
+from pipeline.model import METRIC_TYPES, Span
 
 _KINDS = {**enums.SPAN_KIND, **{n: i for i, n in enumerate(
     ("unspecified", "internal", "server", "client", "producer", "consumer"))}}
@@ -27,7 +27,7 @@ _TEMPORALITY = {**enums.TEMPORALITY, "unspecified": 0, "delta": 1, "cumulative":
 # Severity text -> number when only the text is given (the first number of each OTLP range).
 _SEVERITY_TEXT = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "NOTICE": 10, "WARN": 13, "WARNING": 13,
                   "ERROR": 17, "ERR": 17, "CRITICAL": 21, "FATAL": 21, "ALERT": 22, "EMERGENCY": 23}
-# make_span/LogIds/finish_point name fields the OTLP way; reasons here use this format's names.
+# make_span/LogIds/point_row name fields the OTLP way; reasons here use this format's names.
 _FIELD_NAMES = {"traceId": "trace_id", "spanId": "span_id", "parentSpanId": "parent_span_id",
                 "startTimeUnixNano": "start", "endTimeUnixNano": "end", "status.code": "status",
                 "timeUnixNano": "time", "severityNumber": "severity_number"}
@@ -109,7 +109,8 @@ def _counts(v: object, field: str) -> list[int]:
     return [unsigned(x, field) for x in items(v, field)]
 
 
-def _metric(ev: dict) -> MetricPoint:
+def _metric(ev: dict) -> tuple:
+    """The point's row for the points' columns (records.point_row)."""
     name = string(ev.get("name"), "name")
     if not name:
         raise RecordError("name", "missing")
@@ -119,43 +120,53 @@ def _metric(ev: dict) -> MetricPoint:
     monotonic = ev.get("is_monotonic", False)
     if type(monotonic) is not bool:
         raise RecordError("is_monotonic", "is not true/false")
-    p = MetricPoint(name=name, type=mtype, time_ns=event_time(ev.get("time"), "time"),
-                    start_time_ns=event_time(ev.get("start_time"), "start_time"),
-                    unit=string(ev.get("unit"), "unit"), attributes=_attrs(ev.get("attributes"), "attributes"),
-                    is_monotonic=monotonic, temporality=enum(ev.get("temporality"), _TEMPORALITY, "temporality"))
+    time_ns = event_time(ev.get("time"), "time")
+    start = event_time(ev.get("start_time"), "start_time")
+    unit = string(ev.get("unit"), "unit")
+    attrs = _attrs(ev.get("attributes"), "attributes")
+    temporality = enum(ev.get("temporality"), _TEMPORALITY, "temporality")
     if mtype in ("gauge", "sum"):
         if ev.get("value") is None:
             raise RecordError("value", "missing")
-        p.value = json_double(ev["value"], "value")
+        value = json_double(ev["value"], "value")
+        shape = plain_shape()
     else:
-        p.count = unsigned(ev.get("count"), "count")
-        p.sum = finite(json_double(ev.get("sum", 0.0), "sum"), "sum")
-        p.value = json_double(ev["value"], "value") if ev.get("value") is not None else p.sum
-        for side in ("min", "max"):
-            if ev.get(side) is not None:
-                setattr(p, side, json_double(ev[side], side))
-        p.bucket_bounds = _numbers(ev.get("bucket_bounds"), "bucket_bounds")
-        p.bucket_counts = _counts(ev.get("bucket_counts"), "bucket_counts")
-        p.exp_scale = json_int(ev.get("scale", 0), "scale")
-        p.exp_zero_count = unsigned(ev.get("zero_count"), "zero_count")
-        p.exp_positive_offset = json_int(ev.get("positive_offset", 0), "positive_offset")
-        p.exp_positive_counts = _counts(ev.get("positive_counts"), "positive_counts")
-        p.exp_negative_offset = json_int(ev.get("negative_offset", 0), "negative_offset")
-        p.exp_negative_counts = _counts(ev.get("negative_counts"), "negative_counts")
-        for n, pair in enumerate(items(ev.get("quantiles"), "quantiles")):
-            if type(pair) is not list or len(pair) != 2:
-                raise RecordError(f"quantiles[{n}]", "expected a [quantile, value] pair")
-            q, v = json_double(pair[0], f"quantiles[{n}]"), json_double(pair[1], f"quantiles[{n}]")
-            if not math.isnan(v):
-                p.quantiles.append((q, v))
+        value, shape = _shape(ev)
+    exemplars = []
     for n, e in enumerate(items(ev.get("exemplars"), "exemplars")):
         where = f"exemplars[{n}]"
         e = obj(e, where)
-        p.exemplars.append(make_exemplar(event_time(e.get("time"), where + ".time"),
-                                         json_double(e.get("value", 0.0), where + ".value"),
-                                         text_id(e.get("trace_id"), where + ".trace_id", 16),
-                                         text_id(e.get("span_id"), where + ".span_id", 8), where))
-    return finish_point(p, _resource(ev))
+        exemplars.append(make_exemplar(event_time(e.get("time"), where + ".time"),
+                                       json_double(e.get("value", 0.0), where + ".value"),
+                                       text_id(e.get("trace_id"), where + ".trace_id", 16),
+                                       text_id(e.get("span_id"), where + ".span_id", 8), where))
+    return point_row(name, mtype, time_ns, value, start, unit, attrs, monotonic, temporality, shape, exemplars,
+                     _resource(ev))
+
+
+def _shape(ev: dict) -> tuple[float, Shape]:
+    """A histogram's, exponential histogram's or summary's value and own fields."""
+    count = unsigned(ev.get("count"), "count")
+    total = finite(json_double(ev.get("sum", 0.0), "sum"), "sum")
+    value = json_double(ev["value"], "value") if ev.get("value") is not None else total
+    low, high = (json_double(ev[side], side) if ev.get(side) is not None else None for side in ("min", "max"))
+    bounds = _numbers(ev.get("bucket_bounds"), "bucket_bounds")
+    counts = _counts(ev.get("bucket_counts"), "bucket_counts")
+    scale = json_int(ev.get("scale", 0), "scale")
+    zero = unsigned(ev.get("zero_count"), "zero_count")
+    pos_offset = json_int(ev.get("positive_offset", 0), "positive_offset")
+    pos_counts = _counts(ev.get("positive_counts"), "positive_counts")
+    neg_offset = json_int(ev.get("negative_offset", 0), "negative_offset")
+    neg_counts = _counts(ev.get("negative_counts"), "negative_counts")
+    quantiles = []
+    for n, pair in enumerate(items(ev.get("quantiles"), "quantiles")):
+        if type(pair) is not list or len(pair) != 2:
+            raise RecordError(f"quantiles[{n}]", "expected a [quantile, value] pair")
+        q, v = json_double(pair[0], f"quantiles[{n}]"), json_double(pair[1], f"quantiles[{n}]")
+        if not math.isnan(v):
+            quantiles.append((q, v))
+    return value, (count, total, low, high, bounds, counts, scale, zero, pos_offset, pos_counts, neg_offset,
+                   neg_counts, quantiles)
 
 
 def decode_events(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[str], max_lines: int = 0) -> None:
@@ -164,7 +175,7 @@ def decode_events(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[s
     ids = LogIds()
     spans: list[Span] = []
     logs: list[tuple] = []
-    points: list[MetricPoint] = []
+    points: list[tuple] = []
     seen = False
     lines = value.split(b"\n", max_lines) if max_lines else value.split(b"\n")
     if max_lines and len(lines) > max_lines and lines.pop().strip():
@@ -196,4 +207,4 @@ def decode_events(value: bytes, kafka_ns: int, out: DecodeResult, errors: list[s
         raise MessageError("empty message (no non-blank line)")
     out.spans.extend(spans)
     log_rows_into(out.logs, logs)
-    out.metrics.extend(points)
+    log_rows_into(out.metrics, points)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import orjson
 
@@ -170,54 +171,71 @@ def enforce(out: DecodeResult, first: tuple[int, int, int], limits: Limits, erro
         budget -= len(recs) - start
         bad = []
         for i in _oversized(recs, start, name, limits):
-            r = recs[i]  # a columnar batch hands out a copy: written back below
+            r = recs[i]  # the batch hands out a copy: written back below
             try:
                 fit(r, limits)
             except RecordError as exc:
                 errors.append(exc.at(f"{name}[{i - start}]"))
                 bad.append(i)
                 continue
-            if type(recs) is ColumnBatch:
-                recs[i] = r
+            recs[i] = r
         for i in reversed(bad):
             del recs[i]
 
 
-def _oversized(recs: list | ColumnBatch, start: int, name: str, limits: Limits) -> list[int]:
+def _oversized(recs: ColumnBatch, start: int, name: str, limits: Limits) -> list[int]:
     """Indexes from `start` on of the records that may be over a cap (the rest cannot be:
-    the usual case, judged from a cheap size sum without touching `fit`)."""
+    the usual case, judged from a cheap size sum read off the columns, no record built)."""
     quick = min(limits.attr_bytes // 4, limits.body_bytes // 4, limits.record_bytes)
+    cols = recs.cols
+    n = len(recs)
+    text = cols["body" if name == "logs" else "name"][start:]
+    lists = _list_sizes(cols, start) if name == "metrics" else None
+    if n - start <= 0 or _all_small(cols, start, text, lists, quick):
+        return []
     shared: dict[int, int] = {}  # records of one resource share its attribute dict
     out = []
-    if type(recs) is ColumnBatch:  # spans and logs: read the columns, build no record
-        cols = recs.cols
-        n = len(recs)
-        rows = zip(range(start, n), cols["resource"][start:], cols["attributes"][start:],
-                   cols["body" if name == "logs" else "name"][start:],
-                   cols["events"][start:] if "events" in cols else [()] * (n - start))
-        for i, res, a, text, events in rows:
-            size = shared.get(id(res))
-            if size is None:
-                size = shared[id(res)] = _dict_size(res)
-            size += len(text) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
-            if size > quick or events:
-                out.append(i)
-        return out
-    text = "body" if name == "logs" else "name"
-    for i in range(start, len(recs)):
-        r = recs[i]
-        res = r.resource
+    rows = zip(range(start, n), cols["resource"][start:], cols["attributes"][start:], text,
+               cols["events"][start:] if "events" in cols else repeat(()), lists or repeat(0))
+    for i, res, a, t, events, extra in rows:
         size = shared.get(id(res))
         if size is None:
             size = shared[id(res)] = _dict_size(res)
-        if name == "metrics":  # their bucket lists count too
-            size = record_size(r, size)
-        else:
-            a = r.attributes
-            size += len(getattr(r, text)) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a)
-        if size > quick or getattr(r, "events", None):
+        size += len(t) + sum(map(len, a)) + sum(map(len, a.values())) + 6 * len(a) + extra
+        if size > quick or events:
             out.append(i)
     return out
+
+
+def _all_small(cols: dict[str, list], start: int, text: list[str], lists: list[int] | None, quick: int) -> bool:
+    """Whether no record from `start` on can be over `quick`: the longest text, the most
+    attributes times the longest key and value, the largest lists and the largest resource
+    together stay within it (C loops over the columns rather than a pass per record)."""
+    if "events" in cols and any(cols["events"][start:]):
+        return False
+    attrs = cols["attributes"][start:]
+    keys = list(chain.from_iterable(attrs))
+    bound = max(map(len, text)) + (max(lists) if lists else 0)
+    if keys:
+        values = chain.from_iterable(map(dict.values, attrs))
+        bound += max(map(len, attrs)) * (max(map(len, keys)) + max(map(len, values)) + 6)
+    if bound > quick:
+        return False
+    resources = {id(r): r for r in cols["resource"][start:]}
+    return bound + max(map(_dict_size, resources.values())) <= quick
+
+
+_LIST_FIELDS = ("bucket_bounds", "bucket_counts", "exp_positive_counts", "exp_negative_counts", "quantiles",
+                "exemplars")
+
+
+def _list_sizes(cols: dict[str, list], start: int) -> list[int] | None:
+    """What each metric point's bucket, quantile and exemplar lists add to its record_size;
+    None when every one is empty (gauges and sums)."""
+    lists = [cols[f][start:] for f in _LIST_FIELDS]
+    if not any(map(any, lists)):
+        return None
+    return [24 * (len(b) + len(c) + len(p) + len(q) + 2 * len(qs)) + 150 * len(e) for b, c, p, q, qs, e in zip(*lists)]
 
 
 def split_batch(values: list[bytes], limits: Limits) -> list[tuple[int, int]]:

@@ -88,7 +88,7 @@ def _decode_json(kind: str, doc: object, kafka_ns: int, out: DecodeResult, error
         elif kind == "otlp_logs":
             log_rows_into(out.logs, logs_from_json(doc, kafka_ns, errors))
         else:
-            out.metrics.extend(metrics_from_json(doc, errors))
+            log_rows_into(out.metrics, metrics_from_json(doc, errors))
     except RecordError as exc:  # the top-level list itself is malformed
         raise MessageError(exc.at("")) from None
 
@@ -103,4 +103,4 @@ def _decode_proto(kind: str, value: bytes, kafka_ns: int, out: DecodeResult, err
     elif kind == "otlp_logs":
         log_rows_into(out.logs, logs_from_proto(req, kafka_ns, errors))  # type: ignore[arg-type]
     else:
-        out.metrics.extend(metrics_from_proto(req, errors))  # type: ignore[arg-type]
+        log_rows_into(out.metrics, metrics_from_proto(req, errors))  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """Metric points from OTLP ExportMetricsServiceRequest, protobuf or OTLP/JSON.
 
-One MetricPoint per data point, for all five OTLP types. `value` is the number for gauges and
-sums, and the sum for histograms, exponential histograms and summaries.
+One row of MetricPoint's fields per data point (records.point_row), for all five OTLP types:
+the caller appends the rows to the points' columns, so no MetricPoint is built here. `value` is
+the number for gauges and sums, and the sum for histograms, exponential histograms and summaries.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pipeline.ingest.decode import enums
 from pipeline.ingest.decode.jsonfields import enum, get, items, ns, obj, string, unsigned
 from pipeline.ingest.decode.otlp_pb import attributes, record_path, walk as pb_walk
 from pipeline.ingest.decode.otlp_walk import walk
-from pipeline.ingest.decode.records import finish_point, make_exemplar, text_id
+from pipeline.ingest.decode.records import Shape, make_exemplar, plain_shape, point_row, text_id
 from pipeline.ingest.decode.result import RecordError
 from pipeline.ingest.decode.values import json_attrs, json_double, json_int
-from pipeline.model import Exemplar, MetricPoint
+from pipeline.model import Exemplar
 
 _LEVELS = (("resourceMetrics", "resource_metrics"), ("scopeMetrics", "scope_metrics"), ("metrics", "metrics"))
 _NAMES = ("resourceMetrics", "scopeMetrics", "metrics")
@@ -30,9 +31,10 @@ _BY_PB_NAME = {snake: (key, mtype) for key, snake, mtype in _TYPES}
 _NO_DATA = "has no data (expected one of gauge, sum, histogram, exponentialHistogram, summary)"
 
 
-def metrics_from_json(doc: dict, errors: list[str]) -> list[MetricPoint]:
-    """Every good point of one decoded OTLP/JSON request."""
-    out: list[MetricPoint] = []
+def metrics_from_json(doc: dict, errors: list[str]) -> list[tuple]:
+    """Every good point of one decoded OTLP/JSON request, as rows for the points' columns
+    (records.point_row); bad ones add to `errors`."""
+    out: list[tuple] = []
     for metric, res, where in walk(doc, _LEVELS, errors):
         try:
             name = string(metric.get("name"), "name")
@@ -56,18 +58,23 @@ def metrics_from_json(doc: dict, errors: list[str]) -> list[MetricPoint]:
         for n, dp in enumerate(points):
             try:
                 dp = obj(dp, "")
-                p = MetricPoint(name=name, type=mtype, time_ns=0, unit=unit, is_monotonic=bool(monotonic),
-                                temporality=temporality)
-                _fill(p, dp)
-                out.append(finish_point(p, res))
+                attrs = json_attrs(dp.get("attributes"), "attributes")
+                start = ns(get(dp, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")
+                time_ns = ns(get(dp, "timeUnixNano", "time_unix_nano"), "timeUnixNano")
+                exemplars = [_exemplar(e, f"exemplars[{i}]") for i, e in enumerate(items(dp.get("exemplars"),
+                                                                                        "exemplars"))]
+                value, shape = _json_shape(mtype, dp)
+                out.append(point_row(name, mtype, time_ns, value, start, unit, attrs, bool(monotonic), temporality,
+                                     shape, exemplars, res))
             except RecordError as exc:
                 errors.append(exc.at(f"{where}.{key}.dataPoints[{n}]"))
     return out
 
 
-def metrics_from_proto(req: ExportMetricsServiceRequest, errors: list[str]) -> list[MetricPoint]:
-    """Every good point of one parsed ExportMetricsServiceRequest; bad ones add to `errors`."""
-    out: list[MetricPoint] = []
+def metrics_from_proto(req: ExportMetricsServiceRequest, errors: list[str]) -> list[tuple]:
+    """Every good point of one parsed ExportMetricsServiceRequest, as rows for the points'
+    columns (records.point_row); bad ones add to `errors`."""
+    out: list[tuple] = []
     for metric, res, i, j, k in pb_walk(req.resource_metrics, "scope_metrics", "metrics", _NAMES, errors):
         which = metric.WhichOneof("data")
         if which is None:
@@ -80,47 +87,40 @@ def metrics_from_proto(req: ExportMetricsServiceRequest, errors: list[str]) -> l
         temporality = data.aggregation_temporality if which in ("sum", "histogram", "exponential_histogram") else 0
         for n, dp in enumerate(data.data_points):
             try:
-                p = MetricPoint(name=name, type=mtype, time_ns=dp.time_unix_nano, unit=unit, is_monotonic=monotonic,
-                                temporality=temporality, start_time_ns=dp.start_time_unix_nano,
-                                attributes=attributes(dp.attributes, "attributes"))
-                if which != "summary":  # the one point type without exemplars
-                    p.exemplars = [_pb_exemplar(e, f"exemplars[{x}]") for x, e in enumerate(dp.exemplars)]
-                _pb_fill(p, dp, which)
-                out.append(finish_point(p, res))
+                attrs = attributes(dp.attributes, "attributes")
+                # the summary is the one point type without exemplars
+                exemplars = [] if which == "summary" else [_pb_exemplar(e, f"exemplars[{x}]")
+                                                           for x, e in enumerate(dp.exemplars)]
+                value, shape = _pb_shape(dp, which)
+                out.append(point_row(name, mtype, dp.time_unix_nano, value, dp.start_time_unix_nano, unit, attrs,
+                                     monotonic, temporality, shape, exemplars, res))
             except RecordError as exc:
                 errors.append(exc.at(f"{record_path(_NAMES, i, j, k)}.{key}.dataPoints[{n}]"))
     return out
 
 
-def _pb_fill(p: MetricPoint, dp: Any, which: str) -> None:
-    """The type-specific fields of a protobuf data point, checked like their JSON forms."""
+def _pb_shape(dp: Any, which: str) -> tuple[float, Shape]:
+    """The value and type-specific fields of a protobuf data point, checked like their JSON forms."""
     if which == "gauge" or which == "sum":
         value = _pb_number(dp)
         if value is None:
             stale = dp.flags & 1
             raise RecordError("", "no value (asDouble or asInt)" + (
                 "; it is flagged 'no recorded value' (a staleness marker)" if stale else ""))
-        p.value = value
-        return
-    p.count = dp.count
-    p.sum = p.value = dp.sum
+        return value, plain_shape()
+    total = dp.sum
     if which == "summary":
-        p.quantiles = [(q.quantile, q.value) for q in dp.quantile_values if q.value == q.value]
-        return
-    if dp.HasField("min"):
-        p.min = dp.min
-    if dp.HasField("max"):
-        p.max = dp.max
+        quantiles = [(q.quantile, q.value) for q in dp.quantile_values if q.value == q.value]
+        return total, (dp.count, total, None, None, [], [], 0, 0, 0, [], 0, [], quantiles)
+    low = dp.min if dp.HasField("min") else None
+    high = dp.max if dp.HasField("max") else None
     if which == "histogram":
-        p.bucket_counts = list(dp.bucket_counts)
-        p.bucket_bounds = list(dp.explicit_bounds)
-        _check_buckets(p)
-        return
-    p.exp_scale = dp.scale
-    p.exp_zero_count = dp.zero_count
+        counts, bounds = list(dp.bucket_counts), list(dp.explicit_bounds)
+        _check_buckets(counts, bounds)
+        return total, (dp.count, total, low, high, bounds, counts, 0, 0, 0, [], 0, [], [])
     pos, neg = dp.positive, dp.negative
-    p.exp_positive_offset, p.exp_positive_counts = pos.offset, list(pos.bucket_counts)
-    p.exp_negative_offset, p.exp_negative_counts = neg.offset, list(neg.bucket_counts)
+    return total, (dp.count, total, low, high, [], [], dp.scale, dp.zero_count, pos.offset, list(pos.bucket_counts),
+                   neg.offset, list(neg.bucket_counts), [])
 
 
 def _pb_number(m: Any) -> float | None:
@@ -143,18 +143,14 @@ def _pb_exemplar(e: Exemplar_pb, where: str) -> Exemplar:
                          text_id(e.span_id.hex(), where + ".spanId", 8), where)
 
 
-def _check_buckets(p: MetricPoint) -> None:
-    if p.bucket_counts and len(p.bucket_counts) != len(p.bucket_bounds) + 1:
-        raise RecordError("bucketCounts", f"{len(p.bucket_counts)} counts for {len(p.bucket_bounds)} bounds "
+def _check_buckets(counts: list[int], bounds: list[float]) -> None:
+    if counts and len(counts) != len(bounds) + 1:
+        raise RecordError("bucketCounts", f"{len(counts)} counts for {len(bounds)} bounds "
                                           "(expected one more count than bounds)")
 
 
-def _fill(p: MetricPoint, dp: dict) -> None:
-    p.attributes = json_attrs(dp.get("attributes"), "attributes")
-    p.start_time_ns = ns(get(dp, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")
-    p.time_ns = ns(get(dp, "timeUnixNano", "time_unix_nano"), "timeUnixNano")
-    p.exemplars = [_exemplar(e, f"exemplars[{i}]") for i, e in enumerate(items(dp.get("exemplars"), "exemplars"))]
-    t = p.type
+def _json_shape(t: str, dp: dict) -> tuple[float, Shape]:
+    """The value and type-specific fields of an OTLP/JSON data point of model type `t`."""
     if t == "gauge" or t == "sum":
         value = _number(dp, "")
         if value is None:
@@ -162,40 +158,35 @@ def _fill(p: MetricPoint, dp: dict) -> None:
             stale = type(flags) is int and flags & 1
             raise RecordError("", "no value (asDouble or asInt)" + (
                 "; it is flagged 'no recorded value' (a staleness marker)" if stale else ""))
-        p.value = value
-        return
-    p.count = unsigned(dp.get("count"), "count")
+        return value, plain_shape()
+    count = unsigned(dp.get("count"), "count")
     s = dp.get("sum")
-    p.sum = p.value = 0.0 if s is None else json_double(s, "sum")
+    total = 0.0 if s is None else json_double(s, "sum")
     if t == "summary":
+        quantiles = []
         for i, q in enumerate(items(get(dp, "quantileValues", "quantile_values"), "quantileValues")):
             q = obj(q, f"quantileValues[{i}]")
             value = json_double(q.get("value", 0.0), f"quantileValues[{i}].value")
             if not math.isnan(value):
-                p.quantiles.append((json_double(q.get("quantile", 0.0), f"quantileValues[{i}].quantile"), value))
-        return
-    if dp.get("min") is not None:
-        p.min = json_double(dp["min"], "min")
-    if dp.get("max") is not None:
-        p.max = json_double(dp["max"], "max")
+                quantiles.append((json_double(q.get("quantile", 0.0), f"quantileValues[{i}].quantile"), value))
+        return total, (count, total, None, None, [], [], 0, 0, 0, [], 0, [], quantiles)
+    low = json_double(dp["min"], "min") if dp.get("min") is not None else None
+    high = json_double(dp["max"], "max") if dp.get("max") is not None else None
     if t == "histogram":
-        p.bucket_counts = [unsigned(c, "bucketCounts") for c in items(get(dp, "bucketCounts", "bucket_counts"),
-                                                                      "bucketCounts")]
-        p.bucket_bounds = [json_double(b, "explicitBounds") for b in items(get(dp, "explicitBounds", "explicit_bounds"),
-                                                                           "explicitBounds")]
-        _check_buckets(p)
-        return
-    p.exp_scale = json_int(dp.get("scale", 0), "scale")
-    p.exp_zero_count = unsigned(get(dp, "zeroCount", "zero_count"), "zeroCount")
+        counts = [unsigned(c, "bucketCounts") for c in items(get(dp, "bucketCounts", "bucket_counts"), "bucketCounts")]
+        bounds = [json_double(b, "explicitBounds") for b in items(get(dp, "explicitBounds", "explicit_bounds"),
+                                                                  "explicitBounds")]
+        _check_buckets(counts, bounds)
+        return total, (count, total, low, high, bounds, counts, 0, 0, 0, [], 0, [], [])
+    scale = json_int(dp.get("scale", 0), "scale")
+    zero = unsigned(get(dp, "zeroCount", "zero_count"), "zeroCount")
+    sides: list = []
     for side in ("positive", "negative"):
         b = obj(dp.get(side), side)
-        offset = json_int(b.get("offset", 0), side + ".offset")
-        counts = [unsigned(c, side + ".bucketCounts") for c in items(get(b, "bucketCounts", "bucket_counts"),
-                                                                     side + ".bucketCounts")]
-        if side == "positive":
-            p.exp_positive_offset, p.exp_positive_counts = offset, counts
-        else:
-            p.exp_negative_offset, p.exp_negative_counts = offset, counts
+        sides.append(json_int(b.get("offset", 0), side + ".offset"))
+        sides.append([unsigned(c, side + ".bucketCounts") for c in items(get(b, "bucketCounts", "bucket_counts"),
+                                                                         side + ".bucketCounts")])
+    return total, (count, total, low, high, [], [], scale, zero, *sides, [])
 
 
 def _number(d: dict, where: str) -> float | None:

@@ -39,7 +39,7 @@ from pipeline.column_batch import ColumnBatch
 from pipeline.ingest.decode.result import RecordError
 from pipeline.ingest.decode.timebounds import MIN_TIME_NS, check_time, max_time_ns
 from pipeline.ingest.decode.values import ATTR_LIMIT, BODY_LIMIT, SHORT_TEXT, describe, short, truncate
-from pipeline.model import Exemplar, MetricPoint, Span, content_id
+from pipeline.model import Exemplar, Span, content_id, text_id_hash
 
 ZERO_TRACE = "0" * 32
 ZERO_SPAN = "0" * 16
@@ -57,7 +57,7 @@ class Resource:
     read-only (copy before changing it).
     """
 
-    __slots__ = ("service", "instance", "host", "attributes", "_sorted")
+    __slots__ = ("service", "instance", "host", "attributes", "_sorted", "_point_key")
 
     def __init__(self, attributes: dict[str, str]) -> None:
         self.attributes = attributes
@@ -66,11 +66,19 @@ class Resource:
         self.instance = attributes.get("service.instance.id") or attributes.get("k8s.pod.name", "")
         self.host = attributes.get("host.name") or attributes.get("k8s.pod.name", "")
         self._sorted: tuple | None = None
+        self._point_key: tuple[str, str] | None = None
 
     def sorted_items(self) -> tuple:
         if self._sorted is None:
             self._sorted = tuple(sorted(self.attributes.items()))
         return self._sorted
+
+    def point_key(self) -> tuple[str, str]:
+        """The resource's two stretches of a point id's text (see point_id), built once."""
+        if self._point_key is None:
+            self._point_key = ("".join(repr(x) + "\x1f" for x in (self.service, self.instance, self.host)),
+                               repr(self.sorted_items()) + "\x1f")
+        return self._point_key
 
 
 def bad_id_reason(value: str, nbytes: int) -> str:
@@ -193,7 +201,8 @@ class LogIds:
 
 
 def log_rows_into(out: ColumnBatch, rows: list[tuple]) -> None:
-    """Append rows made by `LogIds.row` to a ColumnBatch of LogRecord, a column at a time."""
+    """Append rows made by `LogIds.row` (or `point_row`) to a ColumnBatch of LogRecord (of
+    MetricPoint), a column at a time."""
     if rows:
         for col, values in zip(out.cols.values(), zip(*rows)):
             col.extend(values)
@@ -211,22 +220,45 @@ def make_exemplar(time_ns: int, value: float, trace_id: str, span_id: str, field
     return Exemplar(time_ns=time_ns, value=value, trace_id=trace_id, span_id=span_id)
 
 
-def finish_point(p: MetricPoint, res: Resource) -> MetricPoint:
-    """Check a filled-in point, stamp the resource identity on it and give it its id."""
-    if p.time_ns <= 0:
+# A histogram's, exponential histogram's or summary's own fields, in MetricPoint's field order
+# from `count` to `quantiles`: what the decoders' fill functions return.
+Shape = tuple
+
+
+def plain_shape() -> Shape:
+    """The shape fields of a gauge or sum point (fresh lists: no two records share one)."""
+    return 0, 0.0, None, None, [], [], 0, 0, 0, [], 0, [], []
+
+
+def point_row(name: str, mtype: str, time_ns: int, value: float, start_time_ns: int, unit: str,
+              attributes: dict[str, str], is_monotonic: bool, temporality: int, shape: Shape,
+              exemplars: list[Exemplar], res: Resource) -> tuple:
+    """A checked point's field values in MetricPoint's field order, resource identity and id
+    included: what the decoders append to the points' columns, no record built."""
+    if time_ns <= 0:
         raise RecordError("timeUnixNano", "missing")
-    check_time(p.time_ns, "timeUnixNano")
-    if p.start_time_ns:
-        check_time(p.start_time_ns, "startTimeUnixNano")
-    for n, e in enumerate(p.exemplars):
+    check_time(time_ns, "timeUnixNano")
+    if start_time_ns:
+        check_time(start_time_ns, "startTimeUnixNano")
+    for n, e in enumerate(exemplars):
         if e.time_ns:
             check_time(e.time_ns, f"exemplars[{n}].timeUnixNano")
-    finite(p.value, "value")
-    if p.min is not None and not math.isfinite(p.min):
-        p.min = None
-    if p.max is not None and not math.isfinite(p.max):
-        p.max = None
-    p.service, p.instance, p.host, p.resource = res.service, res.instance, res.host, res.attributes
-    p.id = content_id(p.name, p.type, p.service, p.instance, p.host, tuple(sorted(p.attributes.items())),
-                      res.sorted_items(), p.start_time_ns, p.time_ns)
-    return p
+    finite(value, "value")
+    low, high = shape[2], shape[3]
+    if (low is not None and not math.isfinite(low)) or (high is not None and not math.isfinite(high)):
+        shape = (*shape[:2], low if low is None or math.isfinite(low) else None,
+                 high if high is None or math.isfinite(high) else None, *shape[4:])
+    return (name, mtype, time_ns, value, start_time_ns, unit, res.service, res.instance, res.host, attributes,
+            res.attributes, is_monotonic, temporality, *shape, exemplars,
+            point_id(name, mtype, attributes, start_time_ns, time_ns, res))
+
+
+def point_id(name: str, mtype: str, attributes: dict[str, str], start_time_ns: int, time_ns: int,
+             res: Resource) -> str:
+    """content_id(name, type, service, instance, host, sorted attributes, sorted resource
+    attributes, start, time), the same text hashed, with the resource's part of it built once
+    per resource rather than once per point."""
+    ident, items = res.point_key()
+    return text_id_hash(f"{name!r}\x1f{mtype!r}\x1f{ident}{tuple(sorted(attributes.items()))!r}\x1f{items}"
+                        f"{start_time_ns!r}\x1f{time_ns!r}\x1f")
+

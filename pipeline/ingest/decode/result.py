@@ -27,7 +27,8 @@ class DecodeResult:
     spans: ColumnBatch = field(default_factory=lambda: ColumnBatch(Span))
     # Logs too, from decode through the log stage to the insert (issue 19 round 2).
     logs: ColumnBatch = field(default_factory=lambda: ColumnBatch(LogRecord))
-    metrics: list[MetricPoint] = field(default_factory=list)
+    # And metric points (issue 19 round 3).
+    metrics: ColumnBatch = field(default_factory=lambda: ColumnBatch(MetricPoint))
     errors: list[DecodeError] = field(default_factory=list)
 
 

@@ -17,6 +17,11 @@ from codecs import utf_8_decode
 import hyperscan
 import numpy as np
 
+try:
+    import cython  # compiled: the match callback takes C integers; plain: Cython's no-op shadow
+except ImportError:  # plain Python without Cython installed (a TELECORR_PURE=1 install)
+    from pipeline.correlate import cython_shadow as cython
+
 ScanBuffer = tuple[bytes, np.ndarray, dict[int, str]]  # (buffer, separator offsets, NUL lines)
 SCAN_CHUNK = 32 * 1024  # bytes per Hyperscan call
 
@@ -119,16 +124,19 @@ def scan_chunks(db: hyperscan.Database, scratch: hyperscan.Scratch, buf: bytes, 
     (for databases compiled with HS_FLAG_SOM_LEFTMOST). `buf` holds values joined by NUL,
     `seps` the NULs' offsets. The callback only appends (the binding calls Python once per
     match); chunk bases are added afterwards in numpy."""
+    # One append per match, the pattern id in the low 32 bits and the offset in the chunk
+    # above it (ids are unsigned 32-bit; a chunk is ~32 KB of whole values, so this holds
+    # for any value under 2 GiB).
     found = array("q")
     app = found.append
     if starts:
+        @cython.locals(pid=cython.longlong, start=cython.longlong)
         def on_match(pid: int, start: int, _end: int, _flags: int, _ctx: object) -> None:
-            app(pid)
-            app(start)
+            app(start << 32 | pid)
     else:
+        @cython.locals(pid=cython.longlong, end=cython.longlong)
         def on_match(pid: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            app(pid)
-            app(end)
+            app(end << 32 | pid)
 
     # Scan in chunks of whole values (NUL to NUL, so anchors and matches are as in one
     # scan): Hyperscan runs 15-25 % faster per byte on cache-sized pieces here.
@@ -141,6 +149,6 @@ def scan_chunks(db: hyperscan.Database, scratch: hyperscan.Scratch, buf: bytes, 
     for a, b in zip(cuts, cuts[1:]):
         scan(view[a:b + 1], on_match, scratch=scratch)
         counts.append(len(found))
-    pairs = np.frombuffer(found, dtype=np.int64).reshape(-1, 2)
-    per_chunk = np.diff(np.array(counts, dtype=np.int64), prepend=0) // 2
-    return pairs[:, 0], pairs[:, 1] + np.repeat(np.array(cuts[:-1], dtype=np.int64), per_chunk)
+    packed = np.frombuffer(found, dtype=np.int64)
+    per_chunk = np.diff(np.array(counts, dtype=np.int64), prepend=0)
+    return packed & 0xFFFFFFFF, (packed >> 32) + np.repeat(np.array(cuts[:-1], dtype=np.int64), per_chunk)
