@@ -59,7 +59,8 @@ def make_sink(client, settings) -> Sink:
     insert = client_insert(client)
     if os.environ.get("TELECORR_TEST_STORE_OUTAGE_S"):
         insert = simulated_outage(insert, float(os.environ["TELECORR_TEST_STORE_OUTAGE_S"]))
-    return Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s)
+    return Sink(insert, settings.sink_batch_rows, settings.sink_flush_s, settings.sink_retry_max_s,
+                prompt_s=settings.sink_correlated_flush_s)
 
 
 def serve_beside(args: argparse.Namespace, settings, metrics: WorkerMetrics):

@@ -9,8 +9,9 @@ from pipeline.config import Settings
 from pipeline.worker.read_whole import read_whole
 from pipeline.worker.runtime import WorkerRuntime
 
-# How often completed traces are written: with the sink's flush interval, the largest fixed
-# delay between a trace completing and its rows being queryable.
+# How often the engine is polled for completed traces: with the sink's flush interval, the
+# largest fixed delay between a trace completing and its rows being queryable (a round's
+# insert runs in the background, so a slow one does not stretch this).
 EMIT_S = 0.2
 
 
@@ -27,7 +28,7 @@ def declare_correlation(app: faust.App, settings: Settings, runtime: WorkerRunti
 
     @app.timer(interval=EMIT_S)
     async def emitter() -> None:
-        await corr.emit()
+        await corr.emit(wait=False)
 
     @app.task
     async def read_all_metrics() -> None:

@@ -37,6 +37,9 @@ class Settings:
     # Sink side: rows buffered per table before a flush, and the longest a row waits.
     sink_batch_rows: int = 20000
     sink_flush_s: float = 0.25
+    # The longest a correlated row waits (they are what the API is asked for right after a
+    # trace completes; the input tables keep sink_flush_s).
+    sink_correlated_flush_s: float = 0.05
     sink_retry_max_s: float = 30.0
     # Size limits (pipeline/ingest/decode/limits.py): one attribute value, one log body, one record
     # (over it its largest values are cut), records read from one message, and input bytes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.correlate import CorrelateConfig, Correlator
-from pipeline.worker.progress import newest_time
+from pipeline.worker.progress import time_bounds
 from tests.test_correlate_engine import MS, S, T0, log, span
 
 DAY = 86_400 * S
@@ -38,5 +38,5 @@ def test_without_kafka_time_nothing_is_capped():
 
 def test_source_progress_is_capped_the_same_way():
     spans = [span(1, "f", DAY, DAY + 1, kafka_ns=T0), span(2, "a", 0, 5, kafka_ns=T0)]
-    assert newest_time(spans, [], (), 10 * S) == T0 + 10 * S
-    assert newest_time(spans, []) == T0 + DAY + 1
+    assert time_bounds(spans, [], (), 10 * S)[1] == T0 + 10 * S
+    assert time_bounds(spans, [])[1] == T0 + DAY + 1

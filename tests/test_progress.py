@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.model import LogRecord, MetricPoint, Span
-from pipeline.worker.progress import SourceProgress, SpreadProgress, expected_sources, newest_time, source_name
+from pipeline.worker.progress import SourceProgress, SpreadProgress, expected_sources, source_name, time_bounds
 
 
 def test_expected_sources_are_every_partition_of_the_inputs_the_join_reads():
@@ -12,12 +12,43 @@ def test_expected_sources_are_every_partition_of_the_inputs_the_join_reads():
     assert source_name("telemetry.events", 3) == "telemetry.events/3"
 
 
-def test_newest_time_counts_only_what_the_join_receives():
+def test_time_bounds_count_only_what_the_join_receives():
     spans = [Span(trace_id="a" * 32, span_id="b" * 16, parent_span_id="", name="x", start_ns=1, end_ns=50)]
-    assert newest_time(spans, [LogRecord(time_ns=90, body="no trace id: raw only")]) == 50
-    assert newest_time([], [LogRecord(time_ns=0, observed_ns=70, body="m", trace_id="c" * 32)]) == 70
-    assert newest_time([], [], [MetricPoint(name="cpu", type="gauge", time_ns=80)]) == 80
-    assert newest_time([], [LogRecord(time_ns=90, body="x")]) is None
+    assert time_bounds(spans, [LogRecord(time_ns=90, body="no trace id: raw only")])[1] == 50
+    assert time_bounds([], [LogRecord(time_ns=0, observed_ns=70, body="m", trace_id="c" * 32)])[1] == 70
+    assert time_bounds([], [], [MetricPoint(name="cpu", type="gauge", time_ns=80)])[1] == 80
+    assert time_bounds([], [LogRecord(time_ns=90, body="x")]) == (None, None)
+    assert time_bounds(spans, [LogRecord(time_ns=40, body="m", trace_id="c" * 32)],
+                       [MetricPoint(name="cpu", type="gauge", time_ns=80)]) == (40, 80)
+
+
+def test_a_sparse_source_vouches_up_to_its_decoded_batches_oldest_record():
+    """A metrics partition that gets a message every ten seconds: while that message's batch
+    is on its way, the report used to say its previous message's time, holding the join back
+    seconds; once the batch is decoded, everything older than its oldest point is known to be
+    forwarded."""
+    p = SourceProgress("otlp_metrics")
+    p.taken(0, 0)
+    p.decoded(0, 0, 1_000)
+    p.forwarded(0, 0, 1_000)
+    assert p.report(0, 1, 1) == (1_000, False)
+    p.taken(0, 1)
+    assert p.report(0, 2, 2) == (1_000, True)  # taken, not decoded: its points could be older
+    p.decoded(0, 1, 11_000)
+    assert p.report(0, 2, 2) == (10_999, True)  # decoded: nothing older than 11,000 is owed
+    assert p.report(0, 3, 2) == (1_000, True)  # another message not taken yet: could be anything
+    p.taken(0, 2)
+    assert p.report(0, 3, 3) == (1_000, True)
+    p.decoded(0, 2, 9_000)  # a late point: the oldest of the batches in flight counts
+    assert p.report(0, 3, 3) == (8_999, True)
+    p.forwarded(0, 1, 11_000)
+    assert p.report(0, 3, 3) == (11_000, True)  # never behind what was forwarded
+    p.forwarded(0, 2, 9_000)
+    assert p.report(0, 3, 3) == (11_000, False)
+    q = SourceProgress("otlp_logs")
+    q.taken(0, 0)
+    q.decoded(0, 0, None)  # only logs without a trace id: no bound either way
+    assert q.report(0, 1, 1) == (None, True)
 
 
 def test_a_partition_is_behind_while_it_has_a_backlog_or_a_batch_on_its_way():

@@ -139,3 +139,52 @@ def test_every_table_has_a_ttl_and_a_changed_retention_is_applied_at_start(ch_cl
     with caplog.at_level("WARNING"):
         apply_retention(ch_client, 7)
     assert "forgot" in caplog.text
+
+
+def test_correlated_rows_wait_only_the_prompt_age_and_go_first_in_their_insert():
+    """The join's rows are what the API is asked for right after a trace completes: a
+    generation holding them flushes after `prompt_s`, and they are inserted before the input
+    rows sharing it; input rows alone still wait `flush_s`."""
+    from tests.test_store_insert import _correlated
+
+    order: list[str] = []
+
+    async def run() -> tuple[float, float]:
+        sink = Sink(lambda table, columns, names: order.append(table), max_rows=1_000_000, flush_s=0.6,
+                    prompt_s=0.01)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await sink.write({"spans": [_span(1)]})
+        alone = loop.time() - t0
+        t0 = loop.time()
+        spans = asyncio.create_task(sink.write({"spans": [_span(2)]}))
+        await asyncio.sleep(0.05)
+        await sink.write({"correlated_spans": _correlated([1.0])})
+        await spans
+        prompt = loop.time() - t0
+        await sink.close()
+        return alone, prompt
+    alone, prompt = asyncio.run(run())
+    assert alone >= 0.55  # input rows alone keep flush_s
+    assert prompt < 0.4  # the correlated row brought the whole generation forward
+    assert order == ["spans", "correlated_spans", "spans"]
+
+
+def test_a_large_generation_keeps_the_usual_age_for_correlated_rows_too():
+    """Catching up on a backlog, generations are large: flushing them early only makes more,
+    smaller inserts, so past max_rows / PROMPT_SHARE rows the prompt age does not apply."""
+    from pipeline.store.writer import PROMPT_SHARE
+    from tests.test_store_insert import _correlated
+
+    async def run() -> float:
+        sink = Sink(lambda *a: None, max_rows=3 * PROMPT_SHARE, flush_s=0.5, prompt_s=0.01)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        spans = asyncio.create_task(sink.write({"spans": [_span(i) for i in range(3)]}))
+        await asyncio.sleep(0.01)
+        await sink.write({"correlated_spans": _correlated([1.0])})
+        await spans
+        took = loop.time() - t0
+        await sink.close()
+        return took
+    assert asyncio.run(run()) >= 0.45

@@ -68,6 +68,7 @@ class Correlation:
         # Seconds per stage, for the idle-stop event and benchmarks/correlate.py's profile: CPU
         # for wire decode, join and rows; wall for insert (awaited until stored).
         self.seconds = dict.fromkeys(("wire", "join", "rows", "insert"), 0.0)
+        self._round: asyncio.Future | None = None  # the newest emit round still storing or acking
 
     def adopt(self, partition: int, assignment: set, topic: str) -> bool:
         """Own a partition the consumer has been assigned but whose assignment signal has not
@@ -81,6 +82,8 @@ class Correlation:
     async def reassign(self, partitions: set[int]) -> None:
         """Take a new by-trace assignment: forget what was read from partitions now lost."""
         async with self.lock:
+            if self._round is not None:  # acks of rounds under way go out before the revoke
+                await self._round
             lost = self.owned - partitions
             self.owned = set(partitions)
             if lost:
@@ -113,27 +116,52 @@ class Correlation:
             if traces:  # progress reports alone are not activity (they never stop coming)
                 self.state.active()
 
-    async def emit(self, final: bool = False) -> None:
-        """Write what the engine completed, then acknowledge what no longer owes rows."""
+    async def emit(self, final: bool = False, wait: bool = True) -> None:
+        """Write what the engine completed, then acknowledge what no longer owes rows.
+
+        A round polls the engine at once and stores in the background: with `wait` False (the
+        emitter's timer) the call returns as soon as the round is under way, so a slow insert
+        no longer holds back the next poll (a trace completed meanwhile would wait a whole
+        insert longer). Rounds finish in order: a round's messages are acknowledged only
+        after its own rows and every earlier round's are stored, and its skew samples sent."""
         if self.ack is None:  # the by-trace agent has not started: nothing is held
             return
+        prev = self._round
+        if prev is not None and prev.done() and not prev.cancelled() and prev.exception():
+            raise prev.exception()  # a round that could not store stops the worker, as before
         async with self.lock:
             t0 = time.thread_time()
             rows = self.engine.flush_columns() if final else self.engine.poll_columns()
             self.seconds["rows"] += time.thread_time() - t0
-            t1 = time.perf_counter()
             offsets = self.engine.current_offsets()
             changed = [(h, o, self.engine.watermark() or 0) for h, o in offsets.items()
                        if self.offsets.get(h) != o]
-            if rows or changed:
-                await self.sink.write({"correlated_spans": rows, "clock_offsets": changed})
-                self.offsets.update(offsets)
-                self.seconds["insert"] += time.perf_counter() - t1
+            self.offsets.update(offsets)
             samples = self.engine.skew.take_changed()
-            if samples:
-                await (await self.out.skew(value=encode_samples(samples), headers=[("telecorr.worker", self.me)]))
-            for event in self.ledger.release(self.engine.is_pending):
-                await self.ack(event)
+            ready = self.ledger.release(self.engine.is_pending)
+            if not (rows or changed or samples or ready):
+                if wait and prev is not None:
+                    await prev
+                return
+            write = {"correlated_spans": rows, "clock_offsets": changed} if rows or changed else None
+            self._round = asyncio.ensure_future(self._finish_round(prev, write, samples, ready))
+        if wait:
+            await self._round
+
+    async def _finish_round(self, prev: asyncio.Future | None, write: dict | None, samples: dict,
+                            ready: list) -> None:
+        """Store a round's rows (alongside earlier rounds' inserts), then, once every earlier
+        round has finished, send its skew samples and acknowledge its messages."""
+        if write is not None:
+            t1 = time.perf_counter()
+            await self.sink.write(write)
+            self.seconds["insert"] += time.perf_counter() - t1
+        if prev is not None:
+            await prev
+        if samples:
+            await (await self.out.skew(value=encode_samples(samples), headers=[("telecorr.worker", self.me)]))
+        for event in ready:
+            await self.ack(event)
 
     async def dead_letter(self, msg, reason: str) -> None:
         self.unreadable += 1

@@ -18,7 +18,7 @@ from pipeline.worker.selfmetrics import WorkerMetrics
 from pipeline.store.writer import Sink
 from pipeline.worker.ledger import AckLedger
 from pipeline.worker.outbox import DeadLetters, Outbox, delivered
-from pipeline.worker.progress import SourceProgress, newest_time
+from pipeline.worker.progress import SourceProgress, time_bounds
 from pipeline.worker.state import WorkerState, emit
 
 Ack = Callable[[object], Awaitable]  # acknowledges one consumed event (Faust's Stream.ack)
@@ -70,6 +70,8 @@ class IngestAgent:
         for e in events:
             self.progress.taken(e.message.partition, e.message.offset)
         batch, parts = await asyncio.get_running_loop().run_in_executor(self.decode_pool, self.decode, events)
+        for partition, last_offset, (oldest, _) in parts:
+            self.progress.decoded(partition, last_offset, oldest)
         self.metrics.batch_seconds.labels(stage="decode").observe(time.perf_counter() - started)
         dlq_rows = await self.letters.for_batch(events, batch.errors) if batch.errors else []
         task = asyncio.ensure_future(self.finish(entry, events, batch, dlq_rows, parts, ack))
@@ -78,7 +80,7 @@ class IngestAgent:
 
     def decode(self, events: list):
         """Decode per source partition (so each one's progress is known); returns the batch
-        and, per partition, its last offset and newest (guarded) event time."""
+        and, per partition, its last offset and oldest and newest (guarded) event times."""
         parts: dict = {}
         for i, e in enumerate(events):
             idx, values, stamps = parts.setdefault(e.message.partition, ([], [], []))
@@ -87,7 +89,7 @@ class IngestAgent:
             stamps.append(int((e.message.timestamp or 0) * 1e9))
         batch, each = self.ingestor.process_sources(self.logical, list(parts.values()))
         ends = {p: max(events[i].message.offset for i in idx) for p, (idx, _, _) in parts.items()}
-        return batch, [(p, ends[p], newest_time(res.spans, res.logs, res.metrics, self.ahead))
+        return batch, [(p, ends[p], time_bounds(res.spans, res.logs, res.metrics, self.ahead))
                        for p, res in zip(parts, each)]
 
     async def forward(self, batch, logs: ColumnBatch) -> None:
@@ -106,7 +108,7 @@ class IngestAgent:
             await asyncio.gather(  # logs are columns from decode on, like spans
                 self.sink.write({"spans": batch.spans, "logs": batch.logs, "metrics": batch.metrics, "dlq": dlq_rows}),
                 self.forward(batch, batch.logs))
-            for partition, last_offset, newest in parts:
+            for partition, last_offset, (_, newest) in parts:
                 self.progress.forwarded(partition, last_offset, newest)
             self.ledger.complete(entry)
             for event in self.ledger.release():  # this batch and any finished behind it, in order

@@ -44,13 +44,17 @@ def expected_sources(partitions: Mapping[str, int]) -> tuple[str, ...]:
     return tuple(source_name(t, p) for t in INPUT_KINDS for p in range(partitions.get(t, 0)))
 
 
-def newest_time(spans: ColumnBatch | Iterable[Span], logs: ColumnBatch | Iterable[LogRecord],
-                metrics: ColumnBatch | Iterable[MetricPoint] = (), ahead_ns: int | None = None) -> int | None:
-    """Newest event time among records the join uses (spans by end time, logs with a trace
-    id by their time, metric points by theirs). With `ahead_ns`, a span or log counts no
-    further than its Kafka timestamp plus that (the engine's watermark guard)."""
-    times = metrics.cols["time_ns"] if type(metrics) is ColumnBatch else [m.time_ns for m in metrics]
-    newest = max(times) if times else None
+def time_bounds(spans: ColumnBatch | Iterable[Span], logs: ColumnBatch | Iterable[LogRecord],
+                metrics: ColumnBatch | Iterable[MetricPoint] = (),
+                ahead_ns: int | None = None) -> tuple[int | None, int | None]:
+    """Oldest and newest event time among records the join uses (spans by end time, logs with
+    a trace id by their time, metric points by theirs). With `ahead_ns`, a span or log counts
+    no further than its Kafka timestamp plus that (the engine's watermark guard)."""
+    if type(metrics) is ColumnBatch:  # columns: no record built
+        points = metrics.cols["time_ns"]
+        times = [min(points), max(points)] if points else []
+    else:
+        times = [m.time_ns for m in metrics]
     if type(spans) is ColumnBatch:  # columns: no record built
         ends, stamps = spans.cols["end_ns"], spans.cols["kafka_ns"]
     else:
@@ -59,9 +63,7 @@ def newest_time(spans: ColumnBatch | Iterable[Span], logs: ColumnBatch | Iterabl
     if ahead_ns is not None:
         ends = [k + ahead_ns if k and t > k + ahead_ns else t for t, k in zip(ends, stamps)]
     if ends:
-        t = max(ends)
-        if newest is None or t > newest:
-            newest = t
+        times += (min(ends), max(ends))
     if type(logs) is ColumnBatch:  # columns: no record built
         c = logs.cols
         rows = zip(c["trace_id"], c["time_ns"], c["observed_ns"], c["kafka_ns"])
@@ -72,9 +74,8 @@ def newest_time(spans: ColumnBatch | Iterable[Span], logs: ColumnBatch | Iterabl
             t = time_ns or observed_ns
             if ahead_ns is not None and kafka_ns and t > kafka_ns + ahead_ns:
                 t = kafka_ns + ahead_ns
-            if newest is None or t > newest:
-                newest = t
-    return newest
+            times.append(t)
+    return (min(times), max(times)) if times else (None, None)
 
 
 class SourceProgress:
@@ -85,14 +86,26 @@ class SourceProgress:
         self._taken: dict[int, int] = {}
         self._done: dict[int, int] = {}
         self._newest: dict[int, int] = {}
+        self._decoded: dict[int, int] = {}  # last offset of the newest decoded batch
+        # Batches decoded but not yet forwarded: their last offset -> oldest event time in them
+        # (ALWAYS when they hold nothing the join uses).
+        self._oldest: dict[int, dict[int, int]] = {}
 
     def taken(self, partition: int, last_offset: int) -> None:
         """A batch holding messages up to `last_offset` is being decoded and forwarded."""
         if last_offset > self._taken.get(partition, -1):
             self._taken[partition] = last_offset
 
+    def decoded(self, partition: int, last_offset: int, oldest: int | None) -> None:
+        """A batch taken up to `last_offset` is decoded; `oldest`: its oldest event time the
+        join uses (None: no such record)."""
+        if last_offset > self._decoded.get(partition, -1):
+            self._decoded[partition] = last_offset
+        self._oldest.setdefault(partition, {})[last_offset] = ALWAYS if oldest is None else oldest
+
     def forwarded(self, partition: int, last_offset: int, newest: int | None) -> None:
         """A batch's by-trace messages are delivered (up to `last_offset`, event time `newest`)."""
+        self._oldest.get(partition, {}).pop(last_offset, None)
         if last_offset > self._done.get(partition, -1):
             self._done[partition] = last_offset
         if newest is not None and newest > self._newest.get(partition, -(1 << 62)):
@@ -110,13 +123,24 @@ class SourceProgress:
         never amend a row, so a span completed before its host's points arrive keeps a row
         without them for good. Live input nearly always has a batch in flight; that costs
         little, because the join lets a behind source run one inactivity gap past its newest
-        forwarded record (WatermarkCaps.update), which a dense source always has."""
+        forwarded record (WatermarkCaps.update), which a dense source always has.
+
+        A sparse source (a partition that gets a message every few seconds) has no recent
+        forwarded record, so while only batches already decoded are in flight, the report
+        vouches up to just before their oldest record instead: everything older from this
+        source is forwarded. Otherwise each message to such a partition would hold the join
+        back to its previous message's time until the batch is stored and forwarded."""
         taken, done = self._taken.get(partition), self._done.get(partition)
         next_offset = taken + 1 if taken is not None else position
         in_flight = taken is not None and (done is None or taken > done)
         fetched_untaken = taken is None and None not in (start, position) and position > start
-        behind = end is None or next_offset is None or in_flight or fetched_untaken or end > next_offset
-        return self._newest.get(partition), behind
+        unread = end is None or next_offset is None or fetched_untaken or end > next_offset
+        newest = self._newest.get(partition)
+        if in_flight and not unread and self._decoded.get(partition, -1) >= taken:
+            oldest = min(self._oldest.get(partition, {}).values(), default=ALWAYS)
+            if oldest < ALWAYS and (newest is None or oldest - 1 > newest):
+                newest = oldest - 1
+        return newest, in_flight or unread
 
 
 class SpreadProgress:
