@@ -30,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from pipeline.correlate.engine_config import CorrelateConfig
+from pipeline.correlate.field_pool import FieldPool
 from pipeline.correlate.metric_index import MetricIndex
 from pipeline.correlate.joined_rows import build_columns
 from pipeline.correlate.sampling import keep_by_hash
@@ -68,6 +69,7 @@ class Correlator:
         self._caps = WatermarkCaps(cfg.sources, cfg.inactivity_ns)
         self._pending = ColumnBatch(CorrelatedSpan)  # rows of early completions, not yet polled
         self._stats = dict.fromkeys(COUNTER_NAMES, 0)
+        self._pool = FieldPool()  # one copy of repeated values in what is buffered
 
     def add(self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (),
             metrics: Iterable[MetricPoint] = (), partition: int = 0,
@@ -99,6 +101,7 @@ class Correlator:
         # self._records and always ends under both caps.
         crowded = len(live) + len(retained) + len(unsettled) > max_traces
         spans = spans if isinstance(spans, list) else list(spans)
+        self._pool.share_spans(spans)
         # A record counts towards the watermark and its trace's inactivity clock no further
         # than its Kafka timestamp plus the largest clock skew; it is still stored as sent.
         ahead = self.config.max_skew_ns
@@ -158,6 +161,7 @@ class Correlator:
         st["too_late_spans"] += late
         st["duplicates"] += dup
         logs = logs if isinstance(logs, list) else list(logs)
+        self._pool.share_logs(logs)
         late = dup = nid = 0
         for r in logs:
             tid = r.trace_id

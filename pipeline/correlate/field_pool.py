@@ -1,0 +1,105 @@
+"""One copy of the values that repeat across the records the correlation engine buffers.
+
+Every span and log read from a by-trace message comes with its own copy of its resource
+(six or so attributes), its service, instance and host names, its trace id and, for spans,
+attributes that mostly repeat per operation. The engine holds records for the lateness bound
+(300 s) so a late span can amend its trace, and at the default caps that buffer was most of
+a worker's memory (benchmarks/memory.py: 1,933 bytes per buffered record on the shop, 3.6
+GiB at max_buffered_records). Pointing equal values at one shared object changes no value,
+only how many copies exist. Nothing downstream of the engine mutates a buffered record's
+dicts (rows are built from them, read only), so sharing them is safe.
+
+A value is shared only after an equality check against the kept copy (a cheap lookup key
+finds the candidate), so a resource or attribute set that differs is never replaced. The
+pools are bounded; past the bound new keys are simply not pooled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.model import LogRecord, Span
+
+# Distinct (service, instance, host) and (service, span name) keys kept: far above what one
+# worker sees (instances x operations), small next to the buffer it saves.
+POOL_LIMIT = 50_000
+
+
+class FieldPool:
+    """Shares equal resources, host names, trace ids and span attributes between records."""
+
+    __slots__ = ("_origin", "_attrs", "_log_attrs", "_strings")
+
+    def __init__(self) -> None:
+        # (service, instance, host) -> (service, instance, host, resource)
+        self._origin: dict[tuple[str, str, str], tuple[str, str, str, dict]] = {}
+        # (service, span name) -> (that name, the attributes last seen with it); the same
+        # for logs by (service, log format)
+        self._attrs: dict[tuple[str, str], tuple[str, dict]] = {}
+        self._log_attrs: dict[tuple[str, str], tuple[str, dict]] = {}
+        # repeated strings of logs (format, severity text, template and its id)
+        self._strings: dict[str, str] = {}
+
+    def share_spans(self, spans: Sequence[Span]) -> None:
+        """Point each span's repeated fields at the pooled copy of an equal value."""
+        origin, attrs = self._origin, self._attrs
+        tids: dict[str, str] = {}
+        for s in spans:
+            self._share_origin(s, origin)
+            tid = s.trace_id
+            s.trace_id = tids.setdefault(tid, tid)
+            key = (s.service, s.name)
+            kept = attrs.get(key)
+            if kept is None:
+                if len(attrs) < POOL_LIMIT:
+                    attrs[key] = (s.name, s.attributes)
+                continue
+            s.name = kept[0]
+            a = s.attributes
+            if kept[1] is not a:
+                if kept[1] == a:
+                    s.attributes = kept[1]
+                else:
+                    attrs[key] = (kept[0], a)  # the newest set is the likeliest to repeat
+
+    def share_logs(self, logs: Sequence[LogRecord]) -> None:
+        """Point each log's repeated fields at the pooled copy of an equal value."""
+        origin, attrs, strings = self._origin, self._log_attrs, self._strings
+        tids: dict[str, str] = {}
+        for r in logs:
+            self._share_origin(r, origin)
+            tid = r.trace_id
+            r.trace_id = tids.setdefault(tid, tid)
+            if len(strings) < POOL_LIMIT:
+                r.format = strings.setdefault(r.format, r.format)
+                r.severity_text = strings.setdefault(r.severity_text, r.severity_text)
+                r.template = strings.setdefault(r.template, r.template)
+                r.template_id = strings.setdefault(r.template_id, r.template_id)
+            key = (r.service, r.format)
+            kept = attrs.get(key)
+            a = r.attributes
+            if kept is None:
+                if len(attrs) < POOL_LIMIT:
+                    attrs[key] = (r.format, a)
+            elif kept[1] is not a:
+                if kept[1] == a:
+                    r.attributes = kept[1]
+                else:
+                    attrs[key] = (kept[0], a)
+
+    @staticmethod
+    def _share_origin(r: Span | LogRecord, origin: dict) -> None:
+        key = (r.service, r.instance, r.host)
+        kept = origin.get(key)
+        if kept is None:
+            if len(origin) < POOL_LIMIT:
+                origin[key] = (r.service, r.instance, r.host, r.resource)
+            return
+        r.service, r.instance, r.host = kept[0], kept[1], kept[2]
+        res = r.resource
+        if kept[3] is res:
+            return
+        if kept[3] == res:
+            r.resource = kept[3]
+        else:
+            origin[key] = (kept[0], kept[1], kept[2], res)
