@@ -11,6 +11,10 @@ the worker's way (OTLP protobuf → `Ingestor` → by-trace messages → `read_b
               amendments, unsettled (emitted before their skew table was decided) and the
               records the ledger would hold unacknowledged (those of pending traces), every
               20 s, beside the bounds docs/architecture.md "Memory" states for them.
+  cpu         µs of CPU per record for `add` and `poll_columns` over the whole stream (the
+              buffer filled and aged out), with the field pool and beside the same engine
+              with sharing off, rounds interleaved: sharing moves the freeing of duplicate
+              values from eviction (poll) to arrival (add).
 
     python benchmarks/memory.py [--quick] [--json]
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -34,6 +39,7 @@ from pipeline.ingest.stage import Ingestor  # noqa: E402
 from pipeline.shuffle.route import by_trace_messages  # noqa: E402
 from pipeline.shuffle.wirecheck import read_by_trace  # noqa: E402
 from pipeline.sim import SimConfig, Simulation  # noqa: E402
+from pipeline.worker.runtime import tune_gc  # noqa: E402
 
 NS = 1_000_000_000
 _TOPIC = {"traces": "otlp_spans", "logs": "otlp_logs"}
@@ -112,7 +118,7 @@ def over_time(stream: list[tuple[int, bytes]], seconds: float) -> dict:
             print("  {:>5} | {:>7,} | {:>7,} | {:>7,} | {:>9,} | {:>9,} | {:>6.1f}".format(*row))
     rate = total / step
     bound = rate * (cfg.max_lateness_ns + cfg.inactivity_ns) / NS
-    steady = [r for r in rows if r[0] > rows[-1][0] / 2]
+    steady = [r for r in rows if r[0] > rows[-1][0] - 120]  # the last two minutes
     cold = max(r[5] for r in rows)
     print(f"  ledger-held records peak {cold:,} (cold start: traces wait for the first mature skew table), "
           f"steady {max(r[5] for r in steady):,}; kept-for-amendment records steady {steady[-1][4]:,} "
@@ -122,17 +128,64 @@ def over_time(stream: list[tuple[int, bytes]], seconds: float) -> dict:
             "kept_bound_records": round(bound)}
 
 
+class _NoSharing:
+    """A field pool that shares nothing: the engine as it was before the pool."""
+
+    def share_spans(self, spans: list) -> None:
+        pass
+
+    def share_logs(self, logs: list) -> None:
+        pass
+
+
+def cpu(stream: list[tuple[int, bytes]], rounds: int) -> dict:
+    """Best-of-rounds CPU per record of add and poll, with and without sharing."""
+    tune_gc()
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(rounds):
+        for mode in ("off", "pool"):
+            eng = Correlator(CorrelateConfig())
+            if mode == "off":
+                eng._pool = _NoSharing()
+            t0, i, step, n, add_s, poll_s = stream[0][0], 0, 0, 0, 0.0, 0.0
+            while i < len(stream):
+                step += 1
+                batch = []
+                while i < len(stream) and stream[i][0] < t0 + step * NS:
+                    batch.append(read_by_trace(stream[i][1])[:2])
+                    i += 1
+                a = time.thread_time()
+                for spans, logs in batch:
+                    eng.add(spans, logs)
+                    n += len(spans) + len(logs)
+                b = time.thread_time()
+                eng.poll_columns()
+                add_s, poll_s = add_s + b - a, poll_s + time.thread_time() - b
+            del eng
+            gc.collect()
+            got = (add_s * 1e6 / n, poll_s * 1e6 / n)
+            if mode not in best or sum(got) < sum(best[mode]):
+                best[mode] = got
+    for mode, label in (("pool", "with the field pool"), ("off", "baseline, sharing off")):
+        a, p = best[mode]
+        print(f"cpu: {label:<22} add {a:5.2f} + poll {p:5.2f} = {a + p:5.2f} µs per record")
+    return {"us_per_record_add_poll": round(sum(best["pool"]), 3),
+            "us_per_record_add_poll_unshared": round(sum(best["off"]), 3)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a shorter stream (under 2 minutes)")
     ap.add_argument("--json", action="store_true", help="print all figures as one JSON object last")
     ap.add_argument("--rps", type=float, default=20.0, help="shop requests per second of event time")
-    ap.add_argument("--seconds", type=float, default=0, help="stream length in event time (default 480/900)")
+    ap.add_argument("--seconds", type=float, default=0, help="stream length in event time (default 600/900)")
+    ap.add_argument("--rounds", type=int, default=0, help="cpu rounds per contender (default 2/3)")
     args = ap.parse_args()
-    seconds = args.seconds or (480 if args.quick else 900)
+    seconds = args.seconds or (600 if args.quick else 900)
     stream = by_trace_stream(args.rps, seconds, seed=5)
     figures = per_record(stream[: len(stream) // 4])
     figures.update(over_time(stream, seconds))
+    figures.update(cpu(stream, args.rounds or (2 if args.quick else 3)))
     if args.json:
         print(orjson.dumps(figures).decode())
     return 0

@@ -42,10 +42,11 @@ class FieldPool:
 
     def share_spans(self, spans: Sequence[Span]) -> None:
         """Point each span's repeated fields at the pooled copy of an equal value."""
-        origin, attrs = self._origin, self._attrs
-        tids: dict[str, str] = {}
+        _share_origins(spans, self._origin)
+        attrs: dict = self._attrs
+        tids: dict = {}
+        kept: tuple
         for s in spans:
-            self._share_origin(s, origin)
             tid = s.trace_id
             s.trace_id = tids.setdefault(tid, tid)
             key = (s.service, s.name)
@@ -64,10 +65,12 @@ class FieldPool:
 
     def share_logs(self, logs: Sequence[LogRecord]) -> None:
         """Point each log's repeated fields at the pooled copy of an equal value."""
-        origin, attrs, strings = self._origin, self._log_attrs, self._strings
-        tids: dict[str, str] = {}
+        _share_origins(logs, self._origin)
+        attrs: dict = self._log_attrs
+        strings: dict = self._strings
+        tids: dict = {}
+        kept: tuple
         for r in logs:
-            self._share_origin(r, origin)
             tid = r.trace_id
             r.trace_id = tids.setdefault(tid, tid)
             if len(strings) < POOL_LIMIT:
@@ -87,19 +90,21 @@ class FieldPool:
                 else:
                     attrs[key] = (kept[0], a)
 
-    @staticmethod
-    def _share_origin(r: Span | LogRecord, origin: dict) -> None:
+
+def _share_origins(records: Sequence[Span] | Sequence[LogRecord], origin: dict) -> None:
+    """Service, instance and host names and the resource, shared per (service, instance, host)."""
+    kept: tuple
+    for r in records:
         key = (r.service, r.instance, r.host)
         kept = origin.get(key)
         if kept is None:
             if len(origin) < POOL_LIMIT:
                 origin[key] = (r.service, r.instance, r.host, r.resource)
-            return
+            continue
         r.service, r.instance, r.host = kept[0], kept[1], kept[2]
         res = r.resource
-        if kept[3] is res:
-            return
-        if kept[3] == res:
-            r.resource = kept[3]
-        else:
-            origin[key] = (kept[0], kept[1], kept[2], res)
+        if kept[3] is not res:
+            if kept[3] == res:
+                r.resource = kept[3]
+            else:
+                origin[key] = (kept[0], kept[1], kept[2], res)
