@@ -17,10 +17,10 @@ same version and content. An evicted trace's count is remembered; later records 
 Replay after a crash: skew tables are a function of the pair samples, so a successor (or two
 workers splitting the partitions) rebuilds the same tables from the same samples, exchanged
 through one topic (`skew.take_changed()` out, `skew.merge_samples()` in); on a rebalance
-`drop_partitions` forgets what came from the partitions the worker lost. Memory: buffered
-records and traces are capped; under pressure, emitted traces kept only for amendments go
-first (oldest first, counted), then the live traces idle longest complete early, their rows
-flagged `completed_early`. docs/architecture.md has the whole protocol.
+`drop_partitions` forgets what came from the partitions the worker lost. Memory (capped,
+field_pool.py keeps repeated values once): under pressure, traces kept only for amendments
+go first (oldest first, counted), then the live traces idle longest complete early, rows
+flagged `completed_early`. docs/architecture.md has the protocol and the memory bounds.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class Correlator:
         self._caps = WatermarkCaps(cfg.sources, cfg.inactivity_ns)
         self._pending = ColumnBatch(CorrelatedSpan)  # rows of early completions, not yet polled
         self._stats = dict.fromkeys(COUNTER_NAMES, 0)
-        self._pool = FieldPool()  # one copy of repeated values in what is buffered
+        self._pool = FieldPool()
 
     def add(self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (),
             metrics: Iterable[MetricPoint] = (), partition: int = 0,
@@ -280,7 +280,8 @@ class Correlator:
         self._retained[tr.trace_id] = tr
 
     def _settle(self, out: ColumnBatch, wm: int | None) -> None:
-        """Re-emit traces whose skew table has become decided since they were emitted."""
+        """Re-emit traces whose skew table has been decided since, `settle_batch_records` records
+        per poll (after a cold start one table decides minutes of traces: a memory peak)."""
         if not self._unsettled:
             return
         limit = None if wm is None else self.skew.last_final_epoch(wm)
@@ -288,8 +289,11 @@ class Correlator:
             return  # every one waits for a table that is not final yet: nothing to visit
         # A pass (over thousands of traces after a cold start) notes the oldest table any still
         # waits for; polls before that table is final skip it. Same traces, same order.
-        floor = 1 << 62
+        floor, budget = 1 << 62, (1 << 62) if wm is None else self.config.settle_batch_records
         for tid, tr in list(self._unsettled.items()):
+            if budget <= 0:  # the rest at the next poll (their rows do not change)
+                floor = -(1 << 62)
+                break
             probe = tr.probe
             if tid in self._live or (limit is not None and probe is not None and probe > limit):
                 floor = -(1 << 62) if probe is None else min(floor, probe)
@@ -299,6 +303,7 @@ class Correlator:
                 floor = min(floor, tr.probe)
                 continue
             self._emit(tr, False, wm if wm is not None else self.watermark() or 0, out, table=table)
+            budget -= tr.count
             if tid not in self._retained:
                 self._records -= tr.count
         self._probe_floor = floor
@@ -402,14 +407,8 @@ class Correlator:
             return
         tr.emitted = True
         st["rows_emitted"] += len(out) - n0
-        if resettle:
-            st["skew_resettled"] += 1
-        elif amend:
-            st["late_amends"] += 1
-        else:
-            st["traces_completed"] += 1
-        if early:
-            st["traces_completed_early"] += 1
+        st["skew_resettled" if resettle else "late_amends" if amend else "traces_completed"] += 1
+        st["traces_completed_early"] += int(early)
 
     def drop_partitions(self, partitions: Iterable[int]) -> int:
         """Forget every trace (live, unsettled or kept for amendments) read from these input
