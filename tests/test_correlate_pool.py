@@ -161,8 +161,8 @@ def run_rows(cfg: CorrelateConfig, items: list, seconds: int) -> tuple[list, int
 def test_the_cold_start_settle_goes_out_in_slices_with_the_same_rows():
     traffic = generate(10 * 420, seed=4, rate_per_s=10, with_metrics=False)
     items = traffic.arrival_order()
-    whole, whole_most = run_rows(CorrelateConfig(settle_batch_records=1 << 40), items, 430)
-    sliced, sliced_most = run_rows(CorrelateConfig(settle_batch_records=2_000), items, 430)
+    whole, whole_most = run_rows(CorrelateConfig(poll_batch_records=1 << 40), items, 430)
+    sliced, sliced_most = run_rows(CorrelateConfig(poll_batch_records=2_000), items, 430)
     per_trace = max(len(t) for t in _by_trace(whole).values())
     assert whole_most > 10_000  # minutes of multi-host traces re-emitted in one poll
     assert sliced_most <= 2_000 + 2 * per_trace + 200  # a slice, one trace over, and the poll's own

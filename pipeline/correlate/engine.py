@@ -241,16 +241,16 @@ class Correlator:
         return self.poll_columns().records()  # as records: the tests' and the offline tools' form
 
     def poll_columns(self) -> ColumnBatch:
-        """Rows of traces the watermark has completed (and of early completions since the
-        last call), as the store's insert columns; then forget emitted traces older than the
-        lateness bound."""
+        """Insert columns of traces the watermark completed (and early completions since), at
+        most `poll_batch_records` records' worth (a released backlog was a memory peak); then
+        forget emitted traces older than the lateness bound."""
         out, self._pending = self._pending, ColumnBatch(CorrelatedSpan)
         wm = self.watermark()
         if wm is None:
             return out
-        gap = self.config.inactivity_ns
+        gap, budget = self.config.inactivity_ns, self.config.poll_batch_records
         heap = self._heap
-        while heap and heap[0][0] + gap <= wm:
+        while heap and heap[0][0] + gap <= wm and budget > 0:  # the rest at the next poll
             last, _, tr = heapq.heappop(heap)
             if self._live.get(tr.trace_id) is not tr:
                 continue
@@ -261,7 +261,8 @@ class Correlator:
             tr.queued = False
             self._complete(tr)
             self._emit(tr, False, wm, out)
-        self._settle(out, wm)
+            budget -= tr.count
+        self._settle(out, wm, budget)
         horizon = wm - self.config.max_lateness_ns - gap
         retained = self._retained
         while retained:
@@ -279,9 +280,8 @@ class Correlator:
         del self._live[tr.trace_id]
         self._retained[tr.trace_id] = tr
 
-    def _settle(self, out: ColumnBatch, wm: int | None) -> None:
-        """Re-emit traces whose skew table has been decided since, `settle_batch_records` records
-        per poll (after a cold start one table decides minutes of traces: a memory peak)."""
+    def _settle(self, out: ColumnBatch, wm: int | None, budget: int = 1 << 62) -> None:
+        """Re-emit traces whose skew table has been decided since, up to `budget` records."""
         if not self._unsettled:
             return
         limit = None if wm is None else self.skew.last_final_epoch(wm)
@@ -289,7 +289,7 @@ class Correlator:
             return  # every one waits for a table that is not final yet: nothing to visit
         # A pass (over thousands of traces after a cold start) notes the oldest table any still
         # waits for; polls before that table is final skip it. Same traces, same order.
-        floor, budget = 1 << 62, (1 << 62) if wm is None else self.config.settle_batch_records
+        floor = 1 << 62
         for tid, tr in list(self._unsettled.items()):
             if budget <= 0:  # the rest at the next poll (their rows do not change)
                 floor = -(1 << 62)

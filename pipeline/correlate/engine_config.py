@@ -33,8 +33,8 @@ class CorrelateConfig:
     # Memory: caps on buffered traces and on buffered spans+logs.
     max_traces: int = 200_000
     max_records: int = 2_000_000
-    # Records of traces re-emitted per poll once their skew table is decided (engine._settle).
-    settle_batch_records: int = 20_000
+    # Records of the traces one poll completes or re-emits (the rest at the next poll).
+    poll_batch_records: int = 50_000
     # Metrics: samples kept per series, samples in the z-score baseline.
     metric_points_per_series: int = 512
     metric_baseline_points: int = 30
