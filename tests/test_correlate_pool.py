@@ -109,21 +109,27 @@ class _NoPool:
         pass
 
 
+def by_second(items: list, seconds: int):
+    """(second, spans, logs): the arrivals of each second of event time, in order."""
+    t0, i = items[0][0], 0
+    for step in range(1, seconds + 1):
+        spans, logs = [], []
+        while i < len(items) and items[i][0] < t0 + step * S:
+            (spans if items[i][1] == "span" else logs).append(items[i][2])
+            i += 1
+        yield step, spans, logs
+
+
 def test_what_the_engine_holds_is_bounded_cold_start_then_steady():
     cfg = CorrelateConfig()
     rate, seconds = 10, 600
     traffic = generate(rate * seconds, seed=3, rate_per_s=rate, with_metrics=False)
     items = traffic.arrival_order()
-    t0 = items[0][0]
     eng = Correlator(cfg)
     cold_limit = ((cfg.skew_mature_epochs + 1) * cfg.skew_epoch_ns + cfg.max_lateness_ns + cfg.max_skew_ns) // S
     kept_limit = rate * (cfg.max_lateness_ns + cfg.inactivity_ns + 2 * cfg.skew_epoch_ns) // S
-    i, peak_unsettled, settled_at = 0, 0, None
-    for step in range(1, seconds + 20):
-        spans, logs = [], []
-        while i < len(items) and items[i][0] < t0 + step * S:
-            (spans if items[i][1] == "span" else logs).append(items[i][2])
-            i += 1
+    peak_unsettled, settled_at = 0, None
+    for step, spans, logs in by_second(items, seconds + 20):
         eng.add(spans, logs)
         eng.poll_columns()
         c = eng.counters()
@@ -144,12 +150,8 @@ def test_what_the_engine_holds_is_bounded_cold_start_then_steady():
 
 def run_rows(cfg: CorrelateConfig, items: list, seconds: int) -> tuple[list, int]:
     """Every row emitted feeding one second of arrivals per poll, and the most in one poll."""
-    eng, t0, i, rows, most = Correlator(cfg), items[0][0], 0, [], 0
-    for step in range(1, seconds + 1):
-        spans, logs = [], []
-        while i < len(items) and items[i][0] < t0 + step * S:
-            (spans if items[i][1] == "span" else logs).append(items[i][2])
-            i += 1
+    eng, rows, most = Correlator(cfg), [], 0
+    for _, spans, logs in by_second(items, seconds):
         eng.add(spans, logs)
         got = eng.poll()
         most = max(most, len(got))

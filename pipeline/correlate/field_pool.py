@@ -33,68 +33,42 @@ class FieldPool:
     def __init__(self) -> None:
         # (service, instance, host) -> (service, instance, host, resource)
         self._origin: dict[tuple[str, str, str], tuple[str, str, str, dict]] = {}
-        # (service, span name) -> (that name, the attributes last seen with it); the same
-        # for logs by (service, log format)
-        self._attrs: dict[tuple[str, str], tuple[str, dict]] = {}
-        self._log_attrs: dict[tuple[str, str], tuple[str, dict]] = {}
-        # repeated strings of logs (format, severity text, template and its id)
+        # (service, span name) -> the attributes last seen with it; logs by (service, format)
+        self._attrs: dict[tuple[str, str], dict] = {}
+        self._log_attrs: dict[tuple[str, str], dict] = {}
+        # repeated strings: span names; logs' format, severity text, template and its id
         self._strings: dict[str, str] = {}
 
     def share_spans(self, spans: Sequence[Span]) -> None:
         """Point each span's repeated fields at the pooled copy of an equal value."""
-        _share_origins(spans, self._origin)
-        attrs: dict = self._attrs
-        tids: dict = {}
-        kept: tuple
-        for s in spans:
-            tid = s.trace_id
-            s.trace_id = tids.setdefault(tid, tid)
-            key = (s.service, s.name)
-            kept = attrs.get(key)
-            if kept is None:
-                if len(attrs) < POOL_LIMIT:
-                    attrs[key] = (s.name, s.attributes)
-                continue
-            s.name = kept[0]
-            a = s.attributes
-            if kept[1] is not a:
-                if kept[1] == a:
-                    s.attributes = kept[1]
-                else:
-                    attrs[key] = (kept[0], a)  # the newest set is the likeliest to repeat
+        _share_common(spans, self._origin)
+        strings: dict = self._strings
+        if len(strings) < POOL_LIMIT:
+            for s in spans:
+                s.name = strings.setdefault(s.name, s.name)
+        _share_attrs(spans, [s.name for s in spans], self._attrs)
 
     def share_logs(self, logs: Sequence[LogRecord]) -> None:
         """Point each log's repeated fields at the pooled copy of an equal value."""
-        _share_origins(logs, self._origin)
-        attrs: dict = self._log_attrs
+        _share_common(logs, self._origin)
         strings: dict = self._strings
-        tids: dict = {}
-        kept: tuple
-        for r in logs:
-            tid = r.trace_id
-            r.trace_id = tids.setdefault(tid, tid)
-            if len(strings) < POOL_LIMIT:
+        if len(strings) < POOL_LIMIT:
+            for r in logs:
                 r.format = strings.setdefault(r.format, r.format)
                 r.severity_text = strings.setdefault(r.severity_text, r.severity_text)
                 r.template = strings.setdefault(r.template, r.template)
                 r.template_id = strings.setdefault(r.template_id, r.template_id)
-            key = (r.service, r.format)
-            kept = attrs.get(key)
-            a = r.attributes
-            if kept is None:
-                if len(attrs) < POOL_LIMIT:
-                    attrs[key] = (r.format, a)
-            elif kept[1] is not a:
-                if kept[1] == a:
-                    r.attributes = kept[1]
-                else:
-                    attrs[key] = (kept[0], a)
+        _share_attrs(logs, [r.format for r in logs], self._log_attrs)
 
 
-def _share_origins(records: Sequence[Span] | Sequence[LogRecord], origin: dict) -> None:
-    """Service, instance and host names and the resource, shared per (service, instance, host)."""
+def _share_common(records: Sequence[Span] | Sequence[LogRecord], origin: dict) -> None:
+    """Trace ids within the batch; service, instance and host names and the resource per
+    (service, instance, host)."""
+    tids: dict = {}
     kept: tuple
     for r in records:
+        tid = r.trace_id
+        r.trace_id = tids.setdefault(tid, tid)
         key = (r.service, r.instance, r.host)
         kept = origin.get(key)
         if kept is None:
@@ -108,3 +82,20 @@ def _share_origins(records: Sequence[Span] | Sequence[LogRecord], origin: dict) 
                 r.resource = kept[3]
             else:
                 origin[key] = (kept[0], kept[1], kept[2], res)
+
+
+def _share_attrs(records: Sequence[Span] | Sequence[LogRecord], names: list, attrs: dict) -> None:
+    """Attributes per (service, name): a span's name, a log's format. The newest set seen is
+    kept when one differs (the likeliest to repeat)."""
+    for r, name in zip(records, names):
+        key = (r.service, name)
+        kept = attrs.get(key)
+        a = r.attributes
+        if kept is None:
+            if len(attrs) < POOL_LIMIT:
+                attrs[key] = a
+        elif kept is not a:
+            if kept == a:
+                r.attributes = kept
+            else:
+                attrs[key] = a
