@@ -183,3 +183,23 @@ def _by_trace(rows: list) -> dict[str, list]:
 
 def vars_of(row) -> dict:
     return {f: getattr(row, f) for f in row.__slots__}
+
+
+def test_a_limited_final_flush_called_until_done_gives_every_row_once():
+    wire = shop_wire(20)
+    engines = [Correlator(CorrelateConfig()), Correlator(CorrelateConfig())]
+    for value in wire:
+        for eng in engines:
+            spans, logs, _ = read_by_trace(value)
+            eng.add(spans, logs)
+    whole, sliced = engines
+    rows = whole.flush_all()
+    assert len(rows) > 3_000
+    got, calls = [], 0
+    while True:
+        got += sliced.flush_columns(500).records()
+        calls += 1
+        if not sliced.unflushed():
+            break
+    assert calls > 5 and not whole.unflushed()
+    assert sorted(map(str, got)) == sorted(map(str, rows))

@@ -17,10 +17,8 @@ same version and content. An evicted trace's count is remembered; later records 
 Replay after a crash: skew tables are a function of the pair samples, so a successor (or two
 workers splitting the partitions) rebuilds the same tables from the same samples, exchanged
 through one topic (`skew.take_changed()` out, `skew.merge_samples()` in); on a rebalance
-`drop_partitions` forgets what came from the partitions the worker lost. Memory (capped,
-field_pool.py keeps repeated values once): under pressure, traces kept only for amendments
-go first (oldest first, counted), then the live traces idle longest complete early, rows
-flagged `completed_early`. docs/architecture.md has the protocol and the memory bounds.
+`drop_partitions` forgets what came from the partitions the worker lost. Memory: see
+docs/architecture.md "Memory" (caps, then early completion flagged `completed_early`).
 """
 
 from __future__ import annotations
@@ -41,11 +39,10 @@ from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content
 from pipeline.worker.progress import Reports, WatermarkCaps
 
 COUNTER_NAMES = (
-    "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace",
-    "too_late_spans", "too_late_logs", "ahead_of_kafka_time", "traces_completed", "traces_completed_early",
-    "late_amends", "skew_resettled", "rows_emitted", "traces_sampled_out", "amend_state_evicted",
-    "log_join_hit", "log_join_miss", "metric_join_hit", "metric_join_miss", "traces_handed_over",
-)
+    "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace", "too_late_spans", "too_late_logs",
+    "ahead_of_kafka_time", "traces_completed", "traces_completed_early", "late_amends", "skew_resettled",
+    "rows_emitted", "traces_sampled_out", "amend_state_evicted", "log_join_hit", "log_join_miss",
+    "metric_join_hit", "metric_join_miss", "traces_handed_over")
 
 
 class Correlator:
@@ -311,18 +308,20 @@ class Correlator:
     def flush_all(self) -> list[CorrelatedSpan]:
         return self.flush_columns().records()  # as records, like poll
 
-    def flush_columns(self) -> ColumnBatch:
-        """Complete every in-flight trace now (stop-when-idle): all input has been seen."""
+    def flush_columns(self, limit: int = 1 << 62) -> ColumnBatch:
+        """Complete every in-flight trace now (stop-when-idle: all input has been seen), or
+        traces of about `limit` records: call again while `unflushed()`."""
         out, self._pending = self._pending, ColumnBatch(CorrelatedSpan)
         wm = self.watermark() or 0
-        while self._heap:
+        while self._heap and limit > 0:
             _, _, tr = heapq.heappop(self._heap)
             if self._live.get(tr.trace_id) is not tr:
                 continue
             tr.queued = False
             self._complete(tr)
             self._emit(tr, False, wm, out, final=True)
-        self._settle(out, None)
+            limit -= tr.count
+        self._settle(out, None, limit)
         return out
 
     def _relieve(self) -> None:
@@ -342,8 +341,7 @@ class Correlator:
             tr = unsettled.popitem(last=False)[1]
             if tr.trace_id not in self._live:
                 self._forget(tr)
-        heap = self._heap
-        wm = self.watermark() or 0
+        heap, wm = self._heap, self.watermark() or 0
         while heap and over():
             _, _, tr = heapq.heappop(heap)
             if self._live.get(tr.trace_id) is not tr:
@@ -440,6 +438,10 @@ class Correlator:
         return {**self._stats, "traces_in_flight": len(self._live), "traces_retained": len(self._retained),
                 "traces_unsettled": len(self._unsettled), "buffered_records": self._records,
                 "metric_series_dropped": self.metrics.series_dropped}
+
+    def unflushed(self) -> bool:
+        """Whether a limited flush_columns left work (each call shrinks what this counts)."""
+        return bool(self._heap) or any(t not in self._live for t in self._unsettled)
 
     def buffered_records(self) -> int:
         """Spans + logs currently held (live and kept-for-amendment traces)."""

@@ -113,13 +113,15 @@ class Correlation:
             if traces:  # progress reports alone are not activity (they never stop coming)
                 self.state.active()
 
-    async def emit(self, final: bool = False) -> None:
-        """Write what the engine completed, then acknowledge what no longer owes rows."""
+    async def emit(self, final: bool = False) -> bool:
+        """Write what the engine completed, then acknowledge what no longer owes rows. `final`
+        completes in-flight traces, a poll's worth at a time: True while some are left."""
         if self.ack is None:  # the by-trace agent has not started: nothing is held
-            return
+            return False
         async with self.lock:
             t0 = time.thread_time()
-            rows = self.engine.flush_columns() if final else self.engine.poll_columns()
+            engine = self.engine
+            rows = engine.flush_columns(engine.config.poll_batch_records) if final else engine.poll_columns()
             self.seconds["rows"] += time.thread_time() - t0
             t1 = time.perf_counter()
             offsets = self.engine.current_offsets()
@@ -134,6 +136,7 @@ class Correlation:
                 await (await self.out.skew(value=encode_samples(samples), headers=[("telecorr.worker", self.me)]))
             for event in self.ledger.release(self.engine.is_pending):
                 await self.ack(event)
+            return final and engine.unflushed()
 
     async def dead_letter(self, msg, reason: str) -> None:
         self.unreadable += 1
