@@ -259,7 +259,7 @@ class Correlator:
             self._complete(tr)
             self._emit(tr, False, wm, out)
             budget -= tr.count
-        self._settle(out, wm, budget)
+        budget = self._settle(out, wm, budget)
         horizon = wm - self.config.max_lateness_ns - gap
         retained = self._retained
         while retained:
@@ -270,20 +270,20 @@ class Correlator:
             retained.popitem(last=False)
             if tid not in self._unsettled:
                 self._records -= tr.count
-        self.skew.prune(wm)
+        if budget > 0:  # not while traces wait for the next poll: they may need those tables
+            self.skew.prune(wm)
         return out
 
     def _complete(self, tr: Trace) -> None:
         del self._live[tr.trace_id]
         self._retained[tr.trace_id] = tr
 
-    def _settle(self, out: ColumnBatch, wm: int | None, budget: int = 1 << 62) -> None:
-        """Re-emit traces whose skew table has been decided since, up to `budget` records."""
-        if not self._unsettled:
-            return
+    def _settle(self, out: ColumnBatch, wm: int | None, budget: int = 1 << 62) -> int:
+        """Re-emit traces whose skew table has been decided since, up to `budget` records;
+        returns what is left of it (<= 0: some wait for the next call)."""
         limit = None if wm is None else self.skew.last_final_epoch(wm)
-        if limit is not None and limit < self._probe_floor:
-            return  # every one waits for a table that is not final yet: nothing to visit
+        if not self._unsettled or (limit is not None and limit < self._probe_floor):
+            return budget  # none, or every one waits for a table that is not final yet
         # A pass (over thousands of traces after a cold start) notes the oldest table any still
         # waits for; polls before that table is final skip it. Same traces, same order.
         floor = 1 << 62
@@ -304,6 +304,7 @@ class Correlator:
             if tid not in self._retained:
                 self._records -= tr.count
         self._probe_floor = floor
+        return budget
 
     def flush_all(self) -> list[CorrelatedSpan]:
         return self.flush_columns().records()  # as records, like poll
