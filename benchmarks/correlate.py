@@ -12,7 +12,8 @@ Sections (each adds named figures; `--json` prints them all as the last stdout l
   e2e        on a local broker this script starts (and stops): simulated shop traffic
              published up front, then `telecorr worker --stop-when-idle` from its first
              consumed batch to its last correlated write, beside a bare aiokafka consumer
-             reading the same messages; both in input records/s.
+             reading the same messages; both in input records/s; and the worker's peak
+             RSS (`worker_peak_rss_mib`).
   freshness  the shop produced live (each message when the wall clock reaches its newest
              record's time) into a worker that serves the API; for sampled traces, the
              wall time from producing the trace's last record until GET /v1/traces/{id}
@@ -56,6 +57,7 @@ from ingest import raw_consume  # noqa: E402  (benchmarks/ingest.py: the same ra
 from pipeline.column_batch import ColumnBatch  # noqa: E402
 from pipeline.config import Settings  # noqa: E402
 from pipeline.correlate import CorrelateConfig, Correlator  # noqa: E402
+from benchmarks.harness.peak_rss import run_measured  # noqa: E402
 from benchmarks.harness.synthetic import Traffic, generate, score  # noqa: E402
 from pipeline.kafka.io import publish  # noqa: E402
 from pipeline.sim import SimConfig, Simulation, kafka_messages  # noqa: E402
@@ -279,11 +281,11 @@ def section_e2e(args: argparse.Namespace, broker: str, work: Path) -> dict:
     chdb_dir, err_path = work / "tput-ch", work / "tput-worker.err"
     idle_s = 3.0
     with open(err_path, "w") as err:
-        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", str(idle_s)],
-                              env=worker_env(broker, prefix, chdb_dir), stdout=subprocess.DEVNULL, stderr=err,
-                              timeout=1800, cwd=REPO)
+        rc, peak_mib = run_measured([sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", str(idle_s)],
+                                    timeout=1800, env=worker_env(broker, prefix, chdb_dir), stdout=subprocess.DEVNULL,
+                                    stderr=err, cwd=REPO)
     stops = [e for e in worker_events(err_path) if e.get("event") == "idle-stop"]
-    if proc.returncode != 0 or not stops:
+    if rc != 0 or not stops:
         raise SystemExit(f"worker failed: {err_path.read_text()[-3000:]}")
     stop = stops[-1]
     # The idle-stop line is written after `idle_s` without any work (checked every 0.5 s) and
@@ -303,8 +305,9 @@ def section_e2e(args: argparse.Namespace, broker: str, work: Path) -> dict:
     print(f"  telecorr worker Kafka -> correlated rows {e2e:>12,.0f} records/s ({took:.2f} s)")
     print(f"  raw aiokafka consume, same messages      {raw:>12,.0f} records/s ({raw_s:.2f} s)")
     print(f"  ratio                                    {e2e / raw:>12.3f}x")
+    print(f"  worker peak RSS                          {peak_mib:>12,.0f} MiB (goal < 2048)")
     out = {"e2e_records_per_s": round(e2e), "raw_consume_records_per_s": round(raw),
-           "e2e_vs_raw_consume": round(e2e / raw, 4)}
+           "e2e_vs_raw_consume": round(e2e / raw, 4), "worker_peak_rss_mib": round(peak_mib, 1)}
     # Where the worker's time went, in µs per input record (decode and store run in the
     # decode thread and store tasks; insert and store are awaited, so they include waiting).
     stages = stop.get("stage_seconds") or {}

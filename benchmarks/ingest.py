@@ -4,7 +4,8 @@ aiokafka consume rate of the same messages measured in the same run.
 Starts its own local broker on a free port, publishes a realistic mix (OTLP protobuf spans and
 logs, metrics, batched as a collector exporter would), then times
   baseline: a bare aiokafka consumer reading every message (no decoding, no storing);
-  telecorr: `telecorr worker --stop-when-idle` from its first consumed batch to its last.
+  telecorr: `telecorr worker --stop-when-idle` from its first consumed batch to its last,
+    and the worker process's peak RSS (`worker_peak_rss_mib`, the issue's < 2 GiB goal).
   store limit: the rows the worker stored, read back pre-built, inserted into a second migrated
     database of the same store by the writer's insert call (`bare_insert_rows_per_s`).
 The ratio of telecorr to the lower of the two limits is the figure to watch.
@@ -36,6 +37,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.harness.peak_rss import run_measured  # noqa: E402
 from pipeline.config import Settings  # noqa: E402
 from pipeline.kafka.io import publish  # noqa: E402
 
@@ -180,12 +182,15 @@ def main() -> None:
 
         wenv = dict(os.environ, TELECORR_BROKER=broker, TELECORR_CLICKHOUSE=f"chdb://{work / 'ch'}",
                     TELECORR_GROUP_ID="bench-" + uuid.uuid4().hex[:6], TELECORR_PROGRESS_S="5")
-        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"],
-                              env=wenv, capture_output=True, text=True, timeout=1800)
-        done = [orjson.loads(ln) for ln in proc.stderr.splitlines() if ln.startswith('{"ts"')]
+        err_path = work / "worker.err"
+        with open(err_path, "w") as err:
+            rc, peak_mib = run_measured([sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"],
+                                        timeout=1800, env=wenv, stdout=subprocess.DEVNULL, stderr=err)
+        stderr = err_path.read_text(errors="replace")
+        done = [orjson.loads(ln) for ln in stderr.splitlines() if ln.startswith('{"ts"')]
         done = [e for e in done if e["event"] == "idle-stop"]
-        if proc.returncode != 0 or not done:
-            print(proc.stderr[-3000:], file=sys.stderr)
+        if rc != 0 or not done:
+            print(stderr[-3000:], file=sys.stderr)
             raise SystemExit("worker failed")
         stop = done[-1]
         stored = sum(stop["stored"].get(t, 0) for t in ("spans", "logs", "metrics"))
@@ -211,10 +216,12 @@ def main() -> None:
     print(f"telecorr Kafka->ClickHouse:    {pipe_rate:12,.0f} records/s ({pipe_s:.2f}s)")
     print(f"ratio telecorr/raw: {ratio:.2f}; telecorr/lower limit: {pipe_rate / limit:.3f}  "
           "(goal >= 0.5 and >= 150k records/s)")
+    print(f"worker peak RSS: {peak_mib:,.0f} MiB (goal < 2048 MiB per worker)")
     if args.json:
         print(orjson.dumps({"records": total, "records_per_s": round(pipe_rate), "raw_consume_per_s": round(raw_rate),
                             "bare_insert_rows_per_s": round(bare_rate), "ratio": round(ratio, 3),
-                            "ratio_to_lower_limit": round(pipe_rate / limit, 3)}).decode())
+                            "ratio_to_lower_limit": round(pipe_rate / limit, 3),
+                            "worker_peak_rss_mib": round(peak_mib, 1)}).decode())
 
 
 if __name__ == "__main__":

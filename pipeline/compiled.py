@@ -20,6 +20,7 @@ COMPILED = (
     "pipeline.correlate.skew",
     "pipeline.correlate.metric_index",
     "pipeline.correlate.trace_state",
+    "pipeline.correlate.field_pool",
     # The ingest path's per-record work: spans into columns, re-keying, insert columns, and
     # the log stage's block scan and field detection.
     "pipeline.column_batch",

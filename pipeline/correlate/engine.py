@@ -17,10 +17,8 @@ same version and content. An evicted trace's count is remembered; later records 
 Replay after a crash: skew tables are a function of the pair samples, so a successor (or two
 workers splitting the partitions) rebuilds the same tables from the same samples, exchanged
 through one topic (`skew.take_changed()` out, `skew.merge_samples()` in); on a rebalance
-`drop_partitions` forgets what came from the partitions the worker lost. Memory: buffered
-records and traces are capped; under pressure, emitted traces kept only for amendments go
-first (oldest first, counted), then the live traces idle longest complete early, their rows
-flagged `completed_early`. docs/architecture.md has the whole protocol.
+`drop_partitions` forgets what came from the partitions the worker lost. Memory: see
+docs/architecture.md "Memory" (caps, then early completion flagged `completed_early`).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from pipeline.correlate.engine_config import CorrelateConfig
+from pipeline.correlate.field_pool import FieldPool
 from pipeline.correlate.metric_index import MetricIndex
 from pipeline.correlate.joined_rows import build_columns
 from pipeline.correlate.sampling import keep_by_hash
@@ -40,11 +39,10 @@ from pipeline.model import CorrelatedSpan, LogRecord, MetricPoint, Span, content
 from pipeline.worker.progress import Reports, WatermarkCaps
 
 COUNTER_NAMES = (
-    "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace",
-    "too_late_spans", "too_late_logs", "ahead_of_kafka_time", "traces_completed", "traces_completed_early",
-    "late_amends", "skew_resettled", "rows_emitted", "traces_sampled_out", "amend_state_evicted",
-    "log_join_hit", "log_join_miss", "metric_join_hit", "metric_join_miss", "traces_handed_over",
-)
+    "spans_in", "logs_in", "metrics_in", "duplicates", "logs_without_trace", "too_late_spans", "too_late_logs",
+    "ahead_of_kafka_time", "traces_completed", "traces_completed_early", "late_amends", "skew_resettled",
+    "rows_emitted", "traces_sampled_out", "amend_state_evicted", "log_join_hit", "log_join_miss",
+    "metric_join_hit", "metric_join_miss", "traces_handed_over")
 
 
 class Correlator:
@@ -68,6 +66,7 @@ class Correlator:
         self._caps = WatermarkCaps(cfg.sources, cfg.inactivity_ns)
         self._pending = ColumnBatch(CorrelatedSpan)  # rows of early completions, not yet polled
         self._stats = dict.fromkeys(COUNTER_NAMES, 0)
+        self._pool = FieldPool()
 
     def add(self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (),
             metrics: ColumnBatch | Iterable[MetricPoint] = (), partition: int = 0,
@@ -99,6 +98,7 @@ class Correlator:
         # self._records and always ends under both caps.
         crowded = len(live) + len(retained) + len(unsettled) > max_traces
         spans = spans if isinstance(spans, list) else list(spans)
+        self._pool.share_spans(spans)
         # A record counts towards the watermark and its trace's inactivity clock no further
         # than its Kafka timestamp plus the largest clock skew; it is still stored as sent.
         ahead = self.config.max_skew_ns
@@ -158,6 +158,7 @@ class Correlator:
         st["too_late_spans"] += late
         st["duplicates"] += dup
         logs = logs if isinstance(logs, list) else list(logs)
+        self._pool.share_logs(logs)
         late = dup = nid = 0
         for r in logs:
             tid = r.trace_id
@@ -237,16 +238,16 @@ class Correlator:
         return self.poll_columns().records()  # as records: the tests' and the offline tools' form
 
     def poll_columns(self) -> ColumnBatch:
-        """Rows of traces the watermark has completed (and of early completions since the
-        last call), as the store's insert columns; then forget emitted traces older than the
-        lateness bound."""
+        """Insert columns of traces the watermark completed (and early completions since), at
+        most `poll_batch_records` records' worth (a released backlog was a memory peak); then
+        forget emitted traces older than the lateness bound."""
         out, self._pending = self._pending, ColumnBatch(CorrelatedSpan)
         wm = self.watermark()
         if wm is None:
             return out
-        gap = self.config.inactivity_ns
+        gap, budget = self.config.inactivity_ns, self.config.poll_batch_records
         heap = self._heap
-        while heap and heap[0][0] + gap <= wm:
+        while heap and heap[0][0] + gap <= wm and budget > 0:  # the rest at the next poll
             last, _, tr = heapq.heappop(heap)
             if self._live.get(tr.trace_id) is not tr:
                 continue
@@ -257,7 +258,8 @@ class Correlator:
             tr.queued = False
             self._complete(tr)
             self._emit(tr, False, wm, out)
-        self._settle(out, wm)
+            budget -= tr.count
+        budget = self._settle(out, wm, budget)
         horizon = wm - self.config.max_lateness_ns - gap
         retained = self._retained
         while retained:
@@ -268,24 +270,27 @@ class Correlator:
             retained.popitem(last=False)
             if tid not in self._unsettled:
                 self._records -= tr.count
-        self.skew.prune(wm)
+        if budget > 0:  # not while traces wait for the next poll: they may need those tables
+            self.skew.prune(wm)
         return out
 
     def _complete(self, tr: Trace) -> None:
         del self._live[tr.trace_id]
         self._retained[tr.trace_id] = tr
 
-    def _settle(self, out: ColumnBatch, wm: int | None) -> None:
-        """Re-emit traces whose skew table has become decided since they were emitted."""
-        if not self._unsettled:
-            return
+    def _settle(self, out: ColumnBatch, wm: int | None, budget: int = 1 << 62) -> int:
+        """Re-emit traces whose skew table has been decided since, up to `budget` records;
+        returns what is left of it (<= 0: some wait for the next call)."""
         limit = None if wm is None else self.skew.last_final_epoch(wm)
-        if limit is not None and limit < self._probe_floor:
-            return  # every one waits for a table that is not final yet: nothing to visit
+        if not self._unsettled or (limit is not None and limit < self._probe_floor):
+            return budget  # none, or every one waits for a table that is not final yet
         # A pass (over thousands of traces after a cold start) notes the oldest table any still
         # waits for; polls before that table is final skip it. Same traces, same order.
         floor = 1 << 62
         for tid, tr in list(self._unsettled.items()):
+            if budget <= 0:  # the rest at the next poll (their rows do not change)
+                floor = -(1 << 62)
+                break
             probe = tr.probe
             if tid in self._live or (limit is not None and probe is not None and probe > limit):
                 floor = -(1 << 62) if probe is None else min(floor, probe)
@@ -295,25 +300,29 @@ class Correlator:
                 floor = min(floor, tr.probe)
                 continue
             self._emit(tr, False, wm if wm is not None else self.watermark() or 0, out, table=table)
+            budget -= tr.count
             if tid not in self._retained:
                 self._records -= tr.count
         self._probe_floor = floor
+        return budget
 
     def flush_all(self) -> list[CorrelatedSpan]:
         return self.flush_columns().records()  # as records, like poll
 
-    def flush_columns(self) -> ColumnBatch:
-        """Complete every in-flight trace now (stop-when-idle): all input has been seen."""
+    def flush_columns(self, limit: int = 1 << 62) -> ColumnBatch:
+        """Complete every in-flight trace now (stop-when-idle: all input has been seen), or
+        traces of about `limit` records: call again while `unflushed()`."""
         out, self._pending = self._pending, ColumnBatch(CorrelatedSpan)
         wm = self.watermark() or 0
-        while self._heap:
+        while self._heap and limit > 0:
             _, _, tr = heapq.heappop(self._heap)
             if self._live.get(tr.trace_id) is not tr:
                 continue
             tr.queued = False
             self._complete(tr)
             self._emit(tr, False, wm, out, final=True)
-        self._settle(out, None)
+            limit -= tr.count
+        self._settle(out, None, limit)
         return out
 
     def _relieve(self) -> None:
@@ -333,8 +342,7 @@ class Correlator:
             tr = unsettled.popitem(last=False)[1]
             if tr.trace_id not in self._live:
                 self._forget(tr)
-        heap = self._heap
-        wm = self.watermark() or 0
+        heap, wm = self._heap, self.watermark() or 0
         while heap and over():
             _, _, tr = heapq.heappop(heap)
             if self._live.get(tr.trace_id) is not tr:
@@ -398,14 +406,8 @@ class Correlator:
             return
         tr.emitted = True
         st["rows_emitted"] += len(out) - n0
-        if resettle:
-            st["skew_resettled"] += 1
-        elif amend:
-            st["late_amends"] += 1
-        else:
-            st["traces_completed"] += 1
-        if early:
-            st["traces_completed_early"] += 1
+        st["skew_resettled" if resettle else "late_amends" if amend else "traces_completed"] += 1
+        st["traces_completed_early"] += int(early)
 
     def drop_partitions(self, partitions: Iterable[int]) -> int:
         """Forget every trace (live, unsettled or kept for amendments) read from these input
@@ -437,6 +439,10 @@ class Correlator:
         return {**self._stats, "traces_in_flight": len(self._live), "traces_retained": len(self._retained),
                 "traces_unsettled": len(self._unsettled), "buffered_records": self._records,
                 "metric_series_dropped": self.metrics.series_dropped}
+
+    def unflushed(self) -> bool:
+        """Whether a limited flush_columns left work (each call shrinks what this counts)."""
+        return bool(self._heap) or any(t not in self._live for t in self._unsettled)
 
     def buffered_records(self) -> int:
         """Spans + logs currently held (live and kept-for-amendment traces)."""

@@ -33,6 +33,8 @@ class CorrelateConfig:
     # Memory: caps on buffered traces and on buffered spans+logs.
     max_traces: int = 200_000
     max_records: int = 2_000_000
+    # Records of the traces one poll completes or re-emits (the rest at the next poll).
+    poll_batch_records: int = 100_000
     # Metrics: samples kept per series, samples in the z-score baseline.
     metric_points_per_series: int = 512
     metric_baseline_points: int = 30

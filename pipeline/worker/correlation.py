@@ -116,22 +116,24 @@ class Correlation:
             if traces:  # progress reports alone are not activity (they never stop coming)
                 self.state.active()
 
-    async def emit(self, final: bool = False, wait: bool = True) -> None:
+    async def emit(self, final: bool = False, wait: bool = True) -> bool:
         """Write what the engine completed, then acknowledge what no longer owes rows.
 
         A round polls the engine at once and stores in the background: with `wait` False (the
         emitter's timer) the call returns as soon as the round is under way, so a slow insert
         no longer holds back the next poll (a trace completed meanwhile would wait a whole
         insert longer). Rounds finish in order: a round's messages are acknowledged only
-        after its own rows and every earlier round's are stored, and its skew samples sent."""
+        after its own rows and every earlier round's are stored, and its skew samples sent.
+        `final` completes in-flight traces, a poll's worth at a time: True while some are left."""
         if self.ack is None:  # the by-trace agent has not started: nothing is held
-            return
+            return False
         prev = self._round
         if prev is not None and prev.done() and not prev.cancelled() and prev.exception():
             raise prev.exception()  # a round that could not store stops the worker, as before
         async with self.lock:
             t0 = time.thread_time()
-            rows = self.engine.flush_columns() if final else self.engine.poll_columns()
+            engine = self.engine
+            rows = engine.flush_columns(engine.config.poll_batch_records) if final else engine.poll_columns()
             self.seconds["rows"] += time.thread_time() - t0
             offsets = self.engine.current_offsets()
             changed = [(h, o, self.engine.watermark() or 0) for h, o in offsets.items()
@@ -142,11 +144,12 @@ class Correlation:
             if not (rows or changed or samples or ready):
                 if wait and prev is not None:
                     await prev
-                return
+                return final and self.engine.unflushed()
             write = {"correlated_spans": rows, "clock_offsets": changed} if rows or changed else None
             self._round = asyncio.ensure_future(self._finish_round(prev, write, samples, ready))
         if wait:
             await self._round
+        return final and self.engine.unflushed()
 
     async def _finish_round(self, prev: asyncio.Future | None, write: dict | None, samples: dict,
                             ready: list) -> None:

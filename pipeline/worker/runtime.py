@@ -82,7 +82,8 @@ class WorkerRuntime:
             return
         state.stopping = True
         await self.sink.flush()
-        await self.corr.emit(final=True)  # every input is in: complete the in-flight traces now
+        while await self.corr.emit(final=True):  # every input is in: complete the in-flight traces
+            pass  # (in slices: all of a replayed backlog's rows at once was many GiB)
         await consumer.commit()
         emit("idle-stop", idle_s=idle_s, messages=sum(state.messages.values()),
              records=state.records, dead_letters=state.dead_letters, stored=self.sink.stats.rows,
