@@ -8,17 +8,14 @@ once the watermark is an inactivity gap past its newest record; it is then kept,
 emitted, until the watermark passes it by the lateness bound, so late spans and logs amend
 it. Anything older than the lateness bound is counted and left to raw storage.
 
-Row versions. Every row of a trace carries version = 2 x (distinct spans and logs the trace
-held when the rows were built), +1 once its clock-skew table is decided (skew.py). Versions
-rise with every re-emission (ReplacingMergeTree keeps the newest) and the final one depends
-only on the trace's data: a clean run, a shuffled run and a replay with duplicates end on the
-same version and content. An evicted trace's count is remembered; later records start above it.
+Row versions: 2 x (distinct spans and logs the trace held when its rows were built), +1 once
+its skew table is decided (skew.py); they rise with every re-emission (ReplacingMergeTree
+keeps the newest); the final one depends only on the trace's data (clean, shuffled or replayed
+with duplicates: the same version and content). An evicted trace's count is remembered.
 
-Replay after a crash: skew tables are a function of the pair samples, so a successor (or two
-workers splitting the partitions) rebuilds the same tables from the same samples, exchanged
-through one topic (`skew.take_changed()` out, `skew.merge_samples()` in); on a rebalance
-`drop_partitions` forgets what came from the partitions the worker lost. Memory: see
-docs/architecture.md "Memory" (caps, then early completion flagged `completed_early`).
+Replay: skew tables are a function of the pair samples (exchanged through one topic), so a
+successor rebuilds the same tables; `drop_partitions` forgets partitions lost in a rebalance.
+Memory: docs/architecture.md "Memory" (caps, then early completion, `completed_early`).
 """
 
 from __future__ import annotations
