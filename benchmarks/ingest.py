@@ -5,7 +5,8 @@ Starts its own local broker on a free port, publishes a realistic mix (OTLP prot
 logs, metrics, batched as a collector exporter would), then times
   baseline: a bare aiokafka consumer reading every message (no decoding, no storing);
   telecorr: `telecorr worker --stop-when-idle` from its first consumed batch to its last,
-    and the worker process's peak RSS (`worker_peak_rss_mib`, the issue's < 2 GiB goal).
+    and the worker process's peak RSS (`worker_peak_rss_mib`, the issue's < 2 GiB goal) and
+    its CPU over that window, every thread (`worker_cpu_us_per_record`, `worker_cores_busy`).
   store limit: the rows the worker stored, read back pre-built, inserted into a second migrated
     database of the same store by the writer's insert call (`bare_insert_rows_per_s`).
 The ratio of telecorr to the lower of the two limits is the figure to watch.
@@ -101,12 +102,13 @@ def make_messages(n_records: int, per_msg: int, seed: int = 7) -> tuple[list[tup
 BARE_TABLES = ("spans", "logs", "metrics")
 
 
-def bare_insert(dsn: str, batch_rows: int) -> tuple[float, int]:
-    """(seconds, rows) to insert the rows the worker stored, read back and pre-built as the
+def bare_insert(dsn: str, batch_rows: int) -> tuple[float, float, int]:
+    """Time to insert the rows the worker stored, read back and pre-built as the
     writer's columns, into a second, freshly migrated database of the same store (the same
     tables, insert twins and views the worker writes through), by the writer's own insert
     call, `batch_rows` rows per insert as the writer flushes. Only the inserts are timed: this
-    is what the store takes with no pipeline in front."""
+    is what the store takes with no pipeline in front. Returns (wall seconds, process CPU
+    seconds, rows): chDB runs in this process, so its threads' CPU is in the second figure."""
     from pipeline.store.client import connect
     from pipeline.store.migrate import migrate
     from pipeline.store.writer import TABLES, client_insert
@@ -124,15 +126,15 @@ def bare_insert(dsn: str, batch_rows: int) -> tuple[float, int]:
     migrate(client, Settings())
     insert = client_insert(client)
     rows = sum(len(cols[0]) for _, cols, _ in jobs)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for table, cols, names in jobs:
         insert(table, cols, names)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     stored = sum(client.query(f"SELECT count() FROM {t}").result_rows[0][0] for t in BARE_TABLES)
     client.close()
     if stored != rows:
         raise SystemExit(f"bare insert stored {stored} of {rows} rows")
-    return secs, rows
+    return secs, cpu, rows
 
 
 async def raw_consume(broker: str, topics: list[str], n_msgs: int) -> float:
@@ -203,7 +205,8 @@ def main() -> None:
             raise SystemExit(f"worker stored every record but fully handled only {acked} of {total}")
         pipe_s = stop["last_batch_ts"] - stop["first_batch_ts"]
         pipe_rate = total / pipe_s
-        bare_s, bare_n = bare_insert(f"chdb://{work / 'ch'}", Settings().sink_batch_rows)
+        cpu_s = stop["batch_window_cpu_s"]
+        bare_s, bare_cpu, bare_n = bare_insert(f"chdb://{work / 'ch'}", Settings().sink_batch_rows)
         bare_rate = bare_n / bare_s
     finally:
         subprocess.run(["bash", str(REPO / "deploy/kafka/down.sh")], env=env, check=False, capture_output=True)
@@ -217,11 +220,17 @@ def main() -> None:
     print(f"ratio telecorr/raw: {ratio:.2f}; telecorr/lower limit: {pipe_rate / limit:.3f}  "
           "(goal >= 0.5 and >= 150k records/s)")
     print(f"worker peak RSS: {peak_mib:,.0f} MiB (goal < 2048 MiB per worker)")
+    us_rec, store_us = cpu_s / total * 1e6, bare_cpu / bare_n * 1e6
+    print(f"worker CPU over its window: {us_rec:.1f} us/record, {cpu_s / pipe_s:.2f} cores busy of "
+          f"{os.cpu_count()}; the bare insert alone {store_us:.1f} us/row; "
+          f"CPU ceiling at this cost: {os.cpu_count() * 1e6 / us_rec:,.0f} records/s")
     if args.json:
         print(orjson.dumps({"records": total, "records_per_s": round(pipe_rate), "raw_consume_per_s": round(raw_rate),
                             "bare_insert_rows_per_s": round(bare_rate), "ratio": round(ratio, 3),
                             "ratio_to_lower_limit": round(pipe_rate / limit, 3),
-                            "worker_peak_rss_mib": round(peak_mib, 1)}).decode())
+                            "worker_peak_rss_mib": round(peak_mib, 1),
+                            "worker_cpu_us_per_record": round(us_rec, 2), "worker_cores_busy": round(cpu_s / pipe_s, 2),
+                            "bare_insert_cpu_us_per_row": round(store_us, 2)}).decode())
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ class IngestAgent:
         await self.slots.acquire()
         state = self.state
         state.in_flight += 1
-        state.first_batch_ts = state.first_batch_ts or time.time()
+        state.batch_taken()
         entry = self.ledger.take(events)  # its place in consumption order
         started = time.perf_counter()
         for e in events:
@@ -130,7 +130,7 @@ class IngestAgent:
         finally:
             state.in_flight -= 1
             state.active()
-            state.last_batch_ts = time.time()
+            state.batch_finished()
             self.slots.release()
 
     def revoke(self, assigned: set[int]) -> None:

@@ -88,6 +88,7 @@ class WorkerRuntime:
         emit("idle-stop", idle_s=idle_s, messages=sum(state.messages.values()),
              records=state.records, dead_letters=state.dead_letters, stored=self.sink.stats.rows,
              first_batch_ts=state.first_batch_ts, last_batch_ts=state.last_batch_ts,
+             batch_window_cpu_s=round(state.last_batch_cpu - state.first_batch_cpu, 3),
              correlation=self.corr.engine.counters(), stage_seconds=self.stage_seconds())
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -23,6 +23,17 @@ class WorkerState:
         self.in_flight = 0  # batches taken but not yet finished (written or failed)
         self.first_batch_ts = 0.0  # wall-clock time of the first and latest consumed batch
         self.last_batch_ts = 0.0
+        self.first_batch_cpu = 0.0  # process CPU (every thread, the store's included) at both
+        self.last_batch_cpu = 0.0
+
+    def batch_taken(self) -> None:
+        """Clock the first consumed batch: benchmarks set the worker's CPU against its wall
+        time over the same window, to show whether it waits or computes."""
+        if not self.first_batch_ts:
+            self.first_batch_ts, self.first_batch_cpu = time.time(), time.process_time()
+
+    def batch_finished(self) -> None:
+        self.last_batch_ts, self.last_batch_cpu = time.time(), time.process_time()
 
     def active(self) -> None:
         """Something real happened (records, not the progress reports that never stop)."""
