@@ -94,24 +94,24 @@ def json_any(v: object, where: str, depth: int = 0) -> object:
                 raise RecordError(where, f"bytesValue is {describe(val)}, expected a base64 string")
             return val  # already base64 text, which is how bytes are stored
         if key in ("arrayValue", "array_value"):
-            items = val.get("values") if type(val) is dict else None
-            if items is None:
-                items = []
-            if type(items) is not list:
-                raise RecordError(where, "arrayValue.values is not a list")
-            return [json_any(x, where, depth + 1) for x in items]
+            return [json_any(x, where, depth + 1) for x in _json_values(val, where, "arrayValue")]
         if key in ("kvlistValue", "kvlist_value"):
-            items = val.get("values") if type(val) is dict else None
-            if items is None:
-                items = []
-            if type(items) is not list:
-                raise RecordError(where, "kvlistValue.values is not a list")
             out = {}
-            for kv in items:
+            for kv in _json_values(val, where, "kvlistValue"):
                 k, x = _json_kv(kv, where, depth + 1)
                 out[k] = x
             return out
     raise RecordError(where, f"AnyValue has no known value key (got {sorted(v)[:3]})")
+
+
+def _json_values(val: object, where: str, kind: str) -> list:
+    """The `values` list of an arrayValue or kvlistValue (missing: empty)."""
+    items = val.get("values") if type(val) is dict else None
+    if items is None:
+        return []
+    if type(items) is not list:
+        raise RecordError(where, f"{kind}.values is not a list")
+    return items
 
 
 def _json_kv(kv: object, where: str, depth: int) -> tuple[str, object]:
